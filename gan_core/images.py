@@ -1,0 +1,71 @@
+"""Turning image tensors into grids, PNG bytes and GIFs (the one place that knows pixel layout)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N,1,28,28) or (N,28,28) in [-1, 1] (float) or uint8 -> (N,28,28) uint8."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    arr = np.asarray(images)
+    if arr.ndim == 4:
+        arr = arr[:, 0]
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.dtype == np.uint8:
+        return arr
+    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 2, pad_value: int = 40) -> np.ndarray:
+    """Tile images into one uint8 array; nrow images per row (default: square-ish)."""
+    imgs = to_uint8(images)
+    n, h, w = imgs.shape
+    ncol = nrow or max(1, math.ceil(math.sqrt(n)))
+    nrows = max(1, math.ceil(n / ncol))
+    grid = np.full((nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y : y + h, x : x + w] = imgs[i]
+    return grid
+
+
+def upscale(img: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling so 28-pixel images stay crisp in a browser."""
+    return np.kron(img, np.ones((factor, factor), dtype=img.dtype)) if factor > 1 else img
+
+
+def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(upscale(img, scale)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(frames: Sequence[np.ndarray], duration_ms: int = 300, scale: int = 2, max_frames: int = 120) -> bytes:
+    """An animated GIF; long runs are thinned evenly (first and last frame always kept)."""
+    if not frames:
+        raise ValueError("no frames to make a GIF from")
+    if len(frames) > max_frames:
+        idx = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
+        frames = [frames[i] for i in idx]
+    pics = [Image.fromarray(upscale(f, scale)) for f in frames]
+    buf = io.BytesIO()
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def scale_to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Min-max rescale each image to [-1, 1] (used to show pixel arithmetic results)."""
+    flat = x.flatten(1)
+    lo, hi = flat.min(1).values, flat.max(1).values
+    span = (hi - lo).clamp_min(1e-8)
+    return ((flat - lo[:, None]) / span[:, None] * 2 - 1).view_as(x)

@@ -1,0 +1,123 @@
+"""Named starting points: the systems of the five seed reports, and our own default.
+
+A preset is data: a dict of TrainConfig fields plus where it comes from and
+what its authors saw. Every field stays editable on the Train page and
+overridable on the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gan_core.config import ConfigError, TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    report: str
+    observed: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, **overrides: Any) -> TrainConfig:
+        return TrainConfig(**{**self.fields, "preset": self.name, **overrides})
+
+
+_TF_TUTORIAL = dict(arch="tf-tutorial", latent_dim=100, loss="bce", lr_g=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999,
+                    batch_size=256, epochs=50, grid_size=16, sample_every=0, dropout=0.3)
+_COMPACT = dict(arch="compact-dcgan", latent_dim=128, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, batch_size=128,
+                epochs=50, sample_every=0)
+_ANKLE = dict(classes=("Ankle boot",), max_images=100, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
+              batch_size=32, epochs=300, sample_every=30, checkpoint_every=50, grid_size=20)
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "studio",
+            "Our default: the DCGAN the shipped generator was trained with (logit output, BCE, EMA of G).",
+            "Fashion GAN Studio",
+            "Balanced classes and sharp samples after a few epochs on one CPU core.",
+            dict(arch="dcgan", width=1.0, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
+                 batch_size=64, epochs=10, ema=0.999, sample_every=200),
+        ),
+        Preset(
+            "tf-tutorial",
+            "TensorFlow's DCGAN tutorial as report 000 ran it: 5x5 convs, Adam 1e-4, batch 256, a 16-image grid "
+            "per epoch, a checkpoint every 5 epochs, a GIF at the end.",
+            "000 (Kanoria), following TensorFlow's DCGAN tutorial",
+            "Judged by eye from the GIF of per-epoch grids; images become recognisable clothes over 50 epochs.",
+            {**_TF_TUTORIAL, "checkpoint_every": 5},
+        ),
+        Preset(
+            "tf-tutorial-best",
+            "The same tutorial GAN as report 003 ran it: checkpoints every 15 epochs, then the best one picked "
+            "(here by FID instead of by eye).",
+            "003 (Narkhede)",
+            "Samples improve over 50 epochs; the report warns of mode collapse on a few clothing types.",
+            {**_TF_TUTORIAL, "checkpoint_every": 15},
+        ),
+        Preset(
+            "compact-dcgan",
+            "Report 001's most successful model, layer for layer: G 1,340,929 parameters (dense to 7x7x128 from a "
+            "128-d z, two 4x4 transposed convs), D 75,137 (two 3x3 convs, global max pooling, linear output).",
+            "001 (Cuesta Córdova)",
+            "Specialised in pullovers and dress-like images: mode collapse onto one or two classes.",
+            _COMPACT,
+        ),
+        Preset(
+            "compact-dcgan-nobn",
+            "Report 001's ablation: the compact DCGAN without batch normalisation.",
+            "001 (Cuesta Córdova)",
+            "Less crisp images, though some looked like shoes and trousers.",
+            {**_COMPACT, "batch_norm": False},
+        ),
+        Preset(
+            "compact-dcgan-sigmoid",
+            "Report 001's ablation: sigmoid output, probabilities fed to BCE.",
+            "001 (Cuesta Córdova)",
+            "Both losses stuck at 0.6931 (= ln 2) from epoch 6 to 50; blurry images.",
+            {**_COMPACT, "d_output": "sigmoid"},
+        ),
+        Preset(
+            "ankle-boot",
+            "Report 002's smaller GAN2 on the first 100 ankle boots. The report gives only its totals (G 106,641, "
+            "D 29,089); our layers (dense 7x7x16, transposed convs to 32 and 32 channels, 3x3 output conv; D convs "
+            "40 and 72 filters with dropout) land at G 106,657 and D 29,921.",
+            "002 (Venkatesh)",
+            "GAN2, a quarter of GAN1's discriminator size, produced better ankle boots faster.",
+            {**_ANKLE, "arch": "ankle-boot-gan2"},
+        ),
+        Preset(
+            "ankle-boot-gan1",
+            "Report 002's first, larger GAN on the first 100 ankle boots; layers are our choice (dense 7x7x32, "
+            "transposed convs to 48 and 32; D convs 96 and 128) so that GAN2/GAN1 is 25.4 % for D and 41.3 % "
+            "overall (report: 25.6 % and 41.0 %).",
+            "002 (Venkatesh)",
+            "Larger and slower than GAN2 for no better ankle boots.",
+            {**_ANKLE, "arch": "ankle-boot-gan1"},
+        ),
+        Preset(
+            "mlp-gan",
+            "Report 004's PyTorch MLP GAN: linear layers with BatchNorm, sigmoid output into BCE.",
+            "004",
+            "Recognisable classes, less crisp than the originals; used for latent vs pixel arithmetic.",
+            dict(arch="mlp", latent_dim=100, d_output="sigmoid", loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
+                 batch_size=64, epochs=20, sample_every=0),
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+
+
+def preset_config(name: str, **overrides: Any) -> TrainConfig:
+    """The preset's TrainConfig with `overrides` applied on top (only those fields change)."""
+    return get_preset(name).config(**overrides)

@@ -1,0 +1,94 @@
+"""Making images from a trained generator: seeded grids, class grids, interpolation, nearest real images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from gan_core.data import class_index
+from gan_core.models import Generator
+
+
+def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
+    """The same seed always gives the same z, whatever else has used the global RNG."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def generate(
+    g: Generator, n: int, seed: int = 0, label: int | str | Sequence[int] | None = None, *, z: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(n,1,28,28) images in [-1, 1]. `label` is one class for all, or one per image (conditional G only)."""
+    if not 1 <= n <= 10_000:
+        raise ValueError(f"n must be between 1 and 10000 (got {n})")
+    device = next(g.parameters()).device
+    z = latents(n, g.latent_dim, seed) if z is None else z
+    labels = labels_for(g, n, label)
+    g.eval()
+    return g(z.to(device), None if labels is None else labels.to(device)).cpu()
+
+
+def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | None) -> torch.Tensor | None:
+    if not g.num_classes:
+        if label is not None:
+            raise ValueError("this generator is unconditional: it cannot be asked for a class")
+        return None
+    if label is None:  # a conditional G with no class asked: cycle through the classes
+        return torch.arange(n) % g.num_classes
+    if isinstance(label, (int, str)):
+        return torch.full((n,), class_index(label), dtype=torch.long)
+    labels = torch.as_tensor([class_index(x) for x in label], dtype=torch.long)
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} labels given for {n} images")
+    return labels
+
+
+@torch.no_grad()
+def class_grid(g: Generator, per_class: int = 10, seed: int = 0) -> torch.Tensor:
+    """10 x per_class images, row r = class r, the same z in every row (so columns share a style)."""
+    if not g.num_classes:
+        raise ValueError("a class-by-row grid needs a class-conditional generator")
+    z = latents(per_class, g.latent_dim, seed).repeat(g.num_classes, 1)
+    labels = torch.arange(g.num_classes).repeat_interleave(per_class)
+    return generate(g, len(z), z=z, label=labels.tolist())
+
+
+@torch.no_grad()
+def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: int | str | None = None,
+                spherical: bool = True) -> torch.Tensor:
+    """Images along the path from z(seed_a) to z(seed_b); slerp keeps |z| typical for a Gaussian."""
+    za, zb = latents(1, g.latent_dim, seed_a)[0], latents(1, g.latent_dim, seed_b)[0]
+    t = torch.linspace(0, 1, steps)
+    if spherical:
+        omega = torch.arccos(torch.clamp(torch.dot(za / za.norm(), zb / zb.norm()), -1, 1))
+        so = torch.sin(omega)
+        if so.abs() < 1e-6:
+            z = (1 - t)[:, None] * za + t[:, None] * zb
+        else:
+            z = (torch.sin((1 - t) * omega) / so)[:, None] * za + (torch.sin(t * omega) / so)[:, None] * zb
+    else:
+        z = (1 - t)[:, None] * za + t[:, None] * zb
+    return generate(g, steps, z=z, label=label if g.num_classes else None)
+
+
+def nearest_real(
+    images: torch.Tensor, real: np.ndarray, k: int = 5, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and L2 distances (pixels in [0,1], over 784 values) of the k nearest real images to each image.
+
+    `real` is the (N,28,28) uint8 array of a split; the search is exact and chunked to bound memory.
+    """
+    q = ((images.reshape(len(images), -1).float() + 1) / 2).clamp(0, 1)
+    q_sq = (q**2).sum(1, keepdim=True)
+    best_d = torch.full((len(q), k), float("inf"))
+    best_i = torch.zeros((len(q), k), dtype=torch.long)
+    for start in range(0, len(real), chunk):
+        r = torch.from_numpy(np.asarray(real[start : start + chunk], dtype=np.float32).reshape(-1, 784) / 255.0)
+        d2 = (q_sq - 2 * q @ r.T + (r**2).sum(1)[None]).clamp_min(0)
+        cand_d = torch.cat([best_d, d2], 1)
+        cand_i = torch.cat([best_i, torch.arange(start, start + len(r))[None].expand(len(q), -1)], 1)
+        best_d, pos = cand_d.topk(k, dim=1, largest=False)
+        best_i = cand_i.gather(1, pos)
+    return best_i.numpy(), best_d.sqrt().numpy()

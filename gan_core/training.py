@@ -1,0 +1,463 @@
+"""The GAN training loop, readable top to bottom, and the snapshot other threads read.
+
+`Trainer.run()` is blocking and step-based. Another thread (the app's page, the
+CLI's progress bar) controls it with `pause()`, `resume()` and `stop()` and reads
+`snapshot()`, an immutable copy taken under a lock: the trainer never knows who
+is watching.
+
+Resume is exact: the data order of epoch e is a permutation seeded by (seed, e),
+the noise comes from its own generator whose state is checkpointed together with
+torch's global RNG (dropout) and both Adam states.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan_core import checkpoints as ck
+from gan_core.config import ConfigError, TrainConfig
+from gan_core.data import class_index, load_split
+from gan_core.health import diagnose
+from gan_core.images import make_grid
+from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
+from gan_core.models import Discriminator, Generator, build_discriminator, build_generator
+from gan_core.runs import RunDir, step_of
+from gan_core.runtime import resolve_device, set_threads
+
+ACTIVE = ("starting", "running", "paused", "stopping")
+MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
+MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
+# Fields that may differ when a run is resumed (they change the schedule, not the model).
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
+                       "eval_every", "eval_samples", "threads", "device", "data_dir")
+
+
+class TrainingError(RuntimeError):
+    """The run cannot continue (non-finite loss, unusable checkpoint, ...)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a view needs, copied under the trainer's lock."""
+
+    status: str = "idle"        # idle, starting, running, paused, stopping, finished, stopped, failed
+    run_name: str = ""
+    run_dir: str = ""
+    step: int = 0
+    total_steps: int = 0
+    steps_per_epoch: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    images_per_sec: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    d_loss: float | None = None
+    g_loss: float | None = None
+    d_real: float | None = None
+    d_fake: float | None = None
+    message: str = ""
+    history: tuple[dict[str, float], ...] = ()
+    grids: tuple[tuple[int, np.ndarray], ...] = ()
+    warnings: tuple[str, ...] = ()
+    config: TrainConfig | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+@dataclass
+class _Live:
+    """Mutable state behind the lock; `Snapshot` is its frozen copy."""
+
+    snap: Snapshot = field(default_factory=Snapshot)
+    history: list[dict[str, float]] = field(default_factory=list)
+    grids: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        runs_root: str | Path | None = None,
+        resume: str | Path | None = None,
+    ) -> None:
+        """`resume`: a run folder (continue from its latest checkpoint) or one checkpoint file.
+
+        Resuming from a checkpoint older than the run's latest forks a new run, so the
+        later history is kept.
+        """
+        self.config = config
+        self.runs_root = Path(runs_root) if runs_root else None
+        self.resume_path = Path(resume) if resume else None
+        self._lock = threading.Lock()
+        self._live = _Live(Snapshot(status="starting", config=config))
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.rundir: RunDir | None = None
+
+    # ------------------------------------------------------------------ control (any thread)
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            live = self._live
+            return replace(live.snap, history=tuple(live.history), grids=tuple(live.grids))
+
+    def _publish(self, **fields: Any) -> None:
+        with self._lock:
+            self._live.snap = replace(self._live.snap, **fields)
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self) -> None:
+        cfg = self.config
+        if self.resume_path is not None:
+            cfg, ckpt_path = self._prepare_resume(cfg)
+        else:
+            self.rundir = RunDir.create(cfg, self.runs_root)
+            cfg = self.rundir.read_config()  # carries the final, unique name
+            ckpt_path = None
+        self.config = cfg
+        set_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+
+        data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
+                          max_images=cfg.max_images or None)
+        self.images = data.to_tensor().to(self.device)
+        self.labels = torch.tensor(np.array(data.labels), dtype=torch.long, device=self.device)
+        n = len(data)
+        self.batch = min(cfg.batch_size, n)  # a 100-image subset with batch 256 trains on all 100
+        self.steps_per_epoch = n // self.batch
+        total = cfg.epochs * self.steps_per_epoch
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        self.label_pool = torch.tensor(
+            [class_index(c) for c in cfg.classes] if cfg.classes else list(range(10)), dtype=torch.long
+        )
+
+        torch.manual_seed(cfg.seed)
+        model_cfg = cfg.model_config()
+        self.G: Generator = build_generator(model_cfg).to(self.device)
+        self.D: Discriminator = build_discriminator(model_cfg).to(self.device)
+        self.G_ema: Generator | None = copy.deepcopy(self.G).eval() if cfg.ema > 0 else None
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        fixed = torch.Generator().manual_seed(cfg.seed + 2)
+        self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed).to(self.device)
+        # Conditional grids: row r shows class r of the trained classes, so a 10x10 grid is class-by-row.
+        pool = self.label_pool
+        self.fixed_y = pool[torch.arange(cfg.grid_size) * len(pool) // cfg.grid_size].to(self.device) \
+            if cfg.conditional else None
+        self.step = 0
+        self.wall_time = 0.0
+        if ckpt_path is not None:
+            self._load_checkpoint(ckpt_path)
+        assert self.rundir is not None
+        self.rundir.write_status(status="running", step=self.step, total_steps=self.total_steps)
+        grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
+        history = self.rundir.read_metrics()
+        with self._lock:
+            self._live.grids = grids
+            self._live.history = _thin(history)
+        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg, step=self.step,
+                      total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch, epochs=cfg.epochs,
+                      epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
+
+    def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
+        assert self.resume_path is not None
+        path = self.resume_path
+        if path.is_dir():
+            run = RunDir(path)
+            ckpt = run.latest_checkpoint()
+            if ckpt is None:
+                raise TrainingError(f"{path} has no checkpoint to resume from (looked in {run.checkpoints_dir})")
+        else:
+            ckpt = path
+            run = RunDir(path.parent.parent)
+        step = step_of(ckpt)
+        saved = run.read_config()
+        latest = run.latest_checkpoint()
+        if latest is not None and step_of(latest) > step:
+            run = run.fork(step, self.runs_root or run.path.parent)
+            ckpt = run.checkpoint_path(step)
+        changes = {k: getattr(override, k) for k in RESUMABLE_OVERRIDES if getattr(override, k) != getattr(saved, k)}
+        cfg = saved.replace(**changes, name=run.name)
+        run.write_config(cfg)
+        run.truncate_metrics(step)
+        for s, p in run.grids():
+            if s > step:
+                p.unlink()
+        self.rundir = run
+        return cfg, ckpt
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        assert self.rundir is not None
+        tensors: dict[str, torch.Tensor] = {}
+        tensors.update(ck._prefixed("G", self.G.state_dict()))
+        tensors.update(ck._prefixed("D", self.D.state_dict()))
+        if self.G_ema is not None:
+            tensors.update(ck._prefixed("G_ema", self.G_ema.state_dict()))
+        t_g, groups_g = ck.optimizer_to_tensors("opt_g", self.opt_g)
+        t_d, groups_d = ck.optimizer_to_tensors("opt_d", self.opt_d)
+        tensors.update(t_g)
+        tensors.update(t_d)
+        tensors["rng/torch"] = torch.get_rng_state()
+        tensors["rng/noise"] = self.noise.get_state()
+        meta = {
+            "model": json.dumps(self.config.model_config().to_dict()),
+            "config": self.config.to_json(),
+            "step": str(self.step),
+            "wall_time_s": f"{self.wall_time:.3f}",
+            "opt_g_groups": groups_g,
+            "opt_d_groups": groups_d,
+        }
+        path = self.rundir.checkpoint_path(self.step)
+        ck.atomic_write_bytes(path, ck.checkpoint_bytes(tensors, meta))
+        self.rundir.write_gif()
+        self.rundir.write_status(step=self.step, wall_time_s=round(self.wall_time, 2),
+                              last_checkpoint=path.name)
+        return path
+
+    def _load_checkpoint(self, path: Path) -> None:
+        tensors, meta = ck.read_weights(path)
+        if "opt_g_groups" not in meta:
+            raise TrainingError(f"{path} is a generator-only file; resuming needs a training checkpoint")
+        try:
+            self.G.load_state_dict(ck._unprefixed("G", tensors))
+            self.D.load_state_dict(ck._unprefixed("D", tensors))
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(ck._unprefixed("G_ema", tensors) or ck._unprefixed("G", tensors))
+            ck.optimizer_from_tensors(self.opt_g, "opt_g", tensors, meta["opt_g_groups"])
+            ck.optimizer_from_tensors(self.opt_d, "opt_d", tensors, meta["opt_d_groups"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise TrainingError(f"{path} does not fit this run's model: {str(exc).splitlines()[0]}") from None
+        torch.set_rng_state(tensors["rng/torch"])
+        self.noise.set_state(tensors["rng/noise"])
+        self.step = int(meta["step"])
+        self.wall_time = float(meta.get("wall_time_s", 0.0))
+
+    # ------------------------------------------------------------------ the loop
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        if getattr(self, "_perm_epoch", None) != epoch:
+            g = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+            self._perm = torch.randperm(len(self.images), generator=g).to(self.device)
+            self._perm_epoch = epoch
+        idx = self._perm[pos * self.batch : (pos + 1) * self.batch]
+        return self.images[idx], self.labels[idx]
+
+    def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.config.latent_dim, generator=self.noise).to(self.device)
+        if not self.config.conditional:
+            return z, None
+        pick = torch.randint(len(self.label_pool), (n,), generator=self.noise)
+        return z, self.label_pool[pick].to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan."""
+        cfg = self.config
+        probs = self.D.outputs_probabilities
+        real, y_real = self._batch(self.step)
+        y_real = y_real if cfg.conditional else None
+        for _ in range(cfg.d_steps):
+            z, y_fake = self._noise(len(real))
+            fake = self.G(z, y_fake)
+            if cfg.r1_gamma > 0:
+                real = real.detach().requires_grad_(True)
+            out_real = self.D(real, y_real)
+            out_fake = self.D(fake.detach(), y_fake)
+            loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs, smoothing=cfg.label_smoothing)
+            if cfg.r1_gamma > 0:
+                loss_d = loss_d + 0.5 * cfg.r1_gamma * r1_penalty(out_real, real)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        out_gen = self.D(fake, y_fake)
+        loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.G_ema is not None:
+            with torch.no_grad():
+                for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                    pe.lerp_(p, 1.0 - cfg.ema)
+                for be, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                    be.copy_(b)
+        self.step += 1
+        return {
+            "d_loss": loss_d.item(),
+            "g_loss": loss_g.item(),
+            "d_real": realness(out_real.detach(), from_probs=probs),
+            "d_fake": realness(out_fake.detach(), from_probs=probs),
+        }
+
+    @torch.no_grad()
+    def sample_grid(self) -> np.ndarray:
+        g = self.G_ema if self.G_ema is not None else self.G
+        was = g.training
+        g.eval()
+        images = g(self.fixed_z, self.fixed_y)
+        g.train(was)
+        nrow = 10 if self.config.conditional and self.config.grid_size >= 10 else None
+        return make_grid(images, nrow=nrow)
+
+    def _record_grid(self) -> None:
+        assert self.rundir is not None
+        grid = self.sample_grid()
+        self.rundir.save_grid(self.step, grid)
+        with self._lock:
+            self._live.grids.append((self.step, grid))
+            del self._live.grids[:-MAX_GRIDS]
+
+    def run(self, on_step: Callable[[Snapshot], None] | None = None) -> Snapshot:
+        """Train until done, stopped or failed; returns the final snapshot. Never raises for a failed run."""
+        try:
+            self._setup()
+        except Exception as exc:
+            msg = str(exc) if isinstance(exc, (ConfigError, TrainingError, ValueError, OSError)) else repr(exc)
+            if self.rundir is not None:
+                self.rundir.write_status(status="failed", message=msg)
+            self._publish(status="failed", message=msg)
+            return self.snapshot()
+        return self._loop(on_step)
+
+    def _loop(self, on_step: Callable[[Snapshot], None] | None) -> Snapshot:
+        cfg, run = self.config, self.rundir
+        assert run is not None
+        self._publish(status="running")
+        if self.step == 0:
+            self._record_grid()
+        pending: list[dict[str, float]] = []
+        rate = 0.0
+        last_ckpt_step = self.step
+        while self.step < self.total_steps:
+            if self._stop.is_set():
+                break
+            if not self._running.is_set():
+                self._pause_point(last_ckpt_step)
+                last_ckpt_step = self.step
+                continue
+            t0 = time.perf_counter()
+            stats = self.train_step()
+            dt = time.perf_counter() - t0
+            self.wall_time += dt
+            inst = self.batch / max(dt, 1e-9)
+            rate = inst if rate == 0 else 0.9 * rate + 0.1 * inst
+            if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
+                return self._fail(stats, last_ckpt_step)
+            pending.append(stats)
+            epoch = (self.step - 1) // self.steps_per_epoch + 1
+            end_of_epoch = self.step % self.steps_per_epoch == 0
+            if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                row = {k: float(np.mean([p[k] for p in pending])) for k in pending[0]}
+                row.update(step=self.step, epoch=epoch, time_s=round(self.wall_time, 3), images_per_sec=rate)
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    row.update(self._evaluate())
+                pending.clear()
+                run.append_metrics([row])
+                with self._lock:
+                    self._live.history.append(row)
+                    if len(self._live.history) > MAX_HISTORY:
+                        self._live.history = _thin(self._live.history)
+                    history, grids = list(self._live.history), [g for _, g in self._live.grids]
+                warnings = tuple(w.message for w in diagnose(history[-400:], grids, loss=cfg.loss,
+                                                             classes_trained=len(self.label_pool)))
+                self._publish(warnings=warnings)
+            if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and end_of_epoch):
+                self._record_grid()
+            if cfg.checkpoint_every and end_of_epoch and (self.step // self.steps_per_epoch) % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+                last_ckpt_step = self.step
+            self._publish(step=self.step, epoch=epoch, images_per_sec=rate, elapsed_s=self.wall_time,
+                          eta_s=(self.total_steps - self.step) * self.batch / rate if rate else None,
+                          d_loss=stats["d_loss"], g_loss=stats["g_loss"], d_real=stats["d_real"],
+                          d_fake=stats["d_fake"])
+            if on_step is not None:
+                on_step(self.snapshot())
+        return self._finish()
+
+    def _pause_point(self, last_ckpt_step: int) -> None:
+        """Save on pause (so closing the app while paused loses nothing), then wait for resume or stop."""
+        if self.step != last_ckpt_step:
+            self.save_checkpoint()
+        self._publish(status="paused")
+        assert self.rundir is not None
+        self.rundir.write_status(status="paused", step=self.step)
+        while not self._running.wait(timeout=0.2):
+            pass
+        if not self._stop.is_set():
+            self._publish(status="running")
+            self.rundir.write_status(status="running")
+
+    def _finish(self) -> Snapshot:
+        assert self.rundir is not None
+        stopped = self.step < self.total_steps
+        self._publish(status="stopping" if stopped else self._live.snap.status)
+        if not self.rundir.grids() or self.rundir.grids()[-1][0] != self.step:
+            self._record_grid()
+        if self.rundir.latest_checkpoint() is None or step_of(self.rundir.latest_checkpoint()) != self.step:
+            self.save_checkpoint()
+        else:
+            self.rundir.write_gif()
+        status = "stopped" if stopped else "finished"
+        msg = f"stopped at step {self.step:,} of {self.total_steps:,}" if stopped else \
+            f"finished {self.step:,} steps in {self.wall_time:.0f} s"
+        self.rundir.write_status(status=status, step=self.step, wall_time_s=round(self.wall_time, 2), message=msg)
+        self._publish(status=status, message=msg, eta_s=0.0 if not stopped else None)
+        return self.snapshot()
+
+    def _fail(self, stats: dict[str, float], last_ckpt_step: int) -> Snapshot:
+        assert self.rundir is not None
+        bad = "D loss" if not math.isfinite(stats["d_loss"]) else "G loss"
+        kept = self.rundir.latest_checkpoint()
+        msg = (f"{bad} became {stats['d_loss'] if bad == 'D loss' else stats['g_loss']} at step {self.step}: "
+               "the run stopped. "
+               + (f"The last good checkpoint ({kept.name}) is kept; resume from it with a lower learning rate. "
+                  if kept else "No checkpoint had been saved yet. ")
+               + "Lower learning rates, a logit output or spectral norm usually help.")
+        self.rundir.write_status(status="failed", message=msg, step=self.step)
+        self._publish(status="failed", message=msg)
+        return self.snapshot()
+
+    def _evaluate(self) -> dict[str, float]:
+        from gan_core import metrics  # heavy (classifier, reference statistics): only when asked for
+
+        g = self.G_ema if self.G_ema is not None else self.G
+        return metrics.quick_evaluate(g, n=self.config.eval_samples, seed=self.config.seed,
+                                      classes=self.config.classes)
+
+
+def _thin(history: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Keep at most MAX_HISTORY points: drop every other old point, always keep the newest half."""
+    while len(history) > MAX_HISTORY:
+        half = len(history) // 2
+        history = history[:half][::2] + history[half:]
+    return history
+

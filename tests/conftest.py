@@ -1,0 +1,39 @@
+"""Shared fixtures: small slices of the real data, isolated run folders, no network."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("FASHION_MNIST_NO_DOWNLOAD", "1")
+
+
+def _have_real_data() -> bool:
+    from gan_core.data import DatasetNotFoundError, find_dataset
+
+    try:
+        find_dataset()
+    except DatasetNotFoundError:
+        return False
+    return True
+
+
+HAVE_DATA = _have_real_data()
+needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_config():
+    """A config that trains a few steps in well under a second per step on one core."""
+    from gan_core.config import TrainConfig
+
+    return TrainConfig(width=0.25, max_images=256, batch_size=32, epochs=2, sample_every=4, log_every=1,
+                       grid_size=16, threads=1, seed=3)

@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from gan_core.config import TrainConfig
+from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize("conditional", [False, True])
+def test_shapes_and_range(arch, conditional):
+    cfg = TrainConfig(arch=arch, conditional=conditional).model_config()
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    y = torch.tensor([0, 3, 9, 5]) if conditional else None
+    x = g(torch.randn(4, cfg.latent_dim), y)
+    assert x.shape == (4, 1, 28, 28)
+    assert float(x.min()) >= -1 and float(x.max()) <= 1
+    out = d(x, y)
+    assert out.shape == (4,)
+    assert torch.isfinite(out).all()
+
+
+def test_conditional_generator_needs_labels():
+    g = build_generator(TrainConfig(conditional=True).model_config())
+    with pytest.raises(ValueError, match="conditional"):
+        g(torch.randn(2, 100))
+
+
+def test_conditioning_changes_output():
+    g = build_generator(TrainConfig(conditional=True).model_config()).eval()
+    z = torch.randn(1, 100).repeat(2, 1)
+    x = g(z, torch.tensor([0, 9]))
+    assert not torch.allclose(x[0], x[1])
+
+
+def test_width_multiplier_scales_parameters():
+    small = summarize(build_generator(TrainConfig(width=0.5).model_config())).total
+    large = summarize(build_generator(TrainConfig(width=2.0).model_config())).total
+    assert large > 3 * small
+
+
+def test_compact_dcgan_matches_report_001_exactly():
+    cfg = TrainConfig(arch="compact-dcgan", latent_dim=128).model_config()
+    sg, sd = summarize(build_generator(cfg)), summarize(build_discriminator(cfg))
+    assert (sg.total, sg.trainable, sg.non_trainable) == (1_340_929, 1_340_417, 512)
+    assert (sd.total, sd.trainable, sd.non_trainable) == (75_137, 74_881, 256)
+    assert sg.rows[0].output_shape == (6272,)
+    assert sd.rows[-1].output_shape == (1,)
+
+
+def test_ankle_boot_gan2_within_5_percent_of_report_002():
+    cfg = TrainConfig(arch="ankle-boot-gan2").model_config()
+    g2, d2 = summarize(build_generator(cfg)).total, summarize(build_discriminator(cfg)).total
+    assert abs(g2 - 106_641) / 106_641 < 0.05
+    assert abs(d2 - 29_089) / 29_089 < 0.05
+    cfg1 = TrainConfig(arch="ankle-boot-gan1").model_config()
+    g1, d1 = summarize(build_generator(cfg1)).total, summarize(build_discriminator(cfg1)).total
+    assert abs(d2 / d1 - 0.256) < 0.05 * 0.256
+    assert abs((g2 + d2) / (g1 + d1) - 0.410) < 0.05 * 0.410
+
+
+def test_tf_tutorial_generator_size():
+    sg = summarize(build_generator(TrainConfig(arch="tf-tutorial").model_config()))
+    assert sg.total == 2_330_944  # Keras counts for the TensorFlow tutorial's generator
+
+
+def test_summary_text_has_totals():
+    text = summarize(build_generator(TrainConfig().model_config())).to_text()
+    assert "Total params:" in text and "Non-trainable params:" in text and "ConvTranspose2d" in text
+
+
+def test_sigmoid_output_and_spectral_norm():
+    d = build_discriminator(TrainConfig(d_output="sigmoid", spectral_norm=True).model_config())
+    out = d(torch.randn(3, 1, 28, 28))
+    assert d.outputs_probabilities and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert any("parametrizations" in n for n, _ in d.named_parameters())

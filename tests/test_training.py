@@ -1,0 +1,138 @@
+"""A real (short) training run on a slice of Fashion-MNIST: losses, samples, resume, failures."""
+
+import csv
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core.checkpoints import load_generator
+from gan_core.runs import RunDir
+from gan_core.training import Trainer
+from tests.conftest import needs_data
+
+pytestmark = needs_data
+
+
+def _losses(run_dir):
+    with open(f"{run_dir}/metrics.csv") as fh:
+        return [(int(r["step"]), r["d_loss"], r["g_loss"], r["d_real"], r["d_fake"]) for r in csv.DictReader(fh)]
+
+
+def test_short_run_trains_and_writes_a_run_folder(tiny_config, runs_root):
+    snap = Trainer(tiny_config.replace(name="short"), runs_root=runs_root).run()
+    assert snap.status == "finished", snap.message
+    assert snap.step == snap.total_steps == 16
+    rows = _losses(snap.run_dir)
+    assert len(rows) == 16
+    assert all(np.isfinite(float(v)) for r in rows for v in r[1:])
+    run = RunDir(runs_root / "short")
+    assert run.gif_path.stat().st_size > 0
+    assert [s for s, _ in run.checkpoints()] == [8, 16]
+    grids = run.grids()
+    assert grids[0][0] == 0 and grids[-1][0] == 16
+    first, last = run.load_grid(grids[0][1]), run.load_grid(grids[-1][1])
+    assert np.abs(first.astype(int) - last.astype(int)).mean() > 1.0, "samples did not change"
+    assert run.read_status()["status"] == "finished"
+    g = load_generator(run.path).generator
+    assert g(torch.randn(2, 100)).shape == (2, 1, 28, 28)
+
+
+def test_exact_resume(tiny_config, runs_root):
+    cfg = tiny_config.replace(ema=0.9)  # dropout, BN, EMA and Adam state all have to survive
+    straight = Trainer(cfg.replace(name="straight"), runs_root=runs_root).run()
+    half = Trainer(cfg.replace(name="halves", max_steps=8), runs_root=runs_root).run()
+    assert half.step == 8
+    resumed = Trainer(cfg.replace(max_steps=0), runs_root=runs_root, resume=runs_root / "halves").run()
+    assert resumed.status == "finished" and resumed.step == 16
+    assert _losses(straight.run_dir) == _losses(resumed.run_dir)
+    a = load_generator(runs_root / "straight").generator.state_dict()
+    b = load_generator(runs_root / "halves").generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_from_older_checkpoint_forks_a_new_run(tiny_config, runs_root):
+    Trainer(tiny_config.replace(name="orig"), runs_root=runs_root).run()
+    orig = RunDir(runs_root / "orig")
+    snap = Trainer(tiny_config, runs_root=runs_root, resume=orig.checkpoint_path(8)).run()
+    assert snap.run_name == "orig-from-8" and snap.step == 16
+    assert [s for s, _ in orig.checkpoints()] == [8, 16], "the original run must be left intact"
+    assert _losses(snap.run_dir)[:8] == _losses(orig.path)[:8]
+
+
+def test_stop_takes_effect_within_a_second(tiny_config, runs_root):
+    trainer = Trainer(tiny_config.replace(epochs=1000, name="stopme"), runs_root=runs_root)
+    thread = threading.Thread(target=trainer.run)
+    thread.start()
+    deadline = time.time() + 30
+    while trainer.snapshot().step < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    t0 = time.time()
+    trainer.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    snap = trainer.snapshot()
+    assert snap.status == "stopped"
+    assert time.time() - t0 < 1.0 + 0.5  # one step plus the checkpoint write
+    assert RunDir(runs_root / "stopme").latest_checkpoint() is not None
+
+
+def test_pause_and_resume(tiny_config, runs_root):
+    trainer = Trainer(tiny_config.replace(epochs=1000, name="pauser"), runs_root=runs_root)
+    thread = threading.Thread(target=trainer.run)
+    thread.start()
+    while trainer.snapshot().step < 2:
+        time.sleep(0.05)
+    trainer.pause()
+    deadline = time.time() + 2
+    while trainer.snapshot().status != "paused" and time.time() < deadline:
+        time.sleep(0.05)
+    assert trainer.snapshot().status == "paused"
+    step = trainer.snapshot().step
+    time.sleep(0.5)
+    assert trainer.snapshot().step == step
+    trainer.resume()
+    while trainer.snapshot().step <= step + 1:
+        time.sleep(0.05)
+    trainer.stop()
+    thread.join(timeout=5)
+    assert trainer.snapshot().status == "stopped"
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_config, runs_root):
+    class Exploding(Trainer):
+        def train_step(self):
+            stats = super().train_step()
+            if self.step == 11:
+                stats["d_loss"] = float("nan")
+            return stats
+
+    snap = Exploding(tiny_config.replace(name="nan"), runs_root=runs_root).run()
+    assert snap.status == "failed"
+    assert "D loss became nan at step 11" in snap.message
+    assert "step_0000008.safetensors" in snap.message
+    run = RunDir(runs_root / "nan")
+    assert [s for s, _ in run.checkpoints()] == [8]
+    assert run.read_status()["status"] == "failed"
+
+
+def test_conditional_class_subset_run(tiny_config, runs_root):
+    cfg = tiny_config.replace(conditional=True, classes=("Sneaker", "Ankle boot"), max_images=128, epochs=1,
+                              grid_size=20, name="cond")
+    snap = Trainer(cfg, runs_root=runs_root).run()
+    assert snap.status == "finished", snap.message
+    assert snap.grids[-1][1].shape[1] == 10 * 30 + 2  # ten images per row
+
+
+def test_missing_dataset_fails_with_the_loaders_message(tiny_config, runs_root, tmp_path, monkeypatch):
+    import gan_core.data as gd
+
+    monkeypatch.setattr(gd, "DEBIAN_DIR", tmp_path / "nope")
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    gd._clear_memory_cache()
+    snap = Trainer(tiny_config.replace(name="nodata"), runs_root=runs_root).run()
+    assert snap.status == "failed"
+    assert "apt-get install dataset-fashion-mnist" in snap.message
