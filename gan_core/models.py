@@ -54,6 +54,9 @@ class Discriminator(nn.Module):
         self.features = features
         self.head = nn.Linear(feature_dim, 1)
         self.embed = nn.Embedding(cfg.num_classes, feature_dim) if cfg.num_classes else None
+        if self.embed is not None:
+            # Start unconditional: N(0,1) rows dotted with thousands of features swamp the logit.
+            nn.init.zeros_(self.embed.weight)
         self.out_act = nn.Sigmoid() if cfg.d_output == "sigmoid" else None
         if cfg.spectral_norm:
             for module in [*self.features, self.head]:

@@ -24,7 +24,7 @@ def test_generator_round_trip(tmp_path):
 
 
 def test_crash_between_write_and_rename_keeps_previous_file(tmp_path):
-    g, path = _generator_file(tmp_path)
+    _, path = _generator_file(tmp_path)
     before = path.read_bytes()
 
     def crash(_tmp):
@@ -65,7 +65,7 @@ def test_foreign_safetensors_file_is_explained(tmp_path):
 
 
 def test_weights_that_do_not_fit_the_model(tmp_path):
-    g, path = _generator_file(tmp_path)
+    _, path = _generator_file(tmp_path)
     tensors, meta = ck.read_weights(path)
     meta = dict(meta, model=TrainConfig(width=1.0).model_config().to_dict().__repr__().replace("'", '"')
                 .replace("True", "true").replace("False", "false"))

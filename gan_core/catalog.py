@@ -1,0 +1,50 @@
+"""Where generators come from: the shipped ones in weights/ and every run's checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gan_core.runs import list_runs
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+GENERATORS_DIR = WEIGHTS_DIR / "generators"
+CLASSIFIER_PATH = WEIGHTS_DIR / "classifier" / "fashion-cnn.safetensors"
+DEFAULT_GENERATOR = "dcgan"
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    label: str      # what a person picks from
+    path: Path
+    kind: str       # "shipped" | "checkpoint"
+    run: str = ""   # run name for checkpoints
+    step: int = 0
+
+    def card(self) -> dict:
+        """The JSON model card next to a shipped file ({} when there is none)."""
+        card_path = self.path.with_suffix(".json")
+        try:
+            return json.loads(card_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+
+def shipped_generators(weights_dir: Path | None = None) -> list[GeneratorEntry]:
+    folder = (weights_dir or WEIGHTS_DIR) / "generators"
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    files.sort(key=lambda p: p.stem != DEFAULT_GENERATOR)  # the default first
+    return [GeneratorEntry(f"shipped · {p.stem}", p, "shipped") for p in files]
+
+
+def checkpoint_generators(runs_root: Path | None = None) -> list[GeneratorEntry]:
+    out = []
+    for run in list_runs(runs_root):
+        for step, path in reversed(run.checkpoints()):
+            out.append(GeneratorEntry(f"{run.name} · step {step:,}", path, "checkpoint", run.name, step))
+    return out
+
+
+def all_generators(weights_dir: Path | None = None, runs_root: Path | None = None) -> list[GeneratorEntry]:
+    return shipped_generators(weights_dir) + checkpoint_generators(runs_root)

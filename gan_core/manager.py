@@ -1,0 +1,85 @@
+"""The one background training run of a process.
+
+A page (or a test) asks the manager to start, pause, resume or stop, and reads
+`snapshot()`; the manager owns the worker thread. The worker never touches the
+UI: it only updates the trainer's lock-protected snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from gan_core.config import TrainConfig
+from gan_core.training import Snapshot, Trainer
+
+
+class RunActiveError(RuntimeError):
+    """A run is already training; only one runs at a time."""
+
+
+class TrainingManager:
+    def __init__(self, runs_root: str | Path | None = None) -> None:
+        self.runs_root = Path(runs_root) if runs_root else None
+        self._lock = threading.Lock()
+        self._trainer: Trainer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, config: TrainConfig, *, resume: str | Path | None = None) -> Trainer:
+        """Start training in a daemon thread; refuses while another run is active."""
+        with self._lock:
+            if self._trainer is not None and self._trainer.snapshot().active:
+                snap = self._trainer.snapshot()
+                raise RunActiveError(
+                    f"run '{snap.run_name or 'starting'}' is {snap.status}: stop it before starting another "
+                    "(one run trains at a time)"
+                )
+            trainer = Trainer(config, runs_root=self.runs_root, resume=resume)
+            thread = threading.Thread(target=trainer.run, name="gan-trainer", daemon=True)
+            self._trainer, self._thread = trainer, thread
+            thread.start()
+            return trainer
+
+    def snapshot(self) -> Snapshot:
+        trainer = self._trainer
+        return trainer.snapshot() if trainer is not None else Snapshot()
+
+    @property
+    def active(self) -> bool:
+        return self.snapshot().active
+
+    def pause(self) -> None:
+        if self._trainer is not None:
+            self._trainer.pause()
+
+    def resume(self) -> None:
+        if self._trainer is not None:
+            self._trainer.resume()
+
+    def stop(self, wait: float | None = None) -> None:
+        """Ask the run to stop (it saves a checkpoint); optionally wait up to `wait` seconds for it."""
+        if self._trainer is not None:
+            self._trainer.stop()
+        if wait is not None:
+            self.join(wait)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker; True when no run is left running."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+
+_shared: TrainingManager | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_manager() -> TrainingManager:
+    """The process-wide manager; the lock stops two browser sessions from each building one."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = TrainingManager()
+        return _shared

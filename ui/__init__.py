@@ -1,0 +1,1 @@
+"""Streamlit widgets shared by more than one page (the pages stay thin)."""

@@ -1,0 +1,22 @@
+"""Showing generated or real images crisply (nearest-neighbour upscaling, not the browser's blur)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gan_core.images import make_grid, png_bytes, upscale
+
+
+def show_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, scale: int = 3,
+              caption: str | None = None) -> bytes:
+    """Draw a grid and return its PNG bytes (for a download button next to it)."""
+    data = png_bytes(make_grid(images, nrow=nrow), scale=scale)
+    st.image(data, caption=caption)
+    return data
+
+
+def show_image(img: np.ndarray, *, scale: int = 6, caption: str | None = None) -> None:
+    """One 28x28 uint8 image (or any 2-D uint8 array)."""
+    st.image(upscale(np.asarray(img, dtype=np.uint8), scale), caption=caption)

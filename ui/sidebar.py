@@ -1,0 +1,33 @@
+"""The training-status box every page shows in the sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gan_core.training import Snapshot
+from ui.format import duration
+from ui.live import live
+
+STATUS_ICONS = {
+    "idle": "⚪", "starting": "🟡", "running": "🟢", "paused": "⏸️", "stopping": "🟠",
+    "finished": "✅", "stopped": "⏹️", "failed": "❌",
+}
+
+
+def training_status() -> None:
+    # While idle, poll slowly so a run started from another tab still shows up here.
+    with st.sidebar:
+        live(_status_box, interval="1s", idle_interval="5s")
+
+
+def _status_box(snap: Snapshot) -> None:
+    st.markdown(f"**Training:** {STATUS_ICONS.get(snap.status, '')} {snap.status}")
+    if snap.status != "idle":
+        st.caption(f"run `{snap.run_name}`")
+        st.progress(snap.progress, text=f"step {snap.step:,} / {snap.total_steps:,} · epoch {snap.epoch}/{snap.epochs}")
+        if snap.images_per_sec:
+            eta = f" · ETA {duration(snap.eta_s)}" if snap.eta_s and snap.active else ""
+            st.caption(f"{snap.images_per_sec:,.0f} images/s{eta}")
+        if snap.status == "failed":
+            st.error(snap.message)
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")

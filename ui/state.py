@@ -1,0 +1,35 @@
+"""Process-wide objects and cached loads shared by all pages and sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from gan_core.checkpoints import LoadedGenerator, load_generator
+from gan_core.data import FashionMNIST, load_split
+from gan_core.manager import TrainingManager, shared_manager
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+@st.cache_resource
+def manager() -> TrainingManager:
+    """The one training manager of this server process (built under gan_core's lock)."""
+    return shared_manager()
+
+
+@st.cache_data(show_spinner="Loading Fashion-MNIST…", max_entries=4)
+def dataset(split: str = "train") -> FashionMNIST:
+    return load_split(split)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading generator…")
+def _generator(path: str, mtime: float, with_discriminator: bool) -> LoadedGenerator:
+    return load_generator(path, with_discriminator=with_discriminator)
+
+
+def generator(path: str | Path, with_discriminator: bool = False) -> LoadedGenerator:
+    """Cached by path and modification time, so a rewritten checkpoint is reloaded."""
+    p = Path(path)
+    return _generator(str(p), p.stat().st_mtime if p.exists() else 0.0, with_discriminator)
