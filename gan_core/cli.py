@@ -25,6 +25,11 @@ from gan_core.presets import PRESETS, get_preset
 USER_ERRORS = (ConfigError, CheckpointError, DatasetNotFoundError, CorruptDatasetError, ValueError, FileNotFoundError)
 
 
+# Modules that contribute subcommands: each defines COMMANDS, a list of
+# (name, help, add_arguments(parser), run(args) -> exit code). A missing module is skipped.
+EXTRA_COMMAND_MODULES = ("gan_core.metrics_cli", "gan_core.compare", "gan_core.discriminate")
+
+
 class CLIError(Exception):
     """A mistake of the user's: print it and exit 2."""
 
@@ -203,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]]:
     """Commands of the evaluation and comparison modules, registered where they live."""
     out = []
-    for module_name in ("gan_core.metrics_cli", "gan_core.compare"):
+    for module_name in EXTRA_COMMAND_MODULES:
         try:
             module = __import__(module_name, fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:
