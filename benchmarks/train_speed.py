@@ -1,0 +1,101 @@
+"""Images/s of one training step (one D + one G update) per architecture, and per thread count.
+
+    .venv/bin/python benchmarks/train_speed.py [--threads 1 2] [--batch-size 64] [--seconds 4] [--busy]
+
+Each architecture runs at its default settings on real Fashion-MNIST batches for a
+fixed wall time after a warm-up. The first thread count listed is the baseline
+of the ratio column. `--busy` starts a process that keeps one core busy, which is
+what the trainer meets inside the app (the Streamlit server works beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from gan_core.config import TrainConfig  # noqa: E402
+from gan_core.data import load_split  # noqa: E402
+from gan_core.losses import discriminator_loss, generator_loss  # noqa: E402
+from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize  # noqa: E402
+
+
+def _spin(stop: mp.Event) -> None:  # type: ignore[valid-type]
+    x = 0
+    while not stop.is_set():
+        x = (x * 1103515245 + 12345) % 2**31
+
+
+def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor) -> float:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = TrainConfig(arch=arch, batch_size=batch).model_config()
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+
+    def step(i: int) -> None:
+        x = real[(i * batch) % (len(real) - batch):][:batch]
+        fake = g(torch.randn(batch, cfg.latent_dim))
+        loss_d = discriminator_loss("bce", d(x), d(fake.detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = generator_loss("bce", d(fake))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    for i in range(3):
+        step(i)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step(n)
+        n += 1
+    return n * batch / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--arch", nargs="+", default=list(ARCHITECTURES))
+    ap.add_argument("--busy", action="store_true", help="keep one other core busy while measuring")
+    args = ap.parse_args()
+
+    real = load_split("train", max_images=4096).to_tensor()
+    stop = mp.Event()
+    spinner = mp.Process(target=_spin, args=(stop,), daemon=True) if args.busy else None
+    if spinner:
+        spinner.start()
+    try:
+        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+              f"batch {args.batch_size}, {args.seconds:.0f} s per cell, other core busy: {args.busy}, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        head = f"{'arch':<17}{'G params':>10}" + "".join(f"{f'{t} thr img/s':>14}" for t in args.threads)
+        head += "".join(f"{f'{t}/{args.threads[0]} thr':>11}" for t in args.threads[1:])
+        print(head)
+        for arch in args.arch:
+            cfg = TrainConfig(arch=arch).model_config()
+            params = summarize(build_generator(cfg)).total
+            rates = [measure(arch, t, args.batch_size, args.seconds, real) for t in args.threads]
+            row = f"{arch:<17}{params:>10,}" + "".join(f"{r:>14,.0f}" for r in rates)
+            row += "".join(f"{r / rates[0]:>10.2f}x" for r in rates[1:])
+            print(row, flush=True)
+    finally:
+        if spinner:
+            stop.set()
+            spinner.join(2)
+
+
+if __name__ == "__main__":
+    main()
