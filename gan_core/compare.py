@@ -88,7 +88,9 @@ def run_record(run: RunDir) -> RunRecord:
         config = run.read_config()
     except ConfigError as exc:  # an unreadable config.json still lists the run, so it can be deleted
         error = str(exc)
-    rows = run.read_metrics()
+    rows = read_metrics_safely(run)
+    if rows is None:
+        rows, error = [], error or f"{run.metrics_path.name} could not be parsed"
     g_params = d_params = None
     if config is not None:
         try:
@@ -110,6 +112,14 @@ def run_record(run: RunDir) -> RunRecord:
         fid=_last(rows, "fid"), coverage_classes=_last(rows, "coverage_classes"), coverage_kl=_last(rows, "coverage_kl"),
         g_params=g_params, d_params=d_params, config=config, error=error,
     )
+
+
+def read_metrics_safely(run: RunDir) -> list[dict[str, float]] | None:
+    """The metrics rows, or None when the file cannot be parsed (e.g. a line cut short by a crash)."""
+    try:
+        return run.read_metrics()
+    except (ValueError, OSError, KeyError):
+        return None
 
 
 def created_time(run: RunDir) -> float:

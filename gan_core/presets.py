@@ -21,7 +21,7 @@ class Preset:
     observed: str
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def config(self, **overrides: Any) -> TrainConfig:
+    def config(self, /, **overrides: Any) -> TrainConfig:
         return TrainConfig(**{**self.fields, "preset": self.name, **overrides})
 
 
@@ -118,6 +118,6 @@ def get_preset(name: str) -> Preset:
         raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
 
 
-def preset_config(name: str, **overrides: Any) -> TrainConfig:
+def preset_config(name: str, /, **overrides: Any) -> TrainConfig:
     """The preset's TrainConfig with `overrides` applied on top (only those fields change)."""
     return get_preset(name).config(**overrides)

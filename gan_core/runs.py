@@ -123,8 +123,14 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, float]]:
         if not self.metrics_path.exists():
             return []
+        rows = []
         with self.metrics_path.open(newline="") as fh:
-            return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+            for row in csv.DictReader(fh):
+                try:  # a line cut short by a crash is skipped, not fatal
+                    rows.append({k: float(v) for k, v in row.items() if k and v not in ("", None)})
+                except (TypeError, ValueError):
+                    continue
+        return [r for r in rows if "step" in r]
 
     def truncate_metrics(self, last_step: int) -> None:
         """Drop rows logged after `last_step` (a resume from a checkpoint replays them)."""

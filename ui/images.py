@@ -13,10 +13,10 @@ def show_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, sca
               caption: str | None = None) -> bytes:
     """Draw a grid and return its PNG bytes (for a download button next to it)."""
     data = png_bytes(make_grid(images, nrow=nrow), scale=scale)
-    st.image(data, caption=caption)
+    st.image(data, caption=caption, output_format="PNG")  # JPEG would blur the upscaled pixels
     return data
 
 
 def show_image(img: np.ndarray, *, scale: int = 6, caption: str | None = None) -> None:
     """One 28x28 uint8 image (or any 2-D uint8 array)."""
-    st.image(upscale(np.asarray(img, dtype=np.uint8), scale), caption=caption)
+    st.image(upscale(np.asarray(img, dtype=np.uint8), scale), caption=caption, output_format="PNG")
