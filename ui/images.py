@@ -19,4 +19,6 @@ def show_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, sca
 
 def show_image(img: np.ndarray, *, scale: int = 6, caption: str | None = None) -> None:
     """One 28x28 uint8 image (or any 2-D uint8 array)."""
-    st.image(upscale(np.asarray(img, dtype=np.uint8), scale), caption=caption, output_format="PNG")
+    big = upscale(np.asarray(img, dtype=np.uint8), scale)
+    # A fixed width: otherwise a caption wider than the image stretches it, and rows come out uneven.
+    st.image(big, caption=caption, output_format="PNG", width=big.shape[1])

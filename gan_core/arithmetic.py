@@ -1,0 +1,248 @@
+"""Latent-space vs pixel-space arithmetic, side by side.
+
+Radford et al. (DCGAN, 2015, Fig. 7) averaged the latent vectors of three exemplars
+per concept, then did the arithmetic on those means and decoded the result: a new
+image. Doing the same sums on the decoded images gives overlays, because the
+images are not aligned. `arithmetic` returns both for the same operands.
+
+An operand is a latent vector: either one seed's z, or a *class mean*, the mean z
+of k samples the generator makes for that class. A conditional generator makes
+them by conditioning (the class travels as the label); an unconditional one has
+no labels, so its samples are sorted by the shipped Fashion-MNIST classifier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from gan_core.data import CLASS_NAMES, class_index
+from gan_core.images import scale_to_unit
+from gan_core.models import Generator
+from gan_core.sampling import latents
+
+#: sign patterns of the operations the app offers
+OPERATIONS: dict[str, tuple[int, ...]] = {
+    "A − B": (1, -1),
+    "A + B": (1, 1),
+    "A − B + C": (1, -1, 1),
+}
+RESCALINGS = ("minmax", "clip")
+
+
+@dataclass(frozen=True)
+class ArithmeticPreset:
+    name: str
+    operation: str                 # a key of OPERATIONS
+    classes: tuple[str, ...]       # one class name per operand
+
+    @property
+    def operands(self) -> list[tuple[int, str]]:
+        return list(zip(OPERATIONS[self.operation], self.classes, strict=True))
+
+
+PRESETS: dict[str, ArithmeticPreset] = {
+    p.name: p
+    for p in (
+        ArithmeticPreset("pullover − t-shirt", "A − B", ("Pullover", "T-shirt/top")),
+        ArithmeticPreset("sandal + sneaker", "A + B", ("Sandal", "Sneaker")),
+        ArithmeticPreset("ankle boot − sneaker + sandal", "A − B + C", ("Ankle boot", "Sneaker", "Sandal")),
+        ArithmeticPreset("bag + T-shirt/top", "A + B", ("Bag", "T-shirt/top")),
+    )
+}
+
+
+class ClassNotFoundError(ValueError):
+    """An unconditional generator (as the classifier sees it) did not produce the asked class."""
+
+
+@dataclass(frozen=True)
+class LatentMean:
+    """The mean of the latents of `n_found` samples of one class, out of `n_drawn` drawn."""
+
+    z: torch.Tensor           # (latent_dim,)
+    n_found: int
+    n_drawn: int
+    cls: int
+    k: int
+    members: torch.Tensor     # (n_found, latent_dim): the exemplars that were averaged
+    by: str                   # "conditioning" | "classifier"
+
+    @property
+    def complete(self) -> bool:
+        return self.n_found >= self.k
+
+    @property
+    def rate(self) -> float:
+        """Share of drawn samples that were of this class (1.0 when conditioning)."""
+        return self.n_found / self.n_drawn if self.n_drawn else 0.0
+
+    def describe(self) -> str:
+        name = CLASS_NAMES[self.cls]
+        if self.by == "conditioning":
+            return f"mean of {self.n_found} latents decoded as {name} by conditioning"
+        text = (f"mean of {self.n_found} latents whose samples the classifier called {name} "
+                f"({self.n_found} of {self.n_drawn} drawn, {self.rate:.1%})")
+        if not self.complete:
+            text += (f"; only {self.n_found} of the {self.k} asked for were found: this generator rarely draws "
+                     f"{name}, a sign of partial mode collapse")
+        return text
+
+
+def seed_latent(g: Generator, seed: int) -> torch.Tensor:
+    """One seed's z, (latent_dim,): the z of a 1-image Sample grid and of an interpolation end with that seed.
+
+    (torch fills larger normal tensors differently, so it is not the first z of a bigger grid.)
+    """
+    return latents(1, g.latent_dim, seed)[0]
+
+
+def _class_seed(seed: int, cls: int) -> int:
+    # A conditional G's z says nothing about the class, so each class gets its own draws;
+    # seed*10 + cls is one-to-one for seed >= 0 and the ten classes.
+    return seed * len(CLASS_NAMES) + cls
+
+
+@torch.no_grad()
+def class_mean_latent(
+    g: Generator,
+    cls: int | str,
+    k: int = 3,
+    seed: int = 0,
+    classifier: torch.nn.Module | None = None,
+    *,
+    batch: int = 256,
+    max_draws: int = 4096,
+) -> LatentMean:
+    """Mean z of k samples of class `cls` (see the module notes for the two ways they are found).
+
+    Unconditional: latents are drawn in batches from `seed` (the same draws for every class),
+    decoded, classified, and the first k assigned to `cls` are kept; the search stops at
+    `max_draws`. Fewer than k found returns what there is (`complete` False); none raises
+    ClassNotFoundError, whose message says what that tells of the generator.
+    """
+    c = class_index(cls)
+    if not 1 <= k <= 1000:
+        raise ValueError(f"k must be between 1 and 1000 (got {k})")
+    if g.num_classes:
+        members = latents(k, g.latent_dim, _class_seed(seed, c))
+        return LatentMean(members.mean(0), k, k, c, k, members, "conditioning")
+
+    if classifier is None:
+        from gan_core.classifier import load_classifier
+
+        classifier = load_classifier()
+    from gan_core.classifier import predict
+
+    if max_draws < 1:
+        raise ValueError(f"max_draws must be at least 1 (got {max_draws})")
+    device = next(g.parameters()).device
+    g.eval()
+    rng = torch.Generator().manual_seed(seed)
+    found: list[torch.Tensor] = []
+    n_found = drawn = 0
+    while n_found < k and drawn < max_draws:
+        m = min(batch, max_draws - drawn)
+        z = torch.randn(m, g.latent_dim, generator=rng)
+        pred = predict(classifier, g(z.to(device)).cpu()).cpu()
+        # Count the draws up to the k-th hit only, so the reported rate is not diluted by the batch size.
+        hits = torch.nonzero(pred == c).flatten()[: k - n_found]
+        drawn += int(hits[-1]) + 1 if n_found + len(hits) >= k else m
+        found.append(z[hits])
+        n_found += len(hits)
+    members = torch.cat(found) if found else torch.zeros(0, g.latent_dim)
+    if n_found == 0:
+        raise ClassNotFoundError(
+            f"none of the {drawn:,} samples drawn from this generator was classified as {CLASS_NAMES[c]}: it "
+            f"rarely or never makes this class, a sign of mode collapse (or of a generator not trained far enough "
+            f"yet). Pick another class, use a seed operand, or a class-conditional generator."
+        )
+    return LatentMean(members.mean(0), n_found, drawn, c, k, members, "classifier")
+
+
+@dataclass(frozen=True)
+class ArithmeticResult:
+    operand_images: torch.Tensor    # (n_operands, 1, 28, 28) in [-1, 1]: G(z_i)
+    latent_result: torch.Tensor     # (1, 1, 28, 28): G(sum of sign_i * z_i)
+    pixel_result: torch.Tensor      # (1, 1, 28, 28): sum of sign_i * G(z_i), rescaled to [-1, 1]
+    pixel_result_raw: torch.Tensor  # (1, 1, 28, 28): the same before rescaling, in [-n, n]
+    z_result: torch.Tensor          # (latent_dim,): the vector decoded into latent_result
+    result_label: int | None        # the class a conditional G decoded the result with
+    rescaling: str
+    renormalized: bool = False      # operands and result were set to length sqrt(latent_dim) before decoding
+
+    def rescaling_note(self) -> str:
+        lo, hi = float(self.pixel_result_raw.min()), float(self.pixel_result_raw.max())
+        if self.rescaling == "clip":
+            return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; values outside the image range [-1, 1] were clipped"
+        return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; min-max rescaled to the image range [-1, 1]"
+
+
+def typical_length(z: torch.Tensor) -> torch.Tensor:
+    """z rescaled to length sqrt(latent_dim), where nearly all of a standard Gaussian's mass lies.
+
+    A mean of k latents is only about 1/sqrt(k) as long, and a sum of three about sqrt(3) times as long:
+    both leave the shell G was trained on, and a DCGAN decodes such vectors as faint or blank images.
+    """
+    z64 = z.double()
+    return (z64 * (math.sqrt(z.shape[-1]) / z64.norm().clamp_min(1e-12))).to(z.dtype)
+
+
+def _check_z(z: Any, dim: int, i: int) -> torch.Tensor:
+    z = torch.as_tensor(z)
+    if z.shape != (dim,):
+        raise ValueError(f"operand {i + 1}: a latent vector of shape ({dim},) is needed, got {tuple(z.shape)}")
+    return z
+
+
+@torch.no_grad()
+def arithmetic(
+    g: Generator,
+    operands: Sequence[tuple[int, torch.Tensor, int | str | None]],
+    rescale: str = "minmax",
+    renormalize: bool = False,
+) -> ArithmeticResult:
+    """Vector-space and pixel-space results of sum(sign_i * operand_i) for the same operands.
+
+    `operands` are (sign +1/-1, z of shape (latent_dim,), label or None). A conditional G decodes
+    every operand with its own label and the latent result with the first operand's label.
+    The latent sum is taken in float64, so A + B − B is exactly A. `renormalize` sets every operand
+    and the sum to the typical length first (see `typical_length`).
+    """
+    if not operands:
+        raise ValueError("no operands: give at least one (sign, z, label)")
+    if rescale not in RESCALINGS:
+        raise ValueError(f"rescale must be one of {RESCALINGS} (got {rescale!r})")
+    signs, zs, labels = [], [], []
+    for i, (sign, z, label) in enumerate(operands):
+        if sign not in (1, -1):
+            raise ValueError(f"operand {i + 1}: sign must be +1 or -1 (got {sign!r})")
+        signs.append(sign)
+        z = _check_z(z, g.latent_dim, i)
+        zs.append(typical_length(z) if renormalize else z)
+        if g.num_classes:
+            if label is None:
+                raise ValueError(f"operand {i + 1}: this generator is class-conditional, so every operand needs a class")
+            labels.append(class_index(label))
+        elif label is not None:
+            raise ValueError(f"operand {i + 1}: this generator is unconditional and cannot take a class label")
+    z_ops = torch.stack(zs).float()
+    z_sum = sum(s * z.double() for s, z in zip(signs, zs, strict=True)).float()
+    if renormalize:
+        z_sum = typical_length(z_sum)
+    result_label = labels[0] if labels else None
+    # One batch for operands and result: G is in eval mode, so each image is decoded independently.
+    z_all = torch.cat([z_ops, z_sum[None]])
+    y_all = torch.tensor([*labels, labels[0]]) if labels else None
+    device = next(g.parameters()).device
+    g.eval()
+    decoded = g(z_all.to(device), None if y_all is None else y_all.to(device)).cpu()
+    operand_images, latent_result = decoded[:-1], decoded[-1:]
+    sign_t = torch.tensor(signs, dtype=operand_images.dtype).view(-1, 1, 1, 1)
+    raw = (sign_t * operand_images).sum(0, keepdim=True)
+    pixel = scale_to_unit(raw) if rescale == "minmax" else raw.clamp(-1, 1)
+    return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, result_label, rescale, renormalize)
