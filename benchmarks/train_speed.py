@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from gan_core.config import TrainConfig  # noqa: E402
-from gan_core.data import load_split  # noqa: E402
-from gan_core.losses import discriminator_loss, generator_loss  # noqa: E402
-from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize  # noqa: E402
+from gan_core.config import TrainConfig
+from gan_core.data import load_split
+from gan_core.losses import discriminator_loss, generator_loss
+from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize
 
 
 def _spin(stop: mp.Event) -> None:  # type: ignore[valid-type]

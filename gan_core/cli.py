@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gan_core.cards import write_card
 from gan_core.checkpoints import CheckpointError, load_generator, save_generator
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
 from gan_core.data import CorruptDatasetError, DatasetNotFoundError
@@ -178,9 +179,40 @@ def cmd_export(args: argparse.Namespace) -> int:
         "command": args.command_line or "",
         "exported": time.strftime("%Y-%m-%d"),
     }
+    if args.evaluate:
+        card.update(_evaluation_card(loaded, args))
     save_generator(args.out, loaded.generator, card)
-    print(f"wrote {args.out}")
+    card_file = write_card(args.out, card)
+    print(f"wrote {args.out} and its card {card_file}")
+    for check in card.get("quality_bar", []):
+        print(f"  {'PASS' if check['passed'] else 'MISS'}  {check['check']}: {check['value']}")
     return 0
+
+
+def _evaluation_card(loaded: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Metrics of the exported generator with the real-data floor, and the quality bar checks."""
+    from gan_core import metrics
+    from gan_core.cards import quality_checks
+
+    classes = metrics.trained_classes(loaded)
+    t0 = time.time()
+    report = metrics.evaluate_generator(loaded.generator, n=args.evaluate, seed=0, classes=classes, label=Path(args.out).stem)
+    floor = metrics.real_floor(classes, n=args.evaluate)
+    baseline = None
+    if args.baseline:
+        base = load_generator(args.baseline)
+        baseline = metrics.evaluate_generator(base.generator, n=args.evaluate, seed=0, classes=classes,
+                                              label=f"step {base.step}")
+    print(report.table(floor))
+    out: dict[str, Any] = {
+        "metrics": report.to_dict(),
+        "real_data_floor": floor.to_dict(),
+        "evaluation_seconds": round(time.time() - t0, 1),
+        "quality_bar": quality_checks(report.to_dict(), baseline_fid=baseline.fid if baseline else None),
+    }
+    if baseline is not None:
+        out["baseline_after_1_epoch"] = {"checkpoint": str(args.baseline), "step": base.step, "fid": baseline.fid}
+    return out
 
 
 # ----------------------------------------------------------------------------- parser
@@ -249,6 +281,10 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint")
     p.add_argument("--out", required=True, help="destination .safetensors file")
     p.add_argument("--command-line", default="", help="the command that trained it, for the model card")
+    p.add_argument("--evaluate", type=int, default=0, metavar="N",
+                   help="evaluate N samples (with the real-data floor) into the card; needs the shipped classifier")
+    p.add_argument("--baseline", default=None, metavar="CHECKPOINT",
+                   help="checkpoint after 1 epoch: the card compares FID against it")
 
 
 def main(argv: list[str] | None = None) -> int:

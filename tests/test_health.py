@@ -29,7 +29,7 @@ def test_stuck_at_ln2_needs_still_samples():
 
 
 def test_collapse_from_coverage():
-    rows = _rows(10, 0.5, 1.0) + [{"step": 11.0, "d_loss": 0.5, "g_loss": 1.0, "coverage_classes": 2.0, "coverage_kl": 1.4}]
+    rows = [*_rows(10, 0.5, 1.0), {"step": 11.0, "d_loss": 0.5, "g_loss": 1.0, "coverage_classes": 2.0, "coverage_kl": 1.4}]
     assert [w.code for w in diagnose(rows)] == ["collapse"]
     assert diagnose(rows, classes_trained=1) == []  # a one-class subset cannot collapse further
 

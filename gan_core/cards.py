@@ -1,0 +1,52 @@
+"""Model cards for shipped generators: how they were made and how good they are, with the real-data floor.
+
+The quality bar is the product's promise for the default generator; a card states each check and whether it
+passed, so a miss is written down next to the weights rather than hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gan_core.checkpoints import atomic_write_text
+
+SHARE_RANGE = (0.07, 0.13)
+MIN_PRECISION = 0.70
+MIN_RECALL = 0.50
+FID_IMPROVEMENT = 5.0
+MIN_CONDITIONAL_ACCURACY = 0.90
+
+
+def quality_checks(report: dict[str, Any], *, baseline_fid: float | None = None) -> list[dict[str, Any]]:
+    """The issue's quality bar applied to an EvalReport.to_dict(); one row per criterion."""
+    shares = list(report["class_shares"].values())
+    checks = [
+        {"check": f"every class between {SHARE_RANGE[0]:.0%} and {SHARE_RANGE[1]:.0%} of samples",
+         "value": f"{min(shares):.1%} to {max(shares):.1%}",
+         "passed": all(SHARE_RANGE[0] <= s <= SHARE_RANGE[1] for s in shares)},
+        {"check": f"precision ≥ {MIN_PRECISION}", "value": round(report["precision"], 3),
+         "passed": report["precision"] >= MIN_PRECISION},
+        {"check": f"recall ≥ {MIN_RECALL}", "value": round(report["recall"], 3), "passed": report["recall"] >= MIN_RECALL},
+    ]
+    if baseline_fid is not None:
+        ratio = baseline_fid / report["fid"] if report["fid"] > 0 else float("inf")
+        checks.append({"check": f"FID (Fashion classifier) ≥ {FID_IMPROVEMENT:.0f}× lower than after 1 epoch",
+                       "value": f"{report['fid']:.2f} vs {baseline_fid:.2f} after 1 epoch ({ratio:.1f}× lower)",
+                       "passed": ratio >= FID_IMPROVEMENT})
+    if report.get("conditional_accuracy") is not None:
+        acc = report["conditional_accuracy"]
+        checks.append({"check": f"conditional accuracy ≥ {MIN_CONDITIONAL_ACCURACY:.0%}", "value": f"{acc:.1%}",
+                       "passed": acc >= MIN_CONDITIONAL_ACCURACY})
+    return checks
+
+
+def card_path(weights_path: str | Path) -> Path:
+    return Path(weights_path).with_suffix(".json")
+
+
+def write_card(weights_path: str | Path, card: dict[str, Any]) -> Path:
+    path = card_path(weights_path)
+    atomic_write_text(path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    return path

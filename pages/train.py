@@ -1,0 +1,373 @@
+"""Train: configure a run from a preset, start it in the background, watch it live, pause, stop, resume.
+
+The run belongs to the process-wide manager, not to this page: switching pages,
+refreshing or opening a second tab leaves it training. The live view is a fragment
+that reads the manager's snapshot once a second; nothing here trains.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from gan_core.checkpoints import load_generator, save_generator
+from gan_core.compare import training_elsewhere
+from gan_core.config import ConfigError, ModelConfig, TrainConfig
+from gan_core.images import png_bytes
+from gan_core.manager import RunActiveError
+from gan_core.models import ModelSummary, build_discriminator, build_generator, summarize
+from gan_core.presets import PRESETS, preset_config
+from gan_core.runs import RunDir, list_runs
+from gan_core.training import Snapshot
+from ui.charts import metric_figure
+from ui.config_form import config_form
+from ui.format import duration
+from ui.live import live
+from ui.state import manager
+
+FLASH_KEY = "train_flash"
+TAB_KEY = "train_tab"
+SHOW_LIVE_KEY = "train_show_live"
+TABS = ("Live", "New run", "Checkpoints")
+GRID_SCALE = 3
+LATEST = -1  # the checkpoint picker's "latest" entry
+# Material icons ship with Streamlit's own font, so they render even where the browser has no emoji font.
+STATUS_BADGES = {
+    "starting": ("yellow", ":material/hourglass_top:"), "running": ("green", ":material/play_arrow:"),
+    "paused": ("orange", ":material/pause:"), "stopping": ("orange", ":material/hourglass_bottom:"),
+    "finished": ("green", ":material/check_circle:"), "stopped": ("gray", ":material/stop_circle:"),
+    "failed": ("red", ":material/error:"),
+}
+
+
+# ------------------------------------------------------------------ helpers
+@st.cache_data(max_entries=64, show_spinner="Building the networks to count their layers…")
+def _summaries(model_json: str) -> tuple[ModelSummary, ModelSummary]:
+    """Built on the meta device: no memory, and no draws from torch's global RNG that a running trainer uses."""
+    model = ModelConfig.from_dict(json.loads(model_json))
+    with torch.device("meta"):
+        return summarize(build_generator(model), "generator"), summarize(build_discriminator(model), "discriminator")
+
+
+def _layer_table(summary: ModelSummary) -> None:
+    rows = [{"Layer": r.name, "Type": r.kind, "Output shape": "(None, " + ", ".join(map(str, r.output_shape)) + ")",
+             "Params": r.params} for r in summary.rows]
+    st.dataframe(rows, hide_index=True, key=f"train_layers_{summary.title}",
+                 column_config={"Params": st.column_config.NumberColumn(format="localized")})
+    st.caption(f"Total params: **{summary.total:,}** · trainable {summary.trainable:,} · "
+               f"non-trainable {summary.non_trainable:,} (BatchNorm's moving mean and variance, as Keras counts them)")
+
+
+def _generator_file(checkpoint: Path) -> Callable[[], bytes]:
+    """Deferred: the generator-only safetensors (EMA weights when the run kept them) is written when clicked."""
+
+    def build() -> bytes:
+        loaded = load_generator(checkpoint)
+        card = {
+            "name": f"{checkpoint.parent.parent.name}-step{loaded.step}",
+            "source_checkpoint": str(checkpoint),
+            "step": loaded.step,
+            "wall_time_s": float(loaded.meta.get("wall_time_s", 0.0)),
+            "train_config": loaded.train_config,
+            "exported": time.strftime("%Y-%m-%d"),
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "generator.safetensors"
+            save_generator(path, loaded.generator, card)
+            return path.read_bytes()
+
+    return build
+
+
+def _read_file(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes
+
+
+def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started") -> None:
+    """Start (or resume) through the manager; a refusal is shown where the button is."""
+    try:
+        manager().start(config, resume=resume)
+    except RunActiveError as exc:
+        st.warning(f"Not started: {exc}.", icon=":material/hourglass_top:")
+        return
+    st.session_state[FLASH_KEY] = (f"{what}. The live view refreshes every second; training goes on if you leave "
+                                   "this page or close the tab.")
+    st.session_state[SHOW_LIVE_KEY] = True
+    st.rerun()  # on the Live tab, which now refreshes
+
+
+# ------------------------------------------------------------------ Live tab (a fragment)
+_CONTROL_DONE = {"pause": ("paused",), "resume": ("running",), "stop": ("stopped", "finished", "failed")}
+
+
+def _control(action: str) -> None:
+    """Pause, resume or stop, then wait (≤ 1 s) for the trainer to get there, so this very rerun shows it."""
+    mgr = manager()
+    getattr(mgr, action)()
+    deadline = time.monotonic() + 1.0
+    while mgr.snapshot().status not in _CONTROL_DONE[action] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _live_view(snap: Snapshot) -> None:
+    if snap.status == "idle":
+        st.info("No run has trained in this server yet: configure one on the **New run** tab and press "
+                "**Start training**, or resume one on the **Checkpoints** tab.")
+        return
+    colour, icon = STATUS_BADGES.get(snap.status, ("gray", None))
+    head, badge = st.columns([5, 1], vertical_alignment="center")
+    head.subheader(f"Run `{snap.run_name or '…'}`", anchor=False)
+    badge.badge(snap.status, icon=icon, color=colour)
+    if snap.status == "failed":
+        st.error(snap.message, icon=":material/error:")
+    elif snap.status in ("finished", "stopped"):
+        st.success(snap.message + ". Continue it from the **Checkpoints** tab.", icon=":material/check:")
+
+    eta = f" · ETA {duration(snap.eta_s)}" if snap.status == "running" and snap.eta_s else ""
+    st.progress(snap.progress, text=f"epoch {snap.epoch:,} of {snap.epochs:,} · step {snap.step:,} of "
+                                    f"{snap.total_steps:,}{eta}")
+    cols = st.columns(6)
+    cols[0].metric("Step", f"{snap.step:,}")
+    cols[1].metric(f"Epoch (of {snap.epochs:,})", f"{snap.epoch:,}")
+    cols[2].metric("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—")
+    cols[3].metric("Training time", duration(snap.elapsed_s) if snap.elapsed_s else "—",
+                   help="time spent in training steps (pauses not counted)")
+    cols[4].metric("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—")
+    cols[5].metric("G loss", f"{snap.g_loss:.3f}" if snap.g_loss is not None else "—")
+
+    buttons = st.columns(6)
+    buttons[0].button("Pause", key="train_pause", icon=":material/pause:", on_click=_control, args=("pause",),
+                      disabled=snap.status != "running", width="stretch",
+                      help="finishes the current step and saves a checkpoint; nothing is lost")
+    buttons[1].button("Resume", key="train_resume", icon=":material/play_arrow:", on_click=_control, args=("resume",),
+                      disabled=snap.status != "paused", width="stretch")
+    buttons[2].button("Stop", key="train_stop", icon=":material/stop:", on_click=_control, args=("stop",),
+                      disabled=not snap.active, width="stretch",
+                      help="saves a checkpoint, the last grid and the GIF, then ends the run")
+    download_slots = buttons[3:]
+    for w in snap.warnings:
+        st.warning(w, icon=":material/warning:")
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _curves(snap)
+    with right:
+        grid_png = _grid(snap)
+    _downloads(snap, grid_png, download_slots)
+
+
+def _curves(snap: Snapshot) -> None:
+    if not snap.history:
+        st.caption("The curves appear after the first logged step.")
+        return
+    series = {snap.run_name: snap.history}
+    smoothing = st.slider("Curve smoothing", 0.0, 0.99, 0.0, 0.01, key="train_smoothing",
+                          help="exponential moving average of the curves (0: the logged values)")
+    st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing, title="Losses", y_title="loss"),
+                    key="train_chart_loss")
+    st.plotly_chart(metric_figure(series, ["d_real", "d_fake"], smoothing=smoothing,
+                                  title="D(x) on real and D(G(z)) on generated images", y_title="D's output (0–1)"),
+                    key="train_chart_d")
+    if any("fid" in row for row in snap.history):
+        st.plotly_chart(metric_figure(series, ["fid"], title="FID in the classifier's features (lower is better)",
+                                      y_title="FID"), key="train_chart_fid")
+    elif snap.config is not None and not snap.config.eval_every:
+        st.caption("FID is not measured in this run (set “Evaluate FID / coverage every” on the New run tab).")
+
+
+def _grid(snap: Snapshot) -> bytes | None:
+    """The fixed-noise grid: the latest one, or an earlier one picked with the slider."""
+    if not snap.grids:
+        st.caption("The first fixed-noise grid appears when training starts.")
+        return None
+    steps = [s for s, _ in snap.grids]
+    follow = st.toggle("Follow the latest grid", value=True, key="train_follow",
+                       help="off: look back at earlier grids of the same fixed noise")
+    index = len(steps) - 1
+    if not follow and len(steps) > 1:
+        chosen = st.select_slider("Grid at step", options=steps, value=steps[-1], key="train_grid_step",
+                                  format_func=lambda s: f"{s:,}")
+        index = steps.index(chosen)
+    step, grid = snap.grids[index]
+    # Encoding takes longer than the rest of a refresh on a busy CPU; a grid only changes every sample_every steps.
+    cache_key = (snap.run_dir, step)
+    cached = st.session_state.get("train_grid_png")
+    if cached is None or cached[0] != cache_key:
+        cached = (cache_key, png_bytes(grid, scale=GRID_SCALE))
+        st.session_state["train_grid_png"] = cached
+    data = cached[1]
+    st.image(data, caption=f"The same fixed noise at step {step:,} (grid {index + 1} of the {len(steps)} kept here; "
+                           "every grid is in the run's samples/ folder)")
+    return data
+
+
+def _downloads(snap: Snapshot, grid_png: bytes | None, slots: list) -> None:
+    if not snap.run_dir:
+        return
+    run = RunDir(Path(snap.run_dir))
+    latest = run.latest_checkpoint()
+    slots[0].download_button("GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif", mime="image/gif",
+                             key="train_dl_gif", on_click="ignore", width="stretch", icon=":material/animation:",
+                             disabled=not run.gif_path.exists(),
+                             help="the fixed-noise grids as an animation; rewritten at every checkpoint, pause and stop")
+    slots[1].download_button("Grid PNG", grid_png or b"", file_name=f"{run.name}-grid.png", mime="image/png",
+                             key="train_dl_grid", on_click="ignore", disabled=grid_png is None, width="stretch",
+                             icon=":material/grid_on:", help="the grid shown below")
+    slots[2].download_button("Generator", _generator_file(latest) if latest else b"",
+                             file_name=f"{run.name}-generator.safetensors", mime="application/octet-stream",
+                             key="train_dl_gen", on_click="ignore", disabled=latest is None, width="stretch",
+                             icon=":material/download:",
+                             help=f"G of the latest checkpoint ({latest.name if latest else 'none yet'}) as a "
+                                  "generator-only safetensors file, loadable on the Sample page or with "
+                                  "`python -m gan_core sample`")
+
+
+# ------------------------------------------------------------------ New run tab
+def _new_run() -> None:
+    names = list(PRESETS)
+    preset_name = st.selectbox("Preset", names, index=names.index("studio"), key="train_preset",
+                               help="a named starting point; every field below stays editable")
+    preset = PRESETS[preset_name]
+    with st.container(border=True):
+        st.markdown(preset.description)
+        st.markdown(f"**From:** {preset.report}  \n**What that report observed:** {preset.observed}")
+
+    # Keyed by preset, and the previous preset's edits dropped: choosing a preset (again) shows its own values.
+    if st.session_state.get("train_form_preset") != preset_name:
+        for stale in [k for k in st.session_state if str(k).startswith("train_form.")]:
+            del st.session_state[stale]
+        st.session_state["train_form_preset"] = preset_name
+    config = config_form(f"train_form.{preset_name}", preset_config(preset_name))
+
+    with st.expander("Model summary: the layers of G and D for this configuration"):
+        shown = config or preset_config(preset_name)
+        if config is None:
+            st.caption("The configuration above has an error; this is the preset's own networks.")
+        g_sum, d_sum = _summaries(json.dumps(shown.model_config().to_dict()))
+        cg, cd = st.columns(2)
+        with cg:
+            st.markdown("**Generator**")
+            _layer_table(g_sum)
+        with cd:
+            st.markdown("**Discriminator**")
+            _layer_table(d_sum)
+        st.markdown(f"Discriminator size ratio (D / G params): **{d_sum.total / g_sum.total:.1%}** · "
+                    f"both networks: {g_sum.total + d_sum.total:,} parameters")
+
+    snap = manager().snapshot()
+    if snap.active:
+        st.info("A run is in progress (see the **Live** tab): Start is refused until it ends or you stop it.",
+                icon=":material/hourglass_top:")
+    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:"):
+        if config is None:
+            st.error("Not started: fix the value named in the message above first.", icon=":material/block:")
+        else:
+            _start(config, what=f"Started a run from preset {preset_name} (architecture {config.arch})")
+
+
+# ------------------------------------------------------------------ Checkpoints tab (a slow fragment)
+def _checkpoints(snap: Snapshot) -> None:
+    runs = list_runs()
+    if not runs:
+        st.caption("No runs on disk yet. A run saves a checkpoint every epoch (see “Checkpoint every”), on pause and "
+                   "on stop.")
+        return
+    run_names = [r.name for r in runs]
+    default_run = run_names.index(snap.run_name) if snap.run_name in run_names else 0
+    run_name = st.selectbox("Run", run_names, index=default_run, key="train_ckpt_run",
+                            help="every folder under the runs directory, newest first")
+    run = runs[run_names.index(run_name)]
+    try:
+        saved = run.read_config()
+    except ConfigError as exc:
+        st.error(f"{run.name} cannot be resumed: {exc}")
+        return
+    status = run.read_status()
+    st.caption(f"{saved.preset or 'custom'} · {saved.arch} · {status.get('status', 'unknown')} · "
+               f"step {status.get('step', 0):,} of {status.get('total_steps', 0):,} · {saved.epochs:,} epochs planned")
+    ckpts = run.checkpoints()
+    if not ckpts:
+        st.caption("This run has no checkpoint yet.")
+        return
+    st.dataframe(
+        [{"Step": s, "File": p.name, "Size (MB)": p.stat().st_size / 1e6,
+          "Saved": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))} for s, p in reversed(ckpts)],
+        hide_index=True, key="train_ckpt_table",
+        column_config={"Step": st.column_config.NumberColumn(format="localized"),
+                       "Size (MB)": st.column_config.NumberColumn(format="%.2f")},
+    )
+    steps = [s for s, _ in ckpts]
+    c1, c2, c3 = st.columns(3)
+    # LATEST stands for whichever checkpoint is newest, so the default follows a run that is still saving them.
+    choice = c1.selectbox("Resume from the checkpoint at step", [LATEST, *reversed(steps[:-1])],
+                          key=f"train_ckpt_step.{run.name}",
+                          format_func=lambda s: f"{steps[-1]:,} (latest)" if s == LATEST else f"{s:,}")
+    step = steps[-1] if choice == LATEST else choice
+    epochs = c2.number_input("Epochs in total", value=saved.epochs, step=1, key=f"train_ckpt_epochs.{run.name}",
+                             help="raise it to train a finished run further (the schedule may change on resume, the "
+                                  "model may not)")
+    max_steps = c3.number_input("Max steps (0: no limit)", value=saved.max_steps, step=100,
+                                key=f"train_ckpt_max_steps.{run.name}", help="stop after this many steps in total")
+    ckpt_path = dict(ckpts)[step]
+    if step != steps[-1]:
+        st.info(f"Step {step:,} is not the latest checkpoint of `{run.name}` (that is {steps[-1]:,}): resuming from it "
+                f"starts a new run `{run.name}-from-{step}` holding the history up to step {step:,}; `{run.name}` "
+                "itself is left as it is.", icon=":material/call_split:")
+    total_steps = status.get("total_steps", 0)
+    if not saved.max_steps and total_steps and saved.epochs:
+        per_epoch = total_steps // saved.epochs
+        if per_epoch and step >= int(epochs) * per_epoch:
+            st.warning(f"Step {step:,} is already at the end of {int(epochs):,} epochs ({per_epoch:,} steps each): "
+                       "raise “Epochs in total” to train further, or the run ends at once.")
+    blocked = ""
+    if snap.active:
+        blocked = f"Run `{snap.run_name or '…'}` is {snap.status}: stop it on the **Live** tab before resuming."
+    elif training_elsewhere(run):
+        blocked = (f"`{run.name}` is being written by another process (a `python -m gan_core train` in a terminal?): "
+                   "resuming it here would interleave two trainings. Stop that one first.")
+    if blocked:
+        st.info(blocked, icon=":material/hourglass_top:")
+    d1, d2, d3 = st.columns(3)
+    if d1.button(f"Resume from step {step:,}", type="primary", key="train_resume_ckpt", disabled=bool(blocked),
+                 icon=":material/restart_alt:", width="stretch"):
+        try:
+            override = saved.replace(epochs=int(epochs), max_steps=int(max_steps))
+        except ConfigError as exc:
+            st.error(f"Not started: {exc}.", icon=":material/block:")
+        else:
+            _start(override, resume=ckpt_path, what=f"Resumed {run.name} from step {step:,}")
+    d2.download_button(f"Generator at step {step:,}", _generator_file(ckpt_path),
+                       file_name=f"{run.name}-step{step}-generator.safetensors", mime="application/octet-stream",
+                       key="train_ckpt_dl_gen", on_click="ignore", width="stretch", icon=":material/download:",
+                       help="this checkpoint's G as a generator-only safetensors file")
+    d3.download_button("Progress GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif",
+                       mime="image/gif", key="train_ckpt_dl_gif", on_click="ignore", width="stretch",
+                       icon=":material/animation:", disabled=not run.gif_path.exists())
+
+
+# ------------------------------------------------------------------ page
+st.title("Train")
+st.caption("Training runs in the background: switch pages, refresh or open another tab and it keeps going. "
+           "One run trains at a time.")
+if flash := st.session_state.pop(FLASH_KEY, None):
+    st.success(flash, icon=":material/play_arrow:")
+if st.session_state.pop(SHOW_LIVE_KEY, False):
+    st.session_state[TAB_KEY] = "Live"
+has_run = manager().snapshot().status != "idle"
+live_tab, new_tab, ckpt_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun", default="Live" if has_run else "New run")
+# Only the open tab runs (on_change="rerun"), so a hidden live view costs nothing.
+if live_tab.open:
+    with live_tab:
+        live(_live_view)
+if new_tab.open:
+    with new_tab:
+        _new_run()
+if ckpt_tab.open:
+    with ckpt_tab:
+        live(_checkpoints, interval="5s")

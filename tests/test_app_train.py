@@ -1,0 +1,175 @@
+"""The Train page under AppTest: renders, presets fill the form, bad values start nothing, a good one starts a run.
+
+AppTest has no browser timer, so the live view only redraws on `.run()`; the live
+refresh itself is covered by tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gan_core.manager import shared_manager
+from tests.conftest import needs_data
+from ui.charts import metric_figure, smooth
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _tab(at: AppTest, label: str) -> AppTest:
+    """Open a tab (the page's tabs run only the open one), as a click on it would."""
+    at.session_state["train_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _wait(ok, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            snap = shared_manager().snapshot()
+            raise AssertionError(f"{what} not seen in {timeout} s (status={snap.status}, message={snap.message!r})")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def mgr(runs_root):
+    """ui.state.manager() is gan_core's process singleton: make sure each test leaves it with no run going."""
+    m = shared_manager()
+    assert not m.active, "a run from another test is still going"
+    yield m
+    m.stop(wait=30)
+    assert m.join(30)
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_renders_with_presets_start_and_layer_tables(mgr):
+    at = _page()
+    assert [t.label for t in at.tabs] == ["Live", "New run", "Checkpoints"]
+    assert at.session_state["train_tab"] == "New run", "with no run yet the page opens on the form"
+    assert at.selectbox(key="train_preset").value == "studio"
+    assert at.button(key="train_start").label == "Start training"
+    g_table, d_table = at.dataframe[0].value, at.dataframe[1].value
+    assert list(g_table.columns) == ["Layer", "Type", "Output shape", "Params"]
+    assert g_table["Output shape"].iloc[-2:].tolist()[-1] == "(None, 1, 28, 28)"
+    assert d_table["Params"].sum() == 138_561 and g_table["Params"].sum() == 760_065  # the studio DCGAN
+    text = _texts(at.markdown) + _texts(at.caption)
+    assert "Total params: **760,065**" in text and "Discriminator size ratio (D / G params): **18.2%**" in text
+
+
+def test_choosing_a_preset_resets_the_form(mgr):
+    at = _page()
+    at.number_input(key="train_form.studio.width").set_value(0.5).run()
+    at.selectbox(key="train_preset").select("ankle-boot").run()
+    assert not at.exception
+    assert at.selectbox(key="train_form.ankle-boot.arch").value == "ankle-boot-gan2"
+    assert at.multiselect(key="train_form.ankle-boot.classes").value == ["Ankle boot"]
+    assert at.number_input(key="train_form.ankle-boot.max_images").value == 100
+    assert "002 (Venkatesh)" in _texts(at.markdown)
+    # Report 002's GAN2 totals as the preset describes them.
+    assert at.dataframe[0].value["Params"].sum() == 106_657 and at.dataframe[1].value["Params"].sum() == 29_921
+    at.selectbox(key="train_preset").select("studio").run()
+    assert at.number_input(key="train_form.studio.width").value == 1.0, "the edit should not survive a preset change"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("lr_g", 0.0, "lr_g must be a number > 0"),
+    ("batch_size", 0, "batch_size must be between 1 and 4096"),
+])
+def test_invalid_value_shows_the_message_and_starts_nothing(mgr, runs_root, field, value, message):
+    at = _page()
+    at.number_input(key=f"train_form.studio.{field}").set_value(value).run()
+    assert message in _texts(at.error)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "Not started: fix the value" in _texts(at.error)
+    assert not mgr.active and mgr.snapshot().status == "idle"
+    assert not runs_root.exists() or not any(runs_root.iterdir())
+
+
+@needs_data
+def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
+    at = _page()
+    form = "train_form.studio"
+    for field, value in [("width", 0.25), ("max_images", 256), ("batch_size", 32), ("epochs", 1000),
+                         ("grid_size", 16), ("threads", 1)]:
+        at.number_input(key=f"{form}.{field}").set_value(value)
+    at.text_input(key=f"{form}.name").input("apptest")
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    assert "Started a run from preset studio (architecture dcgan)" in _texts(at.success)
+    _wait(lambda: mgr.snapshot().status == "running" and mgr.snapshot().step > 0, 60, "the run training")
+    snap = mgr.snapshot()
+    assert snap.run_name == "apptest" and snap.config.width == 0.25 and snap.config.max_images == 256
+    assert (runs_root / "apptest" / "config.json").is_file()
+
+    # Start switched to the live view, which shows the run; a second Start is refused with the manager's reason.
+    assert at.session_state["train_tab"] == "Live"
+    at.run()
+    assert "Run `apptest`" in _texts(at.subheader)
+    _tab(at, "New run").button(key="train_start").click().run()
+    assert "Not started: run 'apptest' is running" in _texts(at.warning)
+    _tab(at, "Live")
+
+    at.button(key="train_pause").click().run()
+    _wait(lambda: mgr.snapshot().status == "paused", 5, "paused")
+    at.run()
+    assert at.button(key="train_resume").disabled is False and at.button(key="train_pause").disabled is True
+    at.button(key="train_stop").click().run()
+    assert mgr.join(30) and mgr.snapshot().status == "stopped"
+    stopped_at = mgr.snapshot().step
+
+    # The checkpoint list offers the stopped run; resuming from its latest checkpoint continues the same run.
+    _tab(at, "Checkpoints")
+    assert at.selectbox(key="train_ckpt_run").value == "apptest"
+    assert at.dataframe[-1].value["Step"].iloc[0] == stopped_at
+    at.button(key="train_resume_ckpt").click().run()
+    assert not at.exception, at.exception
+    assert f"Resumed apptest from step {stopped_at:,}" in _texts(at.success)
+    assert at.session_state["train_tab"] == "Live"
+    _wait(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume")
+    assert mgr.snapshot().run_name == "apptest"
+    mgr.stop(wait=30)
+
+    # "Resume from here" on an older checkpoint says it forks, and does: a new run, the original left intact.
+    _tab(at, "Checkpoints")
+    older = at.selectbox(key="train_ckpt_step.apptest").options[1]
+    at.selectbox(key="train_ckpt_step.apptest").select(older).run()
+    older_step = int(older.replace(",", ""))
+    assert f"starts a new run `apptest-from-{older_step}`" in _texts(at.info)
+    kept = sorted(p.name for p in (runs_root / "apptest" / "checkpoints").iterdir())
+    at.button(key="train_resume_ckpt").click().run()
+    assert not at.exception, at.exception
+    _wait(lambda: mgr.snapshot().status == "running", 60, "the forked run training")
+    assert mgr.snapshot().run_name == f"apptest-from-{older_step}"
+    assert sorted(p.name for p in (runs_root / "apptest" / "checkpoints").iterdir()) == kept
+
+
+def test_charts_smooth_and_one_trace_per_series_and_metric():
+    assert smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0]), "debiased: no pull towards 0 at the start"
+    assert smooth([0.0, 10.0], 0.0) == [0.0, 10.0]
+    assert smooth([0.0, 10.0], 0.5) == pytest.approx([0.0, 10.0 * 0.5 / 0.75])
+    with pytest.raises(ValueError, match="smoothing weight"):
+        smooth([1.0], 1.0)
+    rows = [{"step": 1, "d_loss": 1.0, "g_loss": 2.0}, {"step": 2, "d_loss": 0.5}, {"step": 3, "d_loss": 0.4, "fid": 9.0}]
+    fig = metric_figure({"a": rows, "b": rows[:1]}, ["d_loss", "g_loss", "fid"], title="t", y_title="loss")
+    names = [t.name for t in fig.data]
+    assert names == ["a · D loss", "a · G loss", "a · FID", "b · D loss", "b · G loss"]
+    assert list(fig.data[1].x) == [1], "rows without the metric are skipped"
+    assert fig.data[0].line.dash == "solid" and fig.data[1].line.dash == "dash"
+    assert fig.data[0].line.color != fig.data[3].line.color, "one colour per run"
+    single = metric_figure({"a": rows}, ["d_loss"], smoothing=0.5)
+    assert [t.name for t in single.data] == ["D loss"] and single.data[0].y[-1] < 1.0

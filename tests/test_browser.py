@@ -1,0 +1,228 @@
+"""One walk through the real app in headless Chromium: train live, pause, resume, stop, then sample.
+
+AppTest cannot see a fragment refresh on its own (it has no browser timer), so this is the
+test that the live view really updates while the worker thread trains. Screenshots go to
+test-artifacts/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HAVE_DATA
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+STEP_RE = re.compile(r"step ([\d,]+) of ([\d,]+)")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} not found: `apt-get install -y chromium` (scripts/bootstrap.sh --dev does it)"),
+    pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST not found: apt-get install dataset-fashion-mnist"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: "
+                                     "pip install -r requirements-dev.txt (never `playwright install`: Debian's "
+                                     "chromium is used)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free port with its own runs folder; stopped (and its run with it) at the end."""
+    runs = tmp_path_factory.mktemp("runs")
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    port = _free_port()
+    env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1"]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within 60 s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield url, runs
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture
+def page(server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(30_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"))
+
+
+def _idle(page) -> None:
+    """Wait for the current script run to end (Streamlit shows a status widget while one runs)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=30_000)
+
+
+def _set_number(page, label: str, value: float | int) -> None:
+    field = page.get_by_role("spinbutton", name=label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    _idle(page)
+
+
+def _main(page):
+    """The page body, without the sidebar (whose status box repeats the run name, status and step)."""
+    return page.get_by_test_id("stMain")
+
+
+def _nav(page, title: str):
+    """A page link of the shared sidebar (ui/sidebar.py); its Material icon is a ligature, e.g. "casino Sample"."""
+    return page.locator('[data-testid="stSidebar"] a').filter(has=page.get_by_text(title, exact=True))
+
+
+def _badge(page, status: str):
+    """The live view's status badge (its Material icon is a ligature, so its text is e.g. "pause paused")."""
+    return _main(page).locator(".stMarkdownBadge").filter(has_text=re.compile(rf"\b{status}$"))
+
+
+def _step(page) -> tuple[int, int]:
+    """(step, total_steps) from the live view's progress text."""
+    text = _main(page).get_by_text(STEP_RE).first.inner_text()
+    m = STEP_RE.search(text)
+    assert m, text
+    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+
+
+def _wait_for_step(page, above: int, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (step := _step(page)[0]) <= above:
+        assert time.monotonic() < deadline, f"the step shown stayed at {step} (expected > {above}) for {timeout_s} s"
+        page.wait_for_timeout(250)
+    return step
+
+
+def test_train_live_pause_resume_stop_then_sample(server, page):
+    url, runs = server
+    t_start = time.monotonic()
+    page.goto(url)
+    # Enter through app.py's navigation. Wait for its sidebar first: until app.py has run, Streamlit shows its
+    # automatic pages/ listing ("train", lowercase), whose links run a page without app.py.
+    page.get_by_text("Training:").wait_for(timeout=60_000)
+    _nav(page, "Train").click()
+    page.get_by_role("tab", name="New run").wait_for()
+    page.get_by_role("button", name="Start training").wait_for()
+
+    # A tiny run that cannot finish by itself: 512 images, batch 32 (16 steps/epoch), width 0.25, 1000 epochs.
+    _set_number(page, "Width multiplier", 0.25)
+    _set_number(page, "Max training images (0: all 60,000)", 512)
+    _set_number(page, "Batch size", 32)
+    _set_number(page, "Epochs", 1000)
+    name = page.get_by_role("textbox", name="Run name")
+    name.fill("browser")
+    name.press("Enter")
+    _idle(page)
+    page.get_by_text("Model summary").click()
+    page.get_by_text("Discriminator size ratio").wait_for()
+    _shot(page, "1-form")
+    print(f"form filled after {time.monotonic() - t_start:.1f} s")
+
+    page.get_by_role("button", name="Start training").click()
+    # Start switches to the Live tab; the run's folder holds exactly what the form said.
+    _main(page).get_by_text("Run browser").wait_for(timeout=60_000)
+    config = json.loads((runs / "browser" / "config.json").read_text())
+    assert (config["width"], config["max_images"], config["batch_size"], config["epochs"]) == (0.25, 512, 32, 1000)
+
+    _badge(page, "running").wait_for(timeout=60_000)
+    _main(page).get_by_test_id("stPlotlyChart").first.wait_for(timeout=60_000)
+    grid = _main(page).get_by_test_id("stImage").locator("img").first
+    grid.wait_for(timeout=60_000)
+    first, total = _step(page)
+    assert total == 1000 * 16
+    # The live view refreshes by itself: the step shown grows with no user action.
+    second = _wait_for_step(page, first, 30)
+    page.wait_for_timeout(1500)
+    _shot(page, "2-running")
+    print(f"live view updating after {time.monotonic() - t_start:.1f} s (step {first} -> {second})")
+
+    # Leaving the page does not stop the run: another page, then back to Train (which opens on Live).
+    _nav(page, "Dataset").click()
+    page.get_by_role("heading", name="Dataset").wait_for()
+    _nav(page, "Train").click()
+    _badge(page, "running").wait_for()
+    second = _wait_for_step(page, second, 30)
+
+    # UI latency under load is not the trainer's (tests/test_manager.py holds it to 1 s); here: it gets there.
+    t0 = time.monotonic()
+    page.get_by_role("button", name="Pause").click()
+    _badge(page, "paused").wait_for(timeout=15_000)
+    print(f"pause shown {time.monotonic() - t0:.1f} s after the click")
+    paused_at = _step(page)[0]
+    assert paused_at >= second
+    page.wait_for_timeout(2500)
+    assert _step(page)[0] == paused_at, "the step shown moved while paused"
+    assert page.get_by_role("button", name="Resume").is_enabled()
+    _shot(page, "3-paused")
+
+    page.get_by_role("button", name="Resume").click()
+    _badge(page, "running").wait_for(timeout=15_000)
+    _wait_for_step(page, paused_at, 30)
+
+    t0 = time.monotonic()
+    page.get_by_role("button", name="Stop").click()
+    _main(page).get_by_text(re.compile(r"stopped at step [\d,]+ of 16,000")).wait_for(timeout=30_000)
+    print(f"stop shown {time.monotonic() - t0:.1f} s after the click")
+    stopped_at = _step(page)[0]
+    assert (runs / "browser" / "checkpoints" / f"step_{stopped_at:07d}.safetensors").is_file()
+    page.wait_for_timeout(1000)
+    _shot(page, "4-stopped")
+    print(f"paused, resumed and stopped after {time.monotonic() - t_start:.1f} s (stopped at step {stopped_at})")
+
+    # The Sample page draws from a generator: a shipped one, or the checkpoint this run just saved.
+    _nav(page, "Sample").click()
+    page.get_by_role("button", name="Generate").click()
+    _main(page).get_by_test_id("stImage").locator("img").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    _shot(page, "5-sample")
+    assert time.monotonic() - t_start < 120, "the browser walk should take well under two minutes"
+

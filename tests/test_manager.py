@@ -1,0 +1,87 @@
+"""The background manager driven from the test thread, as a page would: start, watch, pause, resume, stop, restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from gan_core.config import TrainConfig
+from gan_core.manager import RunActiveError, TrainingManager
+from gan_core.training import Snapshot
+from tests.conftest import needs_data
+
+pytestmark = needs_data
+
+
+def _wait(manager: TrainingManager, ok: Callable[[Snapshot], bool], timeout: float, what: str) -> Snapshot:
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = manager.snapshot()
+        if ok(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen within {timeout} s; last snapshot: status={snap.status} "
+                                 f"step={snap.step} message={snap.message!r}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def manager(tmp_path):
+    mgr = TrainingManager(runs_root=tmp_path)
+    yield mgr
+    mgr.stop(wait=30)
+    assert mgr.join(30), "the worker thread did not end"
+
+
+def _config(name: str) -> TrainConfig:
+    # epochs=1000: the run cannot end by itself during the test; only stop() ends it.
+    return TrainConfig(name=name, width=0.25, max_images=256, batch_size=32, epochs=1000, threads=1, seed=1,
+                       log_every=1, sample_every=5, grid_size=16, checkpoint_every=0)
+
+
+def test_manager_controls_a_real_run(manager, tmp_path):
+    assert manager.snapshot().status == "idle" and not manager.active
+    manager.start(_config("first"))
+    assert manager.active  # "starting" counts as active at once, before the thread has set anything up
+
+    snap = _wait(manager, lambda s: s.status == "running" and s.step >= 3, 60, "three steps")
+    assert snap.run_name == "first" and snap.run_dir == str(tmp_path / "first")
+    assert snap.total_steps == 1000 * (256 // 32)
+    later = _wait(manager, lambda s: s.step >= snap.step + 5 and len(s.history) > len(snap.history), 30, "progress")
+    assert [r["step"] for r in later.history] == sorted(r["step"] for r in later.history)
+    assert all(k in later.history[-1] for k in ("d_loss", "g_loss", "d_real", "d_fake"))
+    assert later.d_loss is not None and later.images_per_sec > 0
+    grids = _wait(manager, lambda s: len(s.grids) >= 2, 30, "a second sample grid").grids
+    assert grids[0][0] == 0 and grids[0][1].dtype.name == "uint8" and grids[0][1].shape == (122, 122)
+
+    # A second start is refused while this one runs, and the message says what to do.
+    with pytest.raises(RunActiveError, match="stop it before starting another"):
+        manager.start(_config("second"))
+
+    t0 = time.monotonic()
+    manager.pause()
+    paused = _wait(manager, lambda s: s.status == "paused", 1.0, "status paused")
+    assert time.monotonic() - t0 < 1.0
+    time.sleep(0.5)
+    assert manager.snapshot().step == paused.step, "steps went on while paused"
+    assert manager.active  # a paused run still blocks a second start
+    with pytest.raises(RunActiveError, match="paused"):
+        manager.start(_config("second"))
+
+    manager.resume()
+    _wait(manager, lambda s: s.status == "running" and s.step > paused.step, 10, "steps after resume")
+
+    t0 = time.monotonic()
+    manager.stop()
+    stopped = _wait(manager, lambda s: s.status == "stopped", 1.0, "status stopped")
+    assert time.monotonic() - t0 < 1.0
+    assert manager.join(5) and not manager.active
+    assert stopped.message.startswith("stopped at step")
+    assert (tmp_path / "first" / "checkpoints" / f"step_{stopped.step:07d}.safetensors").is_file()
+
+    # Once the first run has ended, a new one starts and is the one the snapshot shows.
+    manager.start(_config("second"))
+    again = _wait(manager, lambda s: s.status == "running" and s.step >= 1, 60, "the second run training")
+    assert again.run_name == "second" and again.history[0]["step"] == 1

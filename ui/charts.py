@@ -1,0 +1,94 @@
+"""Metric curves over training steps (Train page live view, Runs page comparison).
+
+Plotly rather than st.line_chart: several runs and metrics share one figure, with a
+colour per run and a dash style per metric, and the figure is rebuilt in place every
+refresh instead of appending to a chart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import plotly.graph_objects as go
+
+METRIC_LABELS = {
+    "d_loss": "D loss",
+    "g_loss": "G loss",
+    "d_real": "D(x)",
+    "d_fake": "D(G(z))",
+    "fid": "FID",
+    "coverage_classes": "classes covered",
+    "coverage_kl": "coverage KL",
+    "images_per_sec": "images/s",
+    "time_s": "time (s)",
+    "epoch": "epoch",
+}
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6",
+            "#bab0ac")
+
+
+def smooth(values: Iterable[float], weight: float) -> list[float]:
+    """Exponential moving average, debiased like TensorBoard's so the first points are not pulled to 0.
+
+    `weight` is how much of the running average each new point keeps (0: no smoothing).
+    Non-finite values are passed through and do not disturb the average.
+    """
+    if not (0.0 <= weight < 1.0):
+        raise ValueError(f"smoothing weight must be ≥ 0 and < 1 (got {weight!r})")
+    out: list[float] = []
+    avg, n = 0.0, 0
+    for v in values:
+        v = float(v)
+        if not math.isfinite(v) or weight == 0.0:
+            out.append(v)
+            continue
+        n += 1
+        avg = weight * avg + (1.0 - weight) * v
+        out.append(avg / (1.0 - weight**n))
+    return out
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def metric_figure(
+    series: dict[str, Sequence[dict[str, float]]],
+    metrics: Sequence[str],
+    *,
+    smoothing: float = 0.0,
+    title: str | None = None,
+    y_title: str | None = None,
+) -> go.Figure:
+    """One line per (series name, metric) against "step"; rows without the metric are skipped.
+
+    With one series the colours tell the metrics apart; with several, a colour per series
+    and a dash style per metric (so "solid: D, dashed: G" holds for any number of runs).
+    A (series, metric) pair with no points draws no line.
+    """
+    fig = go.Figure()
+    single = len(series) == 1
+    for s_idx, (name, rows) in enumerate(series.items()):
+        for m_idx, metric in enumerate(metrics):
+            points = [(r["step"], r[metric]) for r in rows if metric in r and "step" in r]
+            if not points:
+                continue
+            xs = [p[0] for p in points]
+            ys = smooth([p[1] for p in points], smoothing) if smoothing else [float(p[1]) for p in points]
+            colour = _COLOURS[(m_idx if single else s_idx) % len(_COLOURS)]
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines",
+                name=metric_label(metric) if single else f"{name} · {metric_label(metric)}",
+                line={"color": colour, "dash": _DASHES[m_idx % len(_DASHES)], "width": 2},
+                hovertemplate="step %{x:,}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
+            ))
+    # Title on top, legend in a row under it (clear of the mode bar at the top right).
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"} if title else None,
+        height=340, margin={"l": 10, "r": 10, "t": 70 if title else 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0.0},
+        xaxis_title="step", yaxis_title=y_title, hovermode="x unified",
+    )
+    return fig
