@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
@@ -39,6 +39,11 @@ FEATURE_DIM = 128
 TRAIN_COMMAND = "python -m gan_core train-classifier"
 
 
+def classifier_path() -> Path:
+    """The shipped weights, unless $GAN_STUDIO_CLASSIFIER points elsewhere (tests, a retrained copy)."""
+    return Path(os.environ.get("GAN_STUDIO_CLASSIFIER") or CLASSIFIER_PATH)
+
+
 class ClassifierError(ValueError):
     """The classifier weights are missing or unusable; the message says how to rebuild them."""
 
@@ -46,7 +51,7 @@ class ClassifierError(ValueError):
 class FashionClassifier(nn.Module):
     """Two conv blocks (32 then 64 channels), a 128-d feature layer, 10 logits.
 
-    Batch norm before every ReLU makes it train to >92 % in a few epochs on one CPU core.
+    Batch norm before every ReLU lets it reach 93.3 % test accuracy in 10 epochs (the shipped weights).
     """
 
     def __init__(self, feature_dim: int = FEATURE_DIM, dropout: float = 0.3) -> None:
@@ -108,12 +113,13 @@ _CACHE_LOCK = threading.Lock()
 
 def _missing_message(path: Path, why: str) -> str:
     return (f"the Fashion-MNIST classifier {path} {why}. The metrics need it; rebuild it with "
-            f"`{TRAIN_COMMAND}` (about 10 minutes on one CPU core), or restore weights/classifier/ from the repository.")
+            f"`{TRAIN_COMMAND}` (10 epochs; 50 minutes on one shared CPU core here), "
+            "or restore weights/classifier/ from the repository.")
 
 
-def load_classifier(path: str | Path = CLASSIFIER_PATH, device: str | torch.device = "cpu") -> FashionClassifier:
+def load_classifier(path: str | Path | None = None, device: str | torch.device = "cpu") -> FashionClassifier:
     """The classifier in eval mode, loaded once per process (keyed by path, size and mtime)."""
-    p = Path(path)
+    p = Path(path) if path is not None else classifier_path()
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -139,7 +145,8 @@ def _read(path: Path) -> FashionClassifier:
     meta = header.get("__metadata__") or {}
     if meta.get("format") != FORMAT_CLASSIFIER:
         raise ClassifierError(_missing_message(path, f"is not a Fashion GAN Studio classifier (format {meta.get('format')!r})"))
-    clf = FashionClassifier(feature_dim=int(meta.get("feature_dim", FEATURE_DIM)))
+    with torch.random.fork_rng(devices=[]):  # initialising layers draws from the global RNG; a training run must not notice
+        clf = FashionClassifier(feature_dim=int(meta.get("feature_dim", FEATURE_DIM)))
     try:
         clf.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
@@ -148,10 +155,10 @@ def _read(path: Path) -> FashionClassifier:
     return clf
 
 
-def classifier_card(path: str | Path = CLASSIFIER_PATH) -> dict[str, Any]:
+def classifier_card(path: str | Path | None = None) -> dict[str, Any]:
     """The JSON card written next to the weights ({} when absent or unreadable)."""
     try:
-        return json.loads(Path(path).with_suffix(".json").read_text())
+        return json.loads(Path(path or classifier_path()).with_suffix(".json").read_text())
     except (OSError, json.JSONDecodeError):
         return {}
 
@@ -161,6 +168,8 @@ def save_classifier(path: str | Path, clf: FashionClassifier, card: dict[str, An
     meta = {"format": FORMAT_CLASSIFIER, "feature_dim": str(clf.head.in_features), "card": json.dumps(card)}
     atomic_write_bytes(path, st_save(state, metadata=meta))
     atomic_write_text(Path(path).with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    for written in (Path(path), Path(path).with_suffix(".json")):
+        written.chmod(0o644)  # shipped files: readable by everyone, like the rest of the repository
     with _CACHE_LOCK:
         _CACHE.clear()
 
@@ -212,7 +221,7 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     train = load_split("train", max_images=max_images)
     test = load_split("test")
-    x, y = train.to_tensor(), torch.from_numpy(np.asarray(train.labels))
+    x, y = train.to_tensor(), torch.tensor(train.labels, dtype=torch.long)
     clf = FashionClassifier()
     steps_per_epoch = math.ceil(len(x) / batch_size)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=5e-4)
@@ -237,7 +246,7 @@ def train_classifier(
             loss.backward()
             opt.step()
             sched.step()
-            run_loss += float(loss) * len(idx)
+            run_loss += float(loss.detach()) * len(idx)
             run_correct += int((logits.argmax(1) == yb).sum())
             seen += len(idx)
             if bar is not None:
@@ -248,13 +257,13 @@ def train_classifier(
     if bar is not None:
         bar.close()
     clf.eval()
-    test_x, test_y = test.to_tensor(), torch.from_numpy(np.asarray(test.labels))
+    test_x, test_y = test.to_tensor(), torch.tensor(test.labels, dtype=torch.long)
     test_acc, per_class = accuracy(clf, test_x, test_y)
     card = {
         "name": "fashion-cnn",
         "test_accuracy": round(test_acc, 4),
         "test_images": len(test_y),
-        "per_class_accuracy": {n: round(a, 4) for n, a in zip(CLASS_NAMES, per_class)},
+        "per_class_accuracy": {n: round(a, 4) for n, a in zip(CLASS_NAMES, per_class, strict=True)},
         "train_images": len(x),
         "epochs": epochs,
         "batch_size": batch_size,

@@ -145,6 +145,10 @@ class Trainer:
         self.config = cfg
         set_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
+        if cfg.eval_every:  # fail now, with the classifier's own message, rather than at the first evaluation
+            from gan_core.classifier import load_classifier
+
+            load_classifier()
 
         data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
                           max_images=cfg.max_images or None)

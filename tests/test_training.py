@@ -5,6 +5,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from gan_core.checkpoints import load_generator
@@ -135,3 +136,26 @@ def test_missing_dataset_fails_with_the_loaders_message(tiny_config, runs_root, 
     snap = Trainer(tiny_config.replace(name="nodata"), runs_root=runs_root).run()
     assert snap.status == "failed"
     assert "apt-get install dataset-fashion-mnist" in snap.message
+
+
+def test_in_training_evaluation_without_classifier_fails_at_setup(tiny_config, runs_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_CLASSIFIER", str(tmp_path / "missing.safetensors"))
+    import gan_core.classifier as gc
+
+    if hasattr(gc, "_CACHE"):
+        monkeypatch.setattr(gc, "_CACHE", {})
+    snap = Trainer(tiny_config.replace(name="evalnoclf", eval_every=4), runs_root=runs_root).run()
+    assert snap.status == "failed"
+    assert "train-classifier" in snap.message
+
+
+def test_in_training_evaluation_logs_fid_and_coverage(tiny_config, runs_root):
+    from gan_core.catalog import CLASSIFIER_PATH
+
+    if not CLASSIFIER_PATH.exists():
+        pytest.skip("shipped classifier missing")
+    snap = Trainer(tiny_config.replace(name="evals", eval_every=8, eval_samples=200, epochs=1), runs_root=runs_root).run()
+    assert snap.status == "finished", snap.message
+    rows = [r for r in RunDir(runs_root / "evals").read_metrics() if "fid" in r]
+    assert [r["step"] for r in rows] == [8.0]
+    assert rows[0]["fid"] > 0 and 0 <= rows[0]["coverage_classes"] <= 10
