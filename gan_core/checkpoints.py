@@ -49,7 +49,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, _before_replace: Callab
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; saved runs and weights are ordinary files
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; saved runs and weights are ordinary files
         if _before_replace is not None:
             _before_replace(Path(tmp))
         os.replace(tmp, path)
@@ -58,10 +58,13 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, _before_replace: Callab
         raise
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide, so never toggle it while threads write
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
