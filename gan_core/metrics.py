@@ -16,11 +16,12 @@ in memory, so a training run's periodic evaluation only embeds its own samples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.classifier import classifier_path, embed, load_classifier
 from gan_core.data import CLASS_NAMES, class_index, load_split
 from gan_core.sampling import latents, nearest_real
@@ -238,19 +240,10 @@ def reference(clf_path: str | Path | None = None, progress: Progress | None = No
 
 def _store_npz(path: Path, **arrays: np.ndarray) -> None:
     """Atomic; a failed write only means computing again next time."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
-        pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(path, buf.getvalue())
 
 
 def _reference_idx(ref: _Reference, targets: list[int], half: str = "a") -> np.ndarray:
@@ -519,19 +512,8 @@ def _load_report(path: Path) -> EvalReport | None:
 
 
 def _store_text(path: Path, text: str) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
-        pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, text)
 
 
 def quick_evaluate(generator: Any, *, n: int = 2000, seed: int = 0, classes: Sequence[str] | None = ()) -> dict[str, float]:
