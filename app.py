@@ -1,16 +1,18 @@
 """Fashion GAN Studio: `streamlit run app.py`.
 
 Declares the pages and the sidebar every page shares; the pages themselves are
-thin views on `gan_core`. Navigation is drawn by ui.sidebar (Streamlit's own list
-is hidden in .streamlit/config.toml so its automatic `pages/` listing never shows).
+thin views on `gan_core`. The navigation is drawn before anything imports torch,
+so a fresh server paints the app's shell at once.
 """
 
 import streamlit as st
 
-from ui.sidebar import PAGES, sidebar
+from ui.nav import navigation
 
 st.set_page_config(page_title="Fashion GAN Studio", page_icon=":material/checkroom:", layout="wide")
+nav = navigation()
 
-nav = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)])
-sidebar()
+from ui.sidebar import training_status  # noqa: E402  (imports torch: after the first paint)
+
+training_status()
 nav.run()

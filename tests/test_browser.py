@@ -117,7 +117,7 @@ def _main(page):
 
 
 def _nav(page, title: str):
-    """A page link of the shared sidebar (ui/sidebar.py); its Material icon is a ligature, e.g. "casino Sample"."""
+    """A page link of the shared sidebar (ui/nav.py); its Material icon is a ligature, e.g. "casino Sample"."""
     return page.locator('[data-testid="stSidebar"] a').filter(has=page.get_by_text(title, exact=True))
 
 

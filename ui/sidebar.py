@@ -1,4 +1,4 @@
-"""The sidebar every page shares: navigation and the training status."""
+"""The training status every page shows in the sidebar (the links are drawn by ui.nav)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ from gan_core.training import Snapshot
 from ui.format import duration
 from ui.live import live
 
-# (script, title, icon): app.py builds st.navigation from this list and the sidebar links to each page.
-PAGES = [
-    ("pages/dataset.py", "Dataset", ":material/grid_view:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/sample.py", "Sample", ":material/casino:"),
-    ("pages/arithmetic.py", "Latent arithmetic", ":material/calculate:"),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
-    ("pages/runs.py", "Runs", ":material/folder_open:"),
-]
-
 STATUS_ICONS = {
     "idle": ":material/radio_button_unchecked:", "starting": ":material/hourglass_top:",
     "running": ":green[:material/play_circle:]", "paused": ":orange[:material/pause_circle:]",
@@ -26,13 +16,9 @@ STATUS_ICONS = {
 }
 
 
-def sidebar() -> None:
+def training_status() -> None:
+    # While idle, poll slowly so a run started from another tab still shows up here.
     with st.sidebar:
-        st.markdown("### :material/checkroom: Fashion GAN Studio")
-        for path, title, icon in PAGES:
-            st.page_link(path, label=title, icon=icon)
-        st.divider()
-        # While idle, poll slowly so a run started from another tab still shows up here.
         live(_status_box, interval="1s", idle_interval="5s")
 
 
