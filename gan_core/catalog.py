@@ -9,7 +9,6 @@ from pathlib import Path
 from gan_core.runs import list_runs
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-GENERATORS_DIR = WEIGHTS_DIR / "generators"
 CLASSIFIER_PATH = WEIGHTS_DIR / "classifier" / "fashion-cnn.safetensors"
 DEFAULT_GENERATOR = "dcgan"
 

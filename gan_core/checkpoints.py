@@ -152,10 +152,6 @@ def save_generator(path: str | Path, generator: Generator, card: dict[str, Any] 
     atomic_write_bytes(path, st_save(_prefixed("G", generator.state_dict()), metadata=meta))
 
 
-def save_discriminator_tensors(d: Discriminator) -> dict[str, torch.Tensor]:
-    return _prefixed("D", d.state_dict())
-
-
 def checkpoint_bytes(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> bytes:
     meta = {"format": FORMAT_CHECKPOINT, **meta}
     return st_save(tensors, metadata=meta)

@@ -190,25 +190,6 @@ class RunDir:
         forked.write_status(status="created", forked_from=f"{self.name}@{step}")
         return forked
 
-    # ------------------------------------------------------------------ summary for listings
-    def summary(self) -> dict[str, Any]:
-        status = self.read_status()
-        try:
-            config = self.read_config()
-        except ConfigError:
-            config = None
-        return {
-            "name": self.name,
-            "preset": config.preset if config else "",
-            "arch": config.arch if config else "?",
-            "status": status.get("status", "unknown"),
-            "step": status.get("step", 0),
-            "wall_time_s": status.get("wall_time_s", 0.0),
-            "created": self.config_path.stat().st_mtime if self.config_path.exists() else 0.0,
-            "checkpoints": len(self.checkpoints()),
-        }
-
-
 def list_runs(root: Path | None = None) -> list[RunDir]:
     root = Path(root or default_runs_root())
     if not root.is_dir():
