@@ -190,6 +190,7 @@ class RunDir:
         forked.write_status(status="created", forked_from=f"{self.name}@{step}")
         return forked
 
+
 def list_runs(root: Path | None = None) -> list[RunDir]:
     root = Path(root or default_runs_root())
     if not root.is_dir():
