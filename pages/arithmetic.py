@@ -47,10 +47,7 @@ def _to_custom() -> None:
 st.title("Latent arithmetic")
 st.caption("Add and subtract concepts: once on the latent vectors (then decode), once on the decoded images' pixels.")
 
-picked = pick_generator("arith_gen")
-if picked is None:
-    st.stop()
-entry, loaded = picked
+entry, loaded = pick_generator("arith_gen")
 g = loaded.generator
 conditional = bool(g.num_classes)
 

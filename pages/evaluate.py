@@ -45,10 +45,7 @@ if card:
     st.caption(f"Classifier: {card.get('test_accuracy', float('nan')):.1%} accuracy on the 10,000 test images · "
                f"{card.get('parameters', 0):,} parameters · `{classifier_path().name}`")
 
-picked = pick_generator("evaluate_gen")
-if picked is None:
-    st.stop()
-entry, loaded = picked
+entry, loaded = pick_generator("evaluate_gen")
 classes = trained_classes(loaded)
 g = loaded.generator
 

@@ -20,10 +20,7 @@ MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row gri
 st.title("Sample")
 st.caption("Draw images from a shipped generator or any checkpoint of your runs. The same seed always gives the same grid.")
 
-picked = pick_generator("sample_gen")
-if picked is None:
-    st.stop()
-entry, loaded = picked
+entry, loaded = pick_generator("sample_gen")
 g = loaded.generator
 if entry.kind == "shipped":
     with st.expander("Model card"):

@@ -10,19 +10,19 @@ from ui.state import generator
 
 
 def pick_generator(key: str, *, with_discriminator: bool = False, label: str = "Generator"
-                   ) -> tuple[GeneratorEntry, LoadedGenerator] | None:
-    """A selectbox of generators; shows the load error and returns None when the file is unusable."""
+                   ) -> tuple[GeneratorEntry, LoadedGenerator]:
+    """A selectbox of generators; when none is usable it says why and stops the page there."""
     entries = all_generators()
     if with_discriminator:
         entries = [e for e in entries if e.kind == "checkpoint"]
     if not entries:
         st.info("No generator yet: the shipped weights are missing and no run has a checkpoint. "
                 "Train one on the Train page (or `python -m gan_core train`).")
-        return None
+        st.stop()
     entry = st.selectbox(label, entries, format_func=lambda e: e.label, key=key)
     try:
         loaded = generator(entry.path, with_discriminator=with_discriminator)
     except CheckpointError as exc:
         st.error(f"Cannot load {entry.path.name}: {exc}")
-        return None
+        st.stop()
     return entry, loaded
