@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core.data import CLASS_NAMES
-from gan_core.images import make_grid, png_bytes
-from gan_core.stats import class_means_stds, intensity_histogram
-from ui.explore import dataset_or_message, image_row
-from ui.images import show_image
-from ui.state import dataset
+# The landing page: its title goes out before the imports below pull in torch, so a fresh server paints at once.
+st.title("Dataset")
+st.caption("Fashion-MNIST: 28×28 grayscale images of clothes in ten classes, 60,000 for training and 10,000 for testing.")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+
+from gan_core.data import CLASS_NAMES  # noqa: E402
+from gan_core.images import make_grid, png_bytes  # noqa: E402
+from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
+from ui.explore import dataset_or_message, image_row  # noqa: E402
+from ui.images import show_image  # noqa: E402
+from ui.state import dataset  # noqa: E402
 
 PAGE = 100  # a 10 x 10 grid
 SHORT = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
@@ -29,8 +34,6 @@ def _random_image(pool: np.ndarray) -> None:
     st.session_state["ds_index"] = int(np.random.default_rng().choice(pool))
 
 
-st.title("Dataset")
-st.caption("Fashion-MNIST: 28×28 grayscale images of clothes in ten classes, 60,000 for training and 10,000 for testing.")
 
 c_split, c_classes = st.columns([1, 4])
 split = c_split.segmented_control("Split", ["train", "test"], default="train", required=True, key="ds_split")

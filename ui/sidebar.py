@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from gan_core.training import Snapshot
 from ui.format import duration
-from ui.live import live
+
+if TYPE_CHECKING:
+    from gan_core.training import Snapshot
 
 STATUS_ICONS = {
     "idle": ":material/radio_button_unchecked:", "starting": ":material/hourglass_top:",
@@ -17,8 +21,15 @@ STATUS_ICONS = {
 
 
 def training_status() -> None:
-    # While idle, poll slowly so a run started from another tab still shows up here.
     with st.sidebar:
+        if "gan_core.manager" not in sys.modules:
+            # No page of this server process has loaded the trainer yet, so no run can exist: say so without
+            # importing torch, and the first page paints at once. The next rerun shows the live status.
+            st.markdown(f"**Training:** {STATUS_ICONS['idle']} idle")
+            return
+        from ui.live import live
+
+        # While idle, poll slowly so a run started from another tab still shows up here.
         live(_status_box, interval="1s", idle_interval="5s")
 
 
