@@ -409,9 +409,9 @@ class Trainer:
 
     def _pause_point(self, last_ckpt_step: int) -> None:
         """Save on pause (so closing the app while paused loses nothing), then wait for resume or stop."""
+        self._publish(status="paused")  # first: the page shows the pause at once, the save follows
         if self.step != last_ckpt_step:
             self.save_checkpoint()
-        self._publish(status="paused")
         assert self.rundir is not None
         self.rundir.write_status(status="paused", step=self.step)
         while not self._running.wait(timeout=0.2):
