@@ -25,7 +25,7 @@ from gan_core.checkpoints import (
     read_weights,
     resolve_weights_path,
 )
-from gan_core.sampling import latents
+from gan_core.sampling import generate
 
 NO_DISCRIMINATOR = (
     "{path} holds a generator only. The discriminator lives in training checkpoints: pass a run folder "
@@ -147,15 +147,8 @@ def discriminator_test(
         labels_real = all_labels[pick]
     labels_fake = labels_real[torch.randperm(n, generator=rng)] if labels_real is not None else None
 
-    g.eval()
     d.eval()
-    device = next(g.parameters()).device
-    z = latents(n, g.latent_dim, seed)
-    fakes = []
-    for s in range(0, n, 500):
-        y = None if labels_fake is None or not g.num_classes else labels_fake[s : s + 500].to(device)
-        fakes.append(g(z[s : s + 500].to(device), y).cpu())
-    fake = torch.cat(fakes)
+    fake = generate(g, n, seed, label=labels_fake if g.num_classes else None)
     return DiscriminatorReport(_scores(d, real, labels_real), _scores(d, fake, labels_fake), seed)
 
 

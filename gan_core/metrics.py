@@ -36,7 +36,7 @@ from torch import nn
 from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.classifier import classifier_path, embed, load_classifier
 from gan_core.data import CLASS_NAMES, class_index, load_split
-from gan_core.sampling import latents, nearest_real
+from gan_core.sampling import generate, nearest_real
 
 FID_LABEL = "FID (Fashion classifier)"
 IS_LABEL = "Inception-style score (Fashion classifier)"
@@ -361,27 +361,18 @@ def _generate(g: nn.Module, n: int, seed: int, targets: list[int], progress: Pro
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n images from fixed latents; a conditional G is asked for the target classes in equal turns.
     Restores G's train/eval mode and never touches the global RNG."""
-    if not 1 <= n <= 50_000:
-        raise ValueError(f"n must be between 1 and 50,000 (got {n})")
-    device = next(g.parameters()).device
-    z = latents(n, g.latent_dim, seed)
     asked = None
     if getattr(g, "num_classes", 0):
         asked = torch.tensor(targets, dtype=torch.long)[torch.arange(n) % len(targets)]
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
         asked = asked[perm]
-    was_training = g.training
-    g.eval()
-    out = []
-    try:
-        for s in range(0, n, _GEN_BATCH):
-            y = None if asked is None else asked[s : s + _GEN_BATCH].to(device)
-            out.append(g(z[s : s + _GEN_BATCH].to(device), y).float().cpu())
-            if progress:
-                progress(span[0] + (span[1] - span[0]) * min(s + _GEN_BATCH, n) / n, f"generating {n:,} images")
-    finally:
-        g.train(was_training)
-    return torch.cat(out).clamp(-1, 1), asked
+
+    def report(done: int) -> None:
+        if progress:
+            progress(span[0] + (span[1] - span[0]) * done / n, f"generating {n:,} images")
+
+    images = generate(g, n, seed, label=asked, batch=_GEN_BATCH, progress=report)
+    return images.clamp(-1, 1), asked
 
 
 def _subsample(x: torch.Tensor, m: int, seed: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,19 +18,33 @@ def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(
-    g: Generator, n: int, seed: int = 0, label: int | str | Sequence[int] | None = None, *, z: torch.Tensor | None = None
+    g: Generator, n: int, seed: int = 0, label: int | str | Sequence[int] | torch.Tensor | None = None, *,
+    z: torch.Tensor | None = None, batch: int = 500, progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """(n,1,28,28) images in [-1, 1]. `label` is one class for all, or one per image (conditional G only)."""
-    if not 1 <= n <= 10_000:
-        raise ValueError(f"n must be between 1 and 10000 (got {n})")
+    """(n,1,28,28) images in [-1, 1] from z(seed), in batches; G's train/eval mode is left as it was.
+
+    `label` is one class for all, or one per image (conditional G only); `progress(done)` after each batch.
+    """
+    if not 1 <= n <= 50_000:
+        raise ValueError(f"n must be between 1 and 50000 (got {n})")
     device = next(g.parameters()).device
     z = latents(n, g.latent_dim, seed) if z is None else z
     labels = labels_for(g, n, label)
+    was_training = g.training
     g.eval()
-    return g(z.to(device), None if labels is None else labels.to(device)).cpu()
+    out = []
+    try:
+        for s in range(0, n, batch):
+            y = None if labels is None else labels[s : s + batch].to(device)
+            out.append(g(z[s : s + batch].to(device), y).float().cpu())
+            if progress is not None:
+                progress(min(s + batch, n))
+    finally:
+        g.train(was_training)
+    return torch.cat(out)
 
 
-def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | None) -> torch.Tensor | None:
+def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | torch.Tensor | None) -> torch.Tensor | None:
     if not g.num_classes:
         if label is not None:
             raise ValueError("this generator is unconditional: it cannot be asked for a class")
@@ -39,7 +53,12 @@ def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | None) ->
         return torch.arange(n) % g.num_classes
     if isinstance(label, (int, str)):
         return torch.full((n,), class_index(label), dtype=torch.long)
-    labels = torch.as_tensor([class_index(x) for x in label], dtype=torch.long)
+    if isinstance(label, torch.Tensor):
+        labels = label.long()
+        if len(labels) and (labels.min() < 0 or labels.max() >= g.num_classes):
+            raise ValueError(f"labels must be class indices 0..{g.num_classes - 1}")
+    else:
+        labels = torch.as_tensor([class_index(x) for x in label], dtype=torch.long)
     if len(labels) != n:
         raise ValueError(f"{len(labels)} labels given for {n} images")
     return labels
