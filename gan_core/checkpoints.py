@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,14 +143,31 @@ def model_config_of(meta: dict[str, str], name: str = "file") -> ModelConfig:
 
 
 # ----------------------------------------------------------------------------- writing
-def save_generator(path: str | Path, generator: Generator, card: dict[str, Any] | None = None) -> None:
-    """A generator-only file (the shipped format), with an optional model card."""
+def generator_bytes(generator: Generator, card: dict[str, Any] | None = None) -> bytes:
+    """A generator-only file's contents (the shipped format), with an optional model card."""
     meta = {
         "format": FORMAT_GENERATOR,
         "model": json.dumps(generator.cfg.to_dict()),
         "card": json.dumps(card or {}),
     }
-    atomic_write_bytes(path, st_save(_prefixed("G", generator.state_dict()), metadata=meta))
+    return st_save(_prefixed("G", generator.state_dict()), metadata=meta)
+
+
+def save_generator(path: str | Path, generator: Generator, card: dict[str, Any] | None = None) -> None:
+    atomic_write_bytes(path, generator_bytes(generator, card))
+
+
+def export_card(loaded: LoadedGenerator, name: str, command: str = "") -> dict[str, Any]:
+    """Where an exported generator came from: its checkpoint, step, training time and config."""
+    return {
+        "name": name,
+        "source_checkpoint": str(loaded.path),
+        "step": loaded.step,
+        "wall_time_s": float(loaded.meta.get("wall_time_s", 0.0)),
+        "train_config": loaded.train_config,
+        "command": command,
+        "exported": time.strftime("%Y-%m-%d"),
+    }
 
 
 def checkpoint_bytes(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.cards import write_card
-from gan_core.checkpoints import CheckpointError, load_generator, save_generator
+from gan_core.checkpoints import CheckpointError, export_card, load_generator, save_generator
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
 from gan_core.data import CorruptDatasetError, DatasetNotFoundError
 from gan_core.presets import PRESETS, get_preset
@@ -170,15 +170,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a run's generator (EMA weights if any) as a shipped-style file with a model card."""
     loaded = load_generator(args.run)
-    card = {
-        "name": Path(args.out).stem,
-        "source_checkpoint": str(loaded.path),
-        "step": loaded.step,
-        "wall_time_s": float(loaded.meta.get("wall_time_s", 0.0)),
-        "train_config": loaded.train_config,
-        "command": args.command_line or "",
-        "exported": time.strftime("%Y-%m-%d"),
-    }
+    card = export_card(loaded, Path(args.out).stem, args.command_line)
     if args.evaluate:
         card.update(_evaluation_card(loaded, args))
     save_generator(args.out, loaded.generator, card)

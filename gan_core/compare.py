@@ -24,8 +24,8 @@ from typing import Any
 
 from gan_core.config import ConfigError, ModelConfig, TrainConfig
 from gan_core.runs import RunDir, default_runs_root, list_runs
+from gan_core.training import ACTIVE
 
-ACTIVE_STATUSES = ("starting", "running", "paused", "stopping")
 RATE_ROWS = 5        # images/s is the mean of this many last metric rows (each already a moving average)
 LIVE_WINDOW_S = 120  # a run whose files changed this recently, with an active status, is training somewhere
 
@@ -89,8 +89,6 @@ def run_record(run: RunDir) -> RunRecord:
     except ConfigError as exc:  # an unreadable config.json still lists the run, so it can be deleted
         error = str(exc)
     rows = read_metrics_safely(run)
-    if rows is None:
-        rows, error = [], error or f"{run.metrics_path.name} could not be parsed"
     g_params = d_params = None
     if config is not None:
         try:
@@ -114,12 +112,12 @@ def run_record(run: RunDir) -> RunRecord:
     )
 
 
-def read_metrics_safely(run: RunDir) -> list[dict[str, float]] | None:
-    """The metrics rows, or None when the file cannot be parsed (e.g. a line cut short by a crash)."""
+def read_metrics_safely(run: RunDir) -> list[dict[str, float]]:
+    """The metrics rows ([] when the file cannot be read; RunDir already skips a line cut short by a crash)."""
     try:
         return run.read_metrics()
-    except (ValueError, OSError, KeyError):
-        return None
+    except OSError:
+        return []
 
 
 def created_time(run: RunDir) -> float:
@@ -261,7 +259,7 @@ def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Pa
 
 def training_elsewhere(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
     """True when another process (a terminal `train`) seems to be writing this run right now."""
-    if run.read_status().get("status") not in ACTIVE_STATUSES:
+    if run.read_status().get("status") not in ACTIVE:
         return False
     times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
     return bool(times) and time.time() - max(times) < within_s

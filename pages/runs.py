@@ -67,7 +67,7 @@ def section_table(comparison: Comparison, titles: tuple[str, ...]) -> None:
 
 
 def curves(comparison: Comparison) -> None:
-    series = {r.name: read_metrics_safely(RunDir(r.path)) or [] for r in comparison.records}
+    series = {r.name: read_metrics_safely(RunDir(r.path)) for r in comparison.records}
     smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
                           help="exponential moving average of the curves (0: raw rows of metrics.csv)")
     st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,

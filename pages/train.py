@@ -8,7 +8,6 @@ that reads the manager's snapshot once a second; nothing here trains.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from gan_core.checkpoints import load_generator, save_generator
+from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.compare import training_elsewhere
 from gan_core.config import ConfigError, ModelConfig, TrainConfig
 from gan_core.images import png_bytes
@@ -69,18 +68,7 @@ def _generator_file(checkpoint: Path) -> Callable[[], bytes]:
 
     def build() -> bytes:
         loaded = load_generator(checkpoint)
-        card = {
-            "name": f"{checkpoint.parent.parent.name}-step{loaded.step}",
-            "source_checkpoint": str(checkpoint),
-            "step": loaded.step,
-            "wall_time_s": float(loaded.meta.get("wall_time_s", 0.0)),
-            "train_config": loaded.train_config,
-            "exported": time.strftime("%Y-%m-%d"),
-        }
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "generator.safetensors"
-            save_generator(path, loaded.generator, card)
-            return path.read_bytes()
+        return generator_bytes(loaded.generator, export_card(loaded, f"{checkpoint.parent.parent.name}-step{loaded.step}"))
 
     return build
 
