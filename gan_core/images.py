@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
+
+T = TypeVar("T")
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -50,13 +53,23 @@ def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def gif_bytes(frames: Sequence[np.ndarray], duration_ms: int = 300, scale: int = 2, max_frames: int = 120) -> bytes:
+MAX_GIF_FRAMES = 120
+
+
+def thin_evenly(items: Sequence[T], max_items: int) -> list[T]:
+    """At most `max_items`, spread evenly, first and last always kept."""
+    if len(items) <= max_items:
+        return list(items)
+    idx = np.unique(np.linspace(0, len(items) - 1, max_items).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def gif_bytes(frames: Sequence[np.ndarray], duration_ms: int = 300, scale: int = 2,
+              max_frames: int = MAX_GIF_FRAMES) -> bytes:
     """An animated GIF; long runs are thinned evenly (first and last frame always kept)."""
     if not frames:
         raise ValueError("no frames to make a GIF from")
-    if len(frames) > max_frames:
-        idx = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
-        frames = [frames[i] for i in idx]
+    frames = thin_evenly(frames, max_frames)
     pics = [Image.fromarray(upscale(f, scale)) for f in frames]
     buf = io.BytesIO()
     pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=duration_ms, loop=0)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.config import ConfigError, TrainConfig
-from gan_core.images import gif_bytes, png_bytes
+from gan_core.images import MAX_GIF_FRAMES, gif_bytes, png_bytes, thin_evenly
 
 METRIC_FIELDS = (
     "step", "epoch", "time_s", "images_per_sec", "d_loss", "g_loss", "d_real", "d_fake",
@@ -157,7 +157,8 @@ class RunDir:
         return np.asarray(Image.open(path).convert("L"))
 
     def write_gif(self) -> Path | None:
-        frames = [self.load_grid(p) for _, p in self.grids()]
+        # Thin the paths before reading: a long run holds far more grids than a GIF shows.
+        frames = [self.load_grid(p) for _, p in thin_evenly(self.grids(), MAX_GIF_FRAMES)]
         if not frames:
             return None
         atomic_write_bytes(self.gif_path, gif_bytes(frames))

@@ -424,9 +424,10 @@ class Trainer:
         assert self.rundir is not None
         stopped = self.step < self.total_steps
         self._publish(status="stopping" if stopped else self._live.snap.status)
-        if not self.rundir.grids() or self.rundir.grids()[-1][0] != self.step:
+        grids, latest = self.rundir.grids(), self.rundir.latest_checkpoint()
+        if not grids or grids[-1][0] != self.step:
             self._record_grid()
-        if self.rundir.latest_checkpoint() is None or step_of(self.rundir.latest_checkpoint()) != self.step:
+        if latest is None or step_of(latest) != self.step:
             self.save_checkpoint()
         else:
             self.rundir.write_gif()

@@ -1,0 +1,25 @@
+import numpy as np
+from PIL import Image
+
+from gan_core.config import TrainConfig
+from gan_core.images import MAX_GIF_FRAMES, make_grid, thin_evenly
+from gan_core.runs import RunDir
+
+
+def test_thin_evenly_keeps_ends_and_bound():
+    out = thin_evenly(list(range(1000)), 120)
+    assert len(out) == 120 and out[0] == 0 and out[-1] == 999
+    assert thin_evenly([1, 2, 3], 120) == [1, 2, 3]
+
+
+def test_gif_of_a_long_run_reads_a_bounded_number_of_grids(tmp_path):
+    run = RunDir.create(TrainConfig(name="long"), tmp_path)
+    for step in range(300):
+        run.save_grid(step, np.full((10, 10), step % 256, np.uint8))
+    gif = Image.open(run.write_gif())
+    assert gif.n_frames <= MAX_GIF_FRAMES
+
+
+def test_make_grid_layout():
+    grid = make_grid(np.zeros((10, 28, 28), np.uint8), nrow=5)
+    assert grid.shape == (2 * 30 + 2, 5 * 30 + 2)
