@@ -9,7 +9,8 @@ from gan_core.arithmetic import OPERATIONS, PRESETS, LatentMean, arithmetic, cla
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
 from gan_core.sampling import generate
-from ui.explore import class_selectbox, image_row
+from ui.explore import class_selectbox
+from ui.images import image_row
 from ui.pickers import pick_generator
 from ui.state import generator
 

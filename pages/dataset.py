@@ -17,8 +17,8 @@ import plotly.graph_objects as go  # noqa: E402
 from gan_core.data import CLASS_NAMES  # noqa: E402
 from gan_core.images import make_grid, png_bytes  # noqa: E402
 from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
-from ui.explore import dataset_or_message, image_row  # noqa: E402
-from ui.images import show_image  # noqa: E402
+from ui.explore import dataset_or_message  # noqa: E402
+from ui.images import image_row, show_image  # noqa: E402
 from ui.state import dataset  # noqa: E402
 
 PAGE = 100  # a 10 x 10 grid

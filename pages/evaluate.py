@@ -15,8 +15,8 @@ from gan_core.images import to_uint8
 from gan_core.metrics import COVERAGE_THRESHOLD, FID_LABEL, EvalReport, evaluate_generator, real_floor, trained_classes
 from gan_core.runs import RunDir
 from gan_core.sampling import generate, nearest_real
-from ui.explore import image_row
 from ui.format import duration
+from ui.images import image_row
 from ui.pickers import pick_generator
 
 N_OPTIONS = (1_000, 2_000, 5_000, 10_000)

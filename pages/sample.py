@@ -10,8 +10,8 @@ from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
 from gan_core.images import make_grid, png_bytes, to_uint8
 from gan_core.sampling import class_grid, generate, interpolate, nearest_real
-from ui.explore import class_selectbox, dataset_or_message, image_row
-from ui.images import show_grid
+from ui.explore import class_selectbox, dataset_or_message
+from ui.images import image_row, show_grid
 from ui.pickers import pick_generator
 from ui.state import generator
 
