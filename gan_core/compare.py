@@ -28,6 +28,7 @@ from gan_core.training import ACTIVE
 
 RATE_ROWS = 5        # images/s is the mean of this many last metric rows (each already a moving average)
 LIVE_WINDOW_S = 120  # a run whose files changed this recently, with an active status, is training somewhere
+INTERRUPTED = "interrupted"  # shown for an active status whose files went quiet: the process died mid-run
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,13 @@ def run_record(run: RunDir) -> RunRecord:
     steps = int(max(status.get("step", 0), last.get("step", 0)))
     # status.json's wall time is written at checkpoints; a live run's last metrics row is newer.
     wall = float(max(status.get("wall_time_s", 0.0), last.get("time_s", 0.0)))
+    state = status.get("status", "unknown")
+    if state in ACTIVE and not _recently_written(run):
+        state = INTERRUPTED  # trainers rewrite status.json every HEARTBEAT_S while active
     return RunRecord(
         name=run.name, path=run.path,
         preset=config.preset if config else "", arch=config.arch if config else "?",
-        created=created_time(run), status=status.get("status", "unknown"), steps=steps,
+        created=created_time(run), status=state, steps=steps,
         total_steps=int(status.get("total_steps", 0)), wall_time_s=wall,
         images_per_sec=sum(rates) / len(rates) if rates else None,
         d_loss=last.get("d_loss"), g_loss=last.get("g_loss"),
@@ -259,8 +263,10 @@ def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Pa
 
 def training_elsewhere(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
     """True when another process (a terminal `train`) seems to be writing this run right now."""
-    if run.read_status().get("status") not in ACTIVE:
-        return False
+    return run.read_status().get("status") in ACTIVE and _recently_written(run, within_s)
+
+
+def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
     times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
     return bool(times) and time.time() - max(times) < within_s
 

@@ -38,6 +38,7 @@ from gan_core.runtime import resolve_device, set_threads
 ACTIVE = ("starting", "running", "paused", "stopping")
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
+HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active: older means its process died
 # Fields that may differ when a run is resumed (they change the schedule, not the model).
 RESUMABLE_OVERRIDES = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
                        "eval_every", "eval_samples", "threads", "device", "data_dir")
@@ -361,6 +362,7 @@ class Trainer:
         pending: list[dict[str, float]] = []
         rate = 0.0
         last_ckpt_step = self.step
+        last_beat = time.monotonic()
         while self.step < self.total_steps:
             if self._stop.is_set():
                 break
@@ -394,6 +396,10 @@ class Trainer:
                 warnings = tuple(w.message for w in diagnose(history[-400:], grids, loss=cfg.loss,
                                                              classes_trained=len(self.label_pool)))
                 self._publish(warnings=warnings)
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                run.write_status(status="running", step=self.step, total_steps=self.total_steps,
+                                 wall_time_s=round(self.wall_time, 3))
+                last_beat = time.monotonic()
             if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and end_of_epoch):
                 self._record_grid()
             if cfg.checkpoint_every and end_of_epoch and (self.step // self.steps_per_epoch) % cfg.checkpoint_every == 0:
@@ -414,8 +420,8 @@ class Trainer:
             self.save_checkpoint()
         assert self.rundir is not None
         self.rundir.write_status(status="paused", step=self.step)
-        while not self._running.wait(timeout=0.2):
-            pass
+        while not self._running.wait(timeout=HEARTBEAT_S):
+            self.rundir.write_status(status="paused")  # heartbeat: this process is alive, only paused
         if not self._stop.is_set():
             self._publish(status="running")
             self.rundir.write_status(status="running")

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from gan_core.compare import (
+    INTERRUPTED,
     Comparison,
     RunRecord,
     compare_runs,
@@ -54,6 +55,11 @@ def listing(records: list[RunRecord]) -> None:
                                                               help="classes with at least 5 % of the samples"),
         },
     )
+    interrupted = [r.name for r in records if r.status == INTERRUPTED]
+    if interrupted:
+        st.info(f"**{', '.join(interrupted)}**: interrupted — the process training it ended mid-run (app or terminal "
+                "closed). Nothing saved is lost: resume it from its last checkpoint on the Train page's **Checkpoints** "
+                "tab, or with `python -m gan_core train --resume runs/NAME`.", icon=":material/history:")
     broken = [r for r in records if r.error]
     for r in broken:
         st.warning(f"**{r.name}**: {r.error}")

@@ -142,12 +142,13 @@ def test_delete_refuses_active_outside_and_live_runs(tmp_path):
         delete_run(RunDir(root / "plain"), runs_root=root)
     live = RunDir.create(TrainConfig(name="live"), root)
     live.write_status(status="running", step=10)  # just written: another process is training it
-    assert training_elsewhere(live)
+    assert training_elsewhere(live) and run_record(live).status == "running"
     with pytest.raises(ValueError, match="another process"):
         delete_run(live, runs_root=root)
     old = time.time() - 3600
     os.utime(live.status_path, (old, old))  # a crashed run's stale "running" status does not block
     assert not training_elsewhere(live)
+    assert run_record(live).status == "interrupted"  # listed for what it is, not as "running"
     delete_run(run, active_run_name="other", runs_root=root)
     assert not run.path.exists() and outside.path.exists() and (root / "plain").exists()
 

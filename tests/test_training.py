@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from gan_core import training
 from gan_core.checkpoints import load_generator
 from gan_core.runs import RunDir
 from gan_core.training import Trainer
@@ -79,7 +80,8 @@ def test_stop_takes_effect_within_a_second(tiny_config, runs_root):
     assert RunDir(runs_root / "stopme").latest_checkpoint() is not None
 
 
-def test_pause_and_resume(tiny_config, runs_root):
+def test_pause_and_resume(tiny_config, runs_root, monkeypatch):
+    monkeypatch.setattr(training, "HEARTBEAT_S", 0.1)  # status.json rewritten every 0.1 s while active
     trainer = Trainer(tiny_config.replace(epochs=1000, name="pauser"), runs_root=runs_root)
     thread = threading.Thread(target=trainer.run)
     thread.start()
@@ -91,8 +93,15 @@ def test_pause_and_resume(tiny_config, runs_root):
         time.sleep(0.05)
     assert trainer.snapshot().status == "paused"
     step = trainer.snapshot().step
+    run = RunDir(runs_root / "pauser")
+    deadline = time.time() + 30  # the page shows the pause first; the checkpoint and status.json follow
+    while run.read_status().get("status") != "paused" and time.time() < deadline:
+        time.sleep(0.05)
+    beat = run.read_status()["updated"]
     time.sleep(0.5)
     assert trainer.snapshot().step == step
+    status = run.read_status()
+    assert status["status"] == "paused" and status["updated"] > beat, "a paused trainer still shows it is alive"
     trainer.resume()
     while trainer.snapshot().step <= step + 1:
         time.sleep(0.05)
