@@ -42,6 +42,23 @@ def quality_checks(report: dict[str, Any], *, baseline_fid: float | None = None)
     return checks
 
 
+def recheck(report: dict[str, Any], card: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The card's quality bar applied to a fresh evaluation (None when the card states no bar).
+
+    The FID check reuses the card's after-1-epoch baseline, so anyone can confirm a shipped generator
+    meets its bar with `evaluate` instead of taking the card's word for it.
+    """
+    if not card.get("quality_bar"):
+        return None
+    baseline = card.get("baseline_after_1_epoch") or {}
+    return quality_checks(report, baseline_fid=baseline.get("fid"))
+
+
+def checks_text(checks: list[dict[str, Any]]) -> str:
+    width = max(len(c["check"]) for c in checks)
+    return "\n".join(f"  {'PASS' if c['passed'] else 'MISS'}  {c['check']:<{width}}  {c['value']}" for c in checks)
+
+
 def card_path(weights_path: str | Path) -> Path:
     return Path(weights_path).with_suffix(".json")
 

@@ -84,6 +84,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from gan_core import metrics
+    from gan_core.cards import checks_text, recheck
     from gan_core.classifier import load_classifier
     from gan_core.runtime import set_threads
 
@@ -110,6 +111,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         bar.close()
     print(f"{loaded.path}")
     print(report.table(floor))
+    checks = recheck(report.to_dict(), loaded.card)
+    if checks:
+        card_n = (loaded.card.get("metrics") or {}).get("n")
+        print(f"\nquality bar of its card, on this evaluation (n = {n:,}):")
+        print(checks_text(checks))
+        if card_n and card_n != n:
+            print(f"  (the card measured n = {card_n:,}; FID and recall move with n: use --n {card_n} to compare)")
     if args.json:
         _write_json(args.json, {"source": str(loaded.path), "report": report.to_dict(), "floor": floor.to_dict()})
     return 0

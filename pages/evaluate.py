@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from gan_core.cards import recheck
 from gan_core.classifier import ClassifierError, classifier_card, classifier_path, load_classifier
 from gan_core.data import CLASS_NAMES, load_split
 from gan_core.images import to_uint8
@@ -95,6 +96,15 @@ else:
     st.table(table.set_index("metric"))  # a static table wraps the explanations instead of cutting them off
     st.caption(f"{report.n:,} generated images, seed {report.seed}, precision/recall on {report.pr_n:,} points per "
                f"manifold, memorization on {report.memorization_n:,} samples · took {duration(report.seconds)}.")
+    checks = recheck(report.to_dict(), loaded.card)
+    if checks:
+        st.subheader("Quality bar of its model card")
+        st.dataframe([{"": "✅" if c["passed"] else "❌", "check": c["check"], "this evaluation": str(c["value"])}
+                      for c in checks], hide_index=True)
+        card_n = (loaded.card.get("metrics") or {}).get("n")
+        if card_n and card_n != report.n:
+            st.caption(f"The card measured {card_n:,} images; FID and recall move with the number of images, so "
+                       f"choose {card_n:,} to compare like with like.")
 
     # ------------------------------------------------------------------ class coverage
     st.subheader("Class coverage")

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from gan_core import metrics
+from gan_core.cards import recheck
 from gan_core.catalog import CLASSIFIER_PATH, shipped_generators
 from gan_core.checkpoints import load_generator
 from gan_core.classifier import embed, load_classifier
+from gan_core.cli import main
 from gan_core.data import load_split
 from gan_core.sampling import generate
 from tests.conftest import needs_data
@@ -49,6 +51,24 @@ def test_card_numbers_reproduce_on_a_small_sample(name):
         assert abs(r["class_shares"][cls] - share) <= 0.05, cls
     if card["conditional_accuracy"] is not None:
         assert abs(r["conditional_accuracy"] - card["conditional_accuracy"]) <= 0.04
+
+
+@pytest.mark.parametrize("name", ["dcgan", "dcgan-cond", "mlp"])
+def test_card_verdicts_follow_from_its_numbers(name):
+    card = SHIPPED[name].card()
+    assert recheck(card["metrics"], card) == card["quality_bar"]
+
+
+@needs_data
+def test_evaluate_prints_the_cards_quality_bar_for_a_fresh_sample(capsys):
+    torch.set_num_threads(1)
+    assert main(["evaluate", str(SHIPPED["dcgan"].path), "--n", "500", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "quality bar of its card, on this evaluation (n = 500)" in out
+    rows = [line for line in out.splitlines() if line.startswith(("  PASS", "  MISS"))]
+    checks = [c["check"] for c in SHIPPED["dcgan"].card()["quality_bar"]]
+    assert [r.split(None, 1)[1][: len(c)] for r, c in zip(rows, checks, strict=True)] == checks
+    assert "use --n 10000 to compare" in out
 
 
 @needs_data
