@@ -132,6 +132,33 @@ def _dcgan_d(cfg: ModelConfig) -> Discriminator:
     return Discriminator(features, c2 * 7 * 7, cfg)
 
 
+def _dcgan_deep_g(cfg: ModelConfig) -> Generator:
+    """The studio G with a 3x3 conv after each upsampling: more nonlinearity to keep classes apart.
+
+    The two-layer studio G must turn one Gaussian into ten separate clothing manifolds with a single
+    dense layer; unconditionally it fills the gaps with shirt/coat/pullover blends (low precision).
+    """
+    c1, c2, c3 = _ch(128, cfg), _ch(64, cfg), _ch(32, cfg)
+    body = nn.Sequential(
+        nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
+        nn.Unflatten(1, (c1, 7, 7)),
+        *_bn2d(c1, cfg),
+        nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not cfg.batch_norm),
+        *_bn2d(c2, cfg),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(c2, c2, 3, 1, 1, bias=not cfg.batch_norm),
+        *_bn2d(c2, cfg),
+        nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(c2, c3, 4, 2, 1, bias=not cfg.batch_norm),
+        *_bn2d(c3, cfg),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(c3, 1, 3, 1, 1),
+        nn.Tanh(),
+    )
+    return Generator(body, cfg)
+
+
 # ----------------------------------------------------------------------------- mlp (report 004)
 def _mlp_g(cfg: ModelConfig) -> Generator:
     h1, h2, h3 = _ch(128, cfg), _ch(256, cfg), _ch(512, cfg)
@@ -286,6 +313,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in [
         Architecture("dcgan", "Studio DCGAN: dense to 7x7, two 4x4 transposed convs; conv D with dropout",
                      _dcgan_g, _dcgan_d),
+        Architecture("dcgan-deep", "Studio DCGAN with a 3x3 conv after each upsampling in G (4 conv layers); same D",
+                     _dcgan_deep_g, _dcgan_d),
         Architecture("mlp", "MLP GAN of report 004: linear layers with BatchNorm", _mlp_g, _mlp_d),
         Architecture("tf-tutorial", "TensorFlow DCGAN tutorial (reports 000, 003): 5x5 convs, 2.3 M-parameter G",
                      _tf_g, _tf_d),
