@@ -34,10 +34,10 @@ def _spin(stop: mp.Event) -> None:  # type: ignore[valid-type]
         x = (x * 1103515245 + 12345) % 2**31
 
 
-def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor) -> float:
+def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor, dropout: float = 0.3) -> float:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = TrainConfig(arch=arch, batch_size=batch).model_config()
+    cfg = TrainConfig(arch=arch, batch_size=batch, dropout=dropout).model_config()
     g, d = build_generator(cfg), build_discriminator(cfg)
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--arch", nargs="+", default=list(ARCHITECTURES))
+    ap.add_argument("--dropout", type=float, default=0.3, help="D dropout (studio-deep uses 0)")
     ap.add_argument("--busy", action="store_true", help="keep one other core busy while measuring")
     args = ap.parse_args()
 
@@ -87,7 +88,7 @@ def main() -> None:
         for arch in args.arch:
             cfg = TrainConfig(arch=arch).model_config()
             params = summarize(build_generator(cfg)).total
-            rates = [measure(arch, t, args.batch_size, args.seconds, real) for t in args.threads]
+            rates = [measure(arch, t, args.batch_size, args.seconds, real, args.dropout) for t in args.threads]
             row = f"{arch:<17}{params:>10,}" + "".join(f"{r:>14,.0f}" for r in rates)
             row += "".join(f"{r / rates[0]:>10.2f}x" for r in rates[1:])
             print(row, flush=True)
