@@ -102,9 +102,9 @@ def _gen_in(cfg: ModelConfig) -> int:
 
 
 # ----------------------------------------------------------------------------- dcgan (studio)
-def _dcgan_g(cfg: ModelConfig) -> Generator:
-    c1, c2 = _ch(128, cfg), _ch(64, cfg)
-    body = nn.Sequential(
+def _dcgan_to_14(cfg: ModelConfig, c1: int, c2: int) -> list[nn.Module]:
+    """Dense to c1x7x7, then a 4x4 transposed conv to c2x14x14: the start both DCGAN generators share."""
+    return [
         nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
         nn.Unflatten(1, (c1, 7, 7)),
         *_bn2d(c1, cfg),
@@ -112,6 +112,13 @@ def _dcgan_g(cfg: ModelConfig) -> Generator:
         nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not cfg.batch_norm),
         *_bn2d(c2, cfg),
         nn.LeakyReLU(0.2),
+    ]
+
+
+def _dcgan_g(cfg: ModelConfig) -> Generator:
+    c1, c2 = _ch(128, cfg), _ch(64, cfg)
+    body = nn.Sequential(
+        *_dcgan_to_14(cfg, c1, c2),
         nn.ConvTranspose2d(c2, 1, 4, 2, 1),
         nn.Tanh(),
     )
@@ -140,13 +147,7 @@ def _dcgan_deep_g(cfg: ModelConfig) -> Generator:
     """
     c1, c2, c3 = _ch(128, cfg), _ch(64, cfg), _ch(32, cfg)
     body = nn.Sequential(
-        nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
-        nn.Unflatten(1, (c1, 7, 7)),
-        *_bn2d(c1, cfg),
-        nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not cfg.batch_norm),
-        *_bn2d(c2, cfg),
-        nn.LeakyReLU(0.2),
+        *_dcgan_to_14(cfg, c1, c2),
         nn.Conv2d(c2, c2, 3, 1, 1, bias=not cfg.batch_norm),
         *_bn2d(c2, cfg),
         nn.LeakyReLU(0.2),
