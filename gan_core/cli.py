@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gan_core.cards import write_card
+from gan_core.cards import checks_text, write_card
 from gan_core.checkpoints import CheckpointError, export_card, load_generator, save_generator
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
 from gan_core.data import CorruptDatasetError, DatasetNotFoundError
@@ -176,8 +176,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     save_generator(args.out, loaded.generator, card)
     card_file = write_card(args.out, card)
     print(f"wrote {args.out} and its card {card_file}")
-    for check in card.get("quality_bar", []):
-        print(f"  {'PASS' if check['passed'] else 'MISS'}  {check['check']}: {check['value']}")
+    if card.get("quality_bar"):
+        print(checks_text(card["quality_bar"]))
     return 0
 
 

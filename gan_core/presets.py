@@ -25,6 +25,8 @@ class Preset:
         return TrainConfig(**{**self.fields, "preset": self.name, **overrides})
 
 
+_STUDIO = dict(arch="dcgan", width=1.0, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, batch_size=64,
+               epochs=10, ema=0.999, sample_every=200)
 _TF_TUTORIAL = dict(arch="tf-tutorial", latent_dim=100, loss="bce", lr_g=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999,
                     batch_size=256, epochs=50, grid_size=16, sample_every=0, dropout=0.3)
 _COMPACT = dict(arch="compact-dcgan", latent_dim=128, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, batch_size=128,
@@ -40,9 +42,9 @@ PRESETS: dict[str, Preset] = {
             "Our fast default: a two-layer DCGAN (logit output, BCE, EMA of G); the shipped class-conditional "
             "generator was trained with it.",
             "Fashion GAN Studio",
-            "Balanced classes and sharp samples after a few epochs on one CPU core.",
-            dict(arch="dcgan", width=1.0, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
-                 batch_size=64, epochs=10, ema=0.999, sample_every=200),
+            "Recognisable clothes after a few epochs on one CPU core; unconditionally, many samples fall between "
+            "classes (benchmarks/shipped_generators.md).",
+            _STUDIO,
         ),
         Preset(
             "studio-deep",
@@ -52,8 +54,7 @@ PRESETS: dict[str, Preset] = {
             "Fashion GAN Studio",
             "The two-layer studio G left many samples between classes (low precision); the deeper G with a "
             "dropout-free D keeps classes apart and covers more of the real data.",
-            dict(arch="dcgan-deep", width=1.0, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
-                 batch_size=64, epochs=10, ema=0.999, dropout=0.0, sample_every=200),
+            {**_STUDIO, "arch": "dcgan-deep", "dropout": 0.0},
         ),
         Preset(
             "tf-tutorial",
