@@ -1,10 +1,12 @@
 """Images/s of one training step (one D + one G update) per architecture, and per thread count.
 
     .venv/bin/python benchmarks/train_speed.py [--threads 1 2] [--batch-size 64] [--seconds 4] [--busy]
+        [--arch dcgan-deep] [--dropout 0] [--d-width 0 1.5 2]
 
 Each architecture runs at its default settings on real Fashion-MNIST batches for a
 fixed wall time after a warm-up. The first thread count listed is the baseline
-of the ratio column. `--busy` starts a process that keeps one core busy, which is
+of the ratio column; with several `--d-width` values, the first is also the baseline of a
+ratio against it in the same run. `--busy` starts a process that keeps one core busy, which is
 what the trainer meets inside the app (the Streamlit server works beside it).
 """
 
@@ -34,10 +36,11 @@ def _spin(stop: mp.Event) -> None:  # type: ignore[valid-type]
         x = (x * 1103515245 + 12345) % 2**31
 
 
-def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor, dropout: float = 0.3) -> float:
+def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor, dropout: float = 0.3,
+            d_width: float = 0.0) -> float:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = TrainConfig(arch=arch, batch_size=batch, dropout=dropout).model_config()
+    cfg = TrainConfig(arch=arch, batch_size=batch, dropout=dropout, d_width=d_width).model_config()
     g, d = build_generator(cfg), build_discriminator(cfg)
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--arch", nargs="+", default=list(ARCHITECTURES))
     ap.add_argument("--dropout", type=float, default=0.3, help="D dropout (studio-deep uses 0)")
+    ap.add_argument("--d-width", type=float, nargs="+", default=[0.0], help="D width multipliers (0: as G)")
     ap.add_argument("--busy", action="store_true", help="keep one other core busy while measuring")
     args = ap.parse_args()
 
@@ -82,16 +86,22 @@ def main() -> None:
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
               f"batch {args.batch_size}, {args.seconds:.0f} s per cell, other core busy: {args.busy}, "
               f"load average {os.getloadavg()[0]:.1f}")
-        head = f"{'arch':<17}{'G params':>10}" + "".join(f"{f'{t} thr img/s':>14}" for t in args.threads)
+        head = f"{'arch':<17}{'d_width':>8}{'G params':>10}{'D params':>10}"
+        head += "".join(f"{f'{t} thr img/s':>14}" for t in args.threads)
         head += "".join(f"{f'{t}/{args.threads[0]} thr':>11}" for t in args.threads[1:])
-        print(head)
+        print(head + (f"{'vs first d_width':>18}" if len(args.d_width) > 1 else ""))
         for arch in args.arch:
-            cfg = TrainConfig(arch=arch).model_config()
-            params = summarize(build_generator(cfg)).total
-            rates = [measure(arch, t, args.batch_size, args.seconds, real, args.dropout) for t in args.threads]
-            row = f"{arch:<17}{params:>10,}" + "".join(f"{r:>14,.0f}" for r in rates)
-            row += "".join(f"{r / rates[0]:>10.2f}x" for r in rates[1:])
-            print(row, flush=True)
+            base: float | None = None
+            for d_width in args.d_width:
+                cfg = TrainConfig(arch=arch, d_width=d_width).model_config()
+                g_params, d_params = summarize(build_generator(cfg)).total, summarize(build_discriminator(cfg)).total
+                rates = [measure(arch, t, args.batch_size, args.seconds, real, args.dropout, d_width)
+                         for t in args.threads]
+                base = base or rates[0]
+                row = f"{arch:<17}{d_width:>8g}{g_params:>10,}{d_params:>10,}" + "".join(f"{r:>14,.0f}" for r in rates)
+                row += "".join(f"{r / rates[0]:>10.2f}x" for r in rates[1:])
+                row += f"{rates[0] / base:>17.2f}x" if len(args.d_width) > 1 else ""
+                print(row, flush=True)
     finally:
         if spinner:
             stop.set()

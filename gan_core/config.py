@@ -30,6 +30,7 @@ class ModelConfig:
     latent_dim: int = 100
     width: float = 1.0
     num_classes: int = 0  # 0: unconditional; 10: class-conditional
+    d_width: float = 0.0  # 0: the discriminator follows `width` (files written before this field)
     batch_norm: bool = True
     spectral_norm: bool = False
     d_output: str = "logit"
@@ -54,6 +55,7 @@ FIELD_HELP: dict[str, str] = {
     "preset": "name of the preset this config started from (informational)",
     "arch": "architecture from the model registry (see `python -m gan_core info`)",
     "width": "channel/width multiplier of both networks",
+    "d_width": "channel/width multiplier of the discriminator alone (0: same as width)",
     "conditional": "class-conditional generator and projection discriminator",
     "latent_dim": "size of the noise vector z",
     "loss": "bce (non-saturating), hinge or lsgan (least squares)",
@@ -100,6 +102,7 @@ class TrainConfig:
     # model
     arch: str = "dcgan"
     width: float = 1.0
+    d_width: float = 0.0
     conditional: bool = False
     latent_dim: int = 100
     batch_norm: bool = True
@@ -150,6 +153,7 @@ class TrainConfig:
             arch=self.arch,
             latent_dim=self.latent_dim,
             width=self.width,
+            d_width=self.d_width,
             num_classes=10 if self.conditional else 0,
             batch_norm=self.batch_norm,
             spectral_norm=self.spectral_norm,
@@ -197,6 +201,7 @@ def _canonical_classes(raw: list[Any]) -> tuple[str, ...]:
 # (field, type, low, high); None means unbounded on that side.
 _NUMERIC_RANGES: list[tuple[str, type, float | None, float | None]] = [
     ("width", float, 0.125, 8.0),
+    ("d_width", float, 0.0, 8.0),
     ("latent_dim", int, 1, 1024),
     ("dropout", float, 0.0, 0.9),
     ("label_smoothing", float, 0.0, 0.5),
@@ -226,6 +231,8 @@ def _validate(cfg: TrainConfig) -> None:
     for name, kind, low, high in _NUMERIC_RANGES:
         value = getattr(cfg, name)
         _check_number(name, value, kind, low, high)
+    if 0 < cfg.d_width < 0.125:
+        raise ConfigError(f"d_width must be 0 (same as width) or between 0.125 and 8.0 (got {cfg.d_width!r})")
     for name in ("lr_g", "lr_d"):
         value = getattr(cfg, name)
         _check_number(name, value, float, None, 1.0)

@@ -89,6 +89,11 @@ def _ch(base: int, cfg: ModelConfig) -> int:
     return max(1, round(base * cfg.width))
 
 
+def _dch(base: int, cfg: ModelConfig) -> int:
+    """Discriminator channels: `d_width` when set, so D can grow without growing G."""
+    return max(1, round(base * (cfg.d_width or cfg.width)))
+
+
 def _bn2d(c: int, cfg: ModelConfig, momentum: float = 0.1) -> list[nn.Module]:
     return [nn.BatchNorm2d(c, momentum=momentum)] if cfg.batch_norm else []
 
@@ -126,7 +131,7 @@ def _dcgan_g(cfg: ModelConfig) -> Generator:
 
 
 def _dcgan_d(cfg: ModelConfig) -> Discriminator:
-    c1, c2 = _ch(64, cfg), _ch(128, cfg)
+    c1, c2 = _dch(64, cfg), _dch(128, cfg)
     features = nn.Sequential(
         nn.Conv2d(1, c1, 4, 2, 1),
         nn.LeakyReLU(0.2),
@@ -180,7 +185,7 @@ def _mlp_g(cfg: ModelConfig) -> Generator:
 
 
 def _mlp_d(cfg: ModelConfig) -> Discriminator:
-    h1, h2 = _ch(512, cfg), _ch(256, cfg)
+    h1, h2 = _dch(512, cfg), _dch(256, cfg)
     features = nn.Sequential(
         nn.Flatten(),
         nn.Linear(28 * 28, h1),
@@ -215,7 +220,7 @@ def _tf_g(cfg: ModelConfig) -> Generator:
 
 
 def _tf_d(cfg: ModelConfig) -> Discriminator:
-    c1, c2 = _ch(64, cfg), _ch(128, cfg)
+    c1, c2 = _dch(64, cfg), _dch(128, cfg)
     features = nn.Sequential(
         nn.Conv2d(1, c1, 5, 2, 2),
         nn.LeakyReLU(0.3),
@@ -247,7 +252,7 @@ def _compact_g(cfg: ModelConfig) -> Generator:
 
 
 def _compact_d(cfg: ModelConfig) -> Discriminator:
-    c1, c2 = _ch(64, cfg), _ch(128, cfg)
+    c1, c2 = _dch(64, cfg), _dch(128, cfg)
     features = nn.Sequential(
         nn.Conv2d(1, c1, 3, 2, 1),
         nn.LeakyReLU(0.2),
@@ -286,7 +291,7 @@ def _ankle_g(c_dense: int, c1: int, c2: int) -> Callable[[ModelConfig], Generato
 
 def _ankle_d(c1: int, c2: int) -> Callable[[ModelConfig], Discriminator]:
     def build(cfg: ModelConfig) -> Discriminator:
-        a, b = _ch(c1, cfg), _ch(c2, cfg)
+        a, b = _dch(c1, cfg), _dch(c2, cfg)
         features = nn.Sequential(
             nn.Conv2d(1, a, 3, 2, 1),
             nn.LeakyReLU(0.2),

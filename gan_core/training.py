@@ -40,7 +40,9 @@ MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
 HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active: older means its process died
 # Fields that may differ when a run is resumed (they change the schedule, not the model).
-RESUMABLE_OVERRIDES = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
+# What a resume may change: the schedule, the outputs, the runtime, and the learning rates (lowering them for
+# the last epochs is how a run is annealed). The model, the loss and the data stay as the checkpoint has them.
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "checkpoint_every", "log_every",
                        "eval_every", "eval_samples", "threads", "device", "data_dir")
 
 
@@ -261,6 +263,10 @@ class Trainer:
                 self.G_ema.load_state_dict(ck._unprefixed("G_ema", tensors) or ck._unprefixed("G", tensors))
             ck.optimizer_from_tensors(self.opt_g, "opt_g", tensors, meta["opt_g_groups"])
             ck.optimizer_from_tensors(self.opt_d, "opt_d", tensors, meta["opt_d_groups"])
+            # The saved param groups carry the old learning rates; the config's (maybe lowered on resume) win.
+            for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr
         except (RuntimeError, ValueError, KeyError) as exc:
             raise TrainingError(f"{path} does not fit this run's model: {str(exc).splitlines()[0]}") from None
         torch.set_rng_state(tensors["rng/torch"])

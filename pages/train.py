@@ -25,7 +25,7 @@ from gan_core.presets import PRESETS, preset_config
 from gan_core.runs import RunDir, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
-from ui.config_form import config_form
+from ui.config_form import LABELS, config_form
 from ui.format import duration
 from ui.live import live
 from ui.state import manager
@@ -91,6 +91,8 @@ def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started
 
 
 # ------------------------------------------------------------------ Live tab (a fragment)
+_ANNEAL_HELP = ("lower both for the last epochs to anneal a run (e.g. a quarter); the optimiser's state is kept, only "
+                "its step size changes")
 _CONTROL_DONE = {"pause": ("paused",), "resume": ("running",), "stop": ("stopped", "finished", "failed")}
 
 
@@ -302,6 +304,11 @@ def _checkpoints(snap: Snapshot) -> None:
                                   "model may not)")
     max_steps = c3.number_input("Max steps (0: no limit)", value=saved.max_steps, step=100,
                                 key=f"train_ckpt_max_steps.{run.name}", help="stop after this many steps in total")
+    l1, l2, _ = st.columns(3)
+    lr_g = l1.number_input(LABELS["lr_g"], value=float(saved.lr_g), step=1e-5, format="%.2e",
+                           key=f"train_ckpt_lr_g.{run.name}", help=_ANNEAL_HELP)
+    lr_d = l2.number_input(LABELS["lr_d"], value=float(saved.lr_d), step=1e-5, format="%.2e",
+                           key=f"train_ckpt_lr_d.{run.name}", help=_ANNEAL_HELP)
     ckpt_path = dict(ckpts)[step]
     if step != steps[-1]:
         st.info(f"Step {step:,} is not the latest checkpoint of `{run.name}` (that is {steps[-1]:,}): resuming from it "
@@ -325,7 +332,7 @@ def _checkpoints(snap: Snapshot) -> None:
     if d1.button(f"Resume from step {step:,}", type="primary", key="train_resume_ckpt", disabled=bool(blocked),
                  icon=":material/restart_alt:", width="stretch"):
         try:
-            override = saved.replace(epochs=int(epochs), max_steps=int(max_steps))
+            override = saved.replace(epochs=int(epochs), max_steps=int(max_steps), lr_g=lr_g, lr_d=lr_d)
         except ConfigError as exc:
             st.error(f"Not started: {exc}.", icon=":material/block:")
         else:

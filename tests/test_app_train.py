@@ -136,12 +136,13 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     _tab(at, "Checkpoints")
     assert at.selectbox(key="train_ckpt_run").value == "apptest"
     assert at.dataframe[-1].value["Step"].iloc[0] == stopped_at
+    at.number_input(key="train_ckpt_lr_g.apptest").set_value(5e-5)  # annealing: the rate may change, not the model
     at.button(key="train_resume_ckpt").click().run()
     assert not at.exception, at.exception
     assert f"Resumed apptest from step {stopped_at:,}" in _texts(at.success)
     assert at.session_state["train_tab"] == "Live"
     _wait(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume")
-    assert mgr.snapshot().run_name == "apptest"
+    assert mgr.snapshot().run_name == "apptest" and mgr.snapshot().config.lr_g == 5e-5
     mgr.stop(wait=30)
 
     # "Resume from here" on an older checkpoint says it forks, and does: a new run, the original left intact.

@@ -23,6 +23,8 @@ from gan_core.presets import PRESETS, preset_config
         ("conditional", "yes", "conditional must be true or false"),
         ("name", "../evil", "name must be a plain folder name"),
         ("device", "tpu", "device must be one of auto"),
+        ("d_width", 0.05, "d_width must be 0 (same as width) or between 0.125 and 8.0"),
+        ("d_width", 9.0, "d_width must be between 0.0 and 8.0"),
     ],
 )
 def test_validation_names_field_and_range(field, value, words):

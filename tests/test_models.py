@@ -38,6 +38,17 @@ def test_width_multiplier_scales_parameters():
     assert large > 3 * small
 
 
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_d_width_grows_the_discriminator_alone(arch):
+    same = TrainConfig(arch=arch).model_config()
+    wide = TrainConfig(arch=arch, d_width=2.0).model_config()
+    assert summarize(build_generator(wide)).total == summarize(build_generator(same)).total
+    assert summarize(build_discriminator(wide)).total > 2 * summarize(build_discriminator(same)).total
+    # 0 means "follow width": a file written before d_width existed rebuilds the same D.
+    both = TrainConfig(arch=arch, width=2.0).model_config()
+    assert summarize(build_discriminator(both)).total == summarize(build_discriminator(wide)).total
+
+
 def test_compact_dcgan_matches_report_001_exactly():
     cfg = TrainConfig(arch="compact-dcgan", latent_dim=128).model_config()
     sg, sd = summarize(build_generator(cfg)), summarize(build_discriminator(cfg))

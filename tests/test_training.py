@@ -54,6 +54,18 @@ def test_exact_resume(tiny_config, runs_root):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_can_lower_the_learning_rates(tiny_config, runs_root):
+    Trainer(tiny_config.replace(name="anneal", max_steps=8), runs_root=runs_root).run()
+    trainer = Trainer(tiny_config.replace(lr_g=5e-5, lr_d=4e-5, arch="mlp"), runs_root=runs_root,
+                      resume=runs_root / "anneal")
+    snap = trainer.run()
+    assert snap.status == "finished" and snap.step == 16
+    assert [g["lr"] for g in trainer.opt_g.param_groups] == [5e-5]
+    assert [g["lr"] for g in trainer.opt_d.param_groups] == [4e-5]
+    saved = RunDir(runs_root / "anneal").read_config()
+    assert (saved.lr_g, saved.lr_d, saved.arch) == (5e-5, 4e-5, tiny_config.arch), "the model is not resumable"
+
+
 def test_resume_from_older_checkpoint_forks_a_new_run(tiny_config, runs_root):
     Trainer(tiny_config.replace(name="orig"), runs_root=runs_root).run()
     orig = RunDir(runs_root / "orig")

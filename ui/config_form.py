@@ -16,8 +16,9 @@ from gan_core.data import CLASS_NAMES
 from gan_core.models import ARCHITECTURES
 
 LABELS: dict[str, str] = {
-    "name": "Run name", "arch": "Architecture", "width": "Width multiplier", "conditional": "Class-conditional",
-    "latent_dim": "Latent size (z)", "loss": "Loss", "d_output": "D output", "batch_norm": "Batch norm",
+    "name": "Run name", "arch": "Architecture", "width": "Width multiplier", "d_width": "D width (0: same)",
+    "conditional": "Class-conditional", "latent_dim": "Latent size (z)", "loss": "Loss", "d_output": "D output",
+    "batch_norm": "Batch norm",
     "spectral_norm": "Spectral norm on D", "dropout": "D dropout", "label_smoothing": "Label smoothing",
     "batch_size": "Batch size", "lr_g": "Learning rate G", "lr_d": "Learning rate D", "beta1": "Adam β1",
     "beta2": "Adam β2", "d_steps": "D steps per G step", "r1_gamma": "R1 penalty γ", "ema": "EMA of G",
@@ -71,8 +72,9 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
                                  help=FIELD_HELP["conditional"])
 
     # ---------------------------------------------------------------- the rest, folded away
-    with st.expander("Model details: D output, normalisation, dropout"):
-        c1, c2, c3, c4 = st.columns(4)
+    with st.expander("Model details: D width, D output, normalisation, dropout"):
+        c0, c1, c2, c3, c4 = st.columns(5)
+        v["d_width"] = num(c0, "d_width", step=0.125, fmt="%g")
         v["d_output"] = c1.selectbox(LABELS["d_output"], D_OUTPUTS, index=D_OUTPUTS.index(initial.d_output),
                                      key=k("d_output"), help=FIELD_HELP["d_output"])
         v["batch_norm"] = c2.checkbox(LABELS["batch_norm"], value=initial.batch_norm, key=k("batch_norm"),
