@@ -80,6 +80,7 @@ FIELD_HELP: dict[str, str] = {
     "sample_every": "steps between fixed-noise sample grids (0: once per epoch)",
     "grid_size": "images in the fixed-noise grid",
     "checkpoint_every": "epochs between checkpoints (0: only at the end or on stop)",
+    "keep_checkpoints": "keep only this many newest checkpoints, deleting older ones (0: keep all)",
     "log_every": "steps between rows of metrics.csv",
     "eval_every": "steps between cheap evaluations (FID, class coverage; 0: off)",
     "eval_samples": "generated images per in-training evaluation",
@@ -130,6 +131,7 @@ class TrainConfig:
     sample_every: int = 200
     grid_size: int = 64
     checkpoint_every: int = 1
+    keep_checkpoints: int = 0
     log_every: int = 5
     eval_every: int = 0
     eval_samples: int = 2000
@@ -218,6 +220,7 @@ _NUMERIC_RANGES: list[tuple[str, type, float | None, float | None]] = [
     ("sample_every", int, 0, None),
     ("grid_size", int, 1, 100),
     ("checkpoint_every", int, 0, None),
+    ("keep_checkpoints", int, 0, None),
     ("log_every", int, 1, None),
     ("eval_every", int, 0, None),
     ("eval_samples", int, 100, 50_000),

@@ -42,8 +42,8 @@ HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active
 # Fields that may differ when a run is resumed (they change the schedule, not the model).
 # What a resume may change: the schedule, the outputs, the runtime, and the learning rates (lowering them for
 # the last epochs is how a run is annealed). The model, the loss and the data stay as the checkpoint has them.
-RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "checkpoint_every", "log_every",
-                       "eval_every", "eval_samples", "threads", "device", "data_dir")
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "checkpoint_every",
+                       "keep_checkpoints", "log_every", "eval_every", "eval_samples", "threads", "device", "data_dir")
 
 
 class TrainingError(RuntimeError):
@@ -247,6 +247,10 @@ class Trainer:
         }
         path = self.rundir.checkpoint_path(self.step)
         ck.atomic_write_bytes(path, ck.checkpoint_bytes(tensors, meta))
+        if self.config.keep_checkpoints:
+            # Only after the new file is in place, so a crash here never leaves a run without a checkpoint.
+            for _, old in self.rundir.checkpoints()[: -self.config.keep_checkpoints]:
+                old.unlink(missing_ok=True)
         self.rundir.write_gif()
         self.rundir.write_status(step=self.step, wall_time_s=round(self.wall_time, 2),
                               last_checkpoint=path.name)

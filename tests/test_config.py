@@ -62,3 +62,14 @@ def test_preset_override_changes_only_that_field():
     over = preset_config("compact-dcgan", lr_d=1e-5)
     changed = {k for k, v in base.to_dict().items() if over.to_dict()[k] != v}
     assert changed == {"lr_d"}
+
+
+def test_every_field_has_help_and_a_form_label():
+    import dataclasses
+
+    from gan_core.config import FIELD_HELP
+    from ui.config_form import LABELS
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"preset"}
+    assert names <= set(FIELD_HELP), names - set(FIELD_HELP)
+    assert names <= set(LABELS), names - set(LABELS)

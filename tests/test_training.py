@@ -66,6 +66,14 @@ def test_resume_can_lower_the_learning_rates(tiny_config, runs_root):
     assert (saved.lr_g, saved.lr_d, saved.arch) == (5e-5, 4e-5, tiny_config.arch), "the model is not resumable"
 
 
+def test_keep_checkpoints_deletes_only_the_older_ones(tiny_config, runs_root):
+    snap = Trainer(tiny_config.replace(name="keep", epochs=3, keep_checkpoints=2), runs_root=runs_root).run()
+    assert snap.status == "finished"
+    run = RunDir(runs_root / "keep")
+    assert [s for s, _ in run.checkpoints()] == [16, 24]
+    assert len(run.grids()) > 2, "grids and metrics are not checkpoints: all kept"
+
+
 def test_resume_from_older_checkpoint_forks_a_new_run(tiny_config, runs_root):
     Trainer(tiny_config.replace(name="orig"), runs_root=runs_root).run()
     orig = RunDir(runs_root / "orig")

@@ -25,6 +25,7 @@ LABELS: dict[str, str] = {
     "epochs": "Epochs", "max_steps": "Max steps (0: no limit)", "classes": "Train on classes (empty: all ten)",
     "max_images": "Max training images (0: all 60,000)", "seed": "Seed", "sample_every": "Sample grid every (steps)",
     "grid_size": "Images in the sample grid", "checkpoint_every": "Checkpoint every (epochs)",
+    "keep_checkpoints": "Keep newest checkpoints (0: all)",
     "log_every": "Log metrics every (steps)", "eval_every": "Evaluate FID / coverage every (steps, 0: off)",
     "eval_samples": "Images per evaluation", "threads": "CPU threads", "device": "Device",
     "data_dir": "Fashion-MNIST folder",
@@ -102,7 +103,8 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         v["log_every"] = num(c2, "log_every", step=1)
         v["eval_every"] = num(c3, "eval_every", step=100)
         v["eval_samples"] = num(c4, "eval_samples", step=100)
-        c1, c2, c3 = st.columns([1, 1, 2])
+        c0, c1, c2, c3 = st.columns([1, 1, 1, 2])
+        v["keep_checkpoints"] = num(c0, "keep_checkpoints", step=1)
         v["threads"] = num(c1, "threads", step=1)
         v["device"] = c2.selectbox(LABELS["device"], DEVICES, index=DEVICES.index(initial.device), key=k("device"),
                                    help=FIELD_HELP["device"])
