@@ -31,6 +31,7 @@ class ModelConfig:
     width: float = 1.0
     num_classes: int = 0  # 0: unconditional; 10: class-conditional
     d_width: float = 0.0  # 0: the discriminator follows `width` (files written before this field)
+    info_codes: int = 0  # InfoGAN categories read off z's first entries (0: off)
     batch_norm: bool = True
     spectral_norm: bool = False
     d_output: str = "logit"
@@ -56,6 +57,9 @@ FIELD_HELP: dict[str, str] = {
     "arch": "architecture from the model registry (see `python -m gan_core info`)",
     "width": "channel/width multiplier of both networks",
     "d_width": "channel/width multiplier of the discriminator alone (0: same as width)",
+    "info_codes": "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must recover "
+                  "from the image (0: off; e.g. 10)",
+    "info_weight": "weight of the InfoGAN code loss in both G's and D's objectives",
     "conditional": "class-conditional generator and projection discriminator",
     "latent_dim": "size of the noise vector z",
     "loss": "bce (non-saturating), hinge or lsgan (least squares)",
@@ -105,6 +109,7 @@ class TrainConfig:
     width: float = 1.0
     d_width: float = 0.0
     conditional: bool = False
+    info_codes: int = 0
     latent_dim: int = 100
     batch_norm: bool = True
     spectral_norm: bool = False
@@ -120,6 +125,7 @@ class TrainConfig:
     beta2: float = 0.999
     d_steps: int = 1
     r1_gamma: float = 0.0
+    info_weight: float = 1.0
     ema: float = 0.0
     # schedule and data
     epochs: int = 5
@@ -156,6 +162,7 @@ class TrainConfig:
             latent_dim=self.latent_dim,
             width=self.width,
             d_width=self.d_width,
+            info_codes=self.info_codes,
             num_classes=10 if self.conditional else 0,
             batch_norm=self.batch_norm,
             spectral_norm=self.spectral_norm,
@@ -204,6 +211,8 @@ def _canonical_classes(raw: list[Any]) -> tuple[str, ...]:
 _NUMERIC_RANGES: list[tuple[str, type, float | None, float | None]] = [
     ("width", float, 0.125, 8.0),
     ("d_width", float, 0.0, 8.0),
+    ("info_codes", int, 0, 1024),
+    ("info_weight", float, 0.0, 100.0),
     ("latent_dim", int, 1, 1024),
     ("dropout", float, 0.0, 0.9),
     ("label_smoothing", float, 0.0, 0.5),
@@ -236,6 +245,9 @@ def _validate(cfg: TrainConfig) -> None:
         _check_number(name, value, kind, low, high)
     if 0 < cfg.d_width < 0.125:
         raise ConfigError(f"d_width must be 0 (same as width) or between 0.125 and 8.0 (got {cfg.d_width!r})")
+    if cfg.info_codes == 1 or cfg.info_codes > cfg.latent_dim:
+        raise ConfigError(f"info_codes must be 0 (off) or between 2 and latent_dim ({cfg.latent_dim}) "
+                          f"(got {cfg.info_codes!r})")
     for name in ("lr_g", "lr_d"):
         value = getattr(cfg, name)
         _check_number(name, value, float, None, 1.0)

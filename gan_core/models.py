@@ -42,7 +42,18 @@ class Generator(nn.Module):
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
             z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        if self.cfg.info_codes:
+            z = torch.cat([z, F.one_hot(info_code(z, self.cfg.info_codes), self.cfg.info_codes).to(z.dtype)], dim=1)
         return self.body(z)
+
+
+def info_code(z: torch.Tensor, k: int) -> torch.Tensor:
+    """The InfoGAN category a latent vector carries: the argmax of its first k entries (uniform over k).
+
+    Read off z rather than drawn beside it, so z stays one plain Gaussian vector for sampling, seeds and
+    latent arithmetic, while the generator still sees a discrete switch it can use to keep modes apart.
+    """
+    return z[:, :k].argmax(dim=1)
 
 
 class Discriminator(nn.Module):
@@ -58,6 +69,8 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             # Start unconditional: N(0,1) rows dotted with thousands of features swamp the logit.
             nn.init.zeros_(self.embed.weight)
+        # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images only).
+        self.q_head = nn.Linear(feature_dim, cfg.info_codes) if cfg.info_codes else None
         self.out_act = nn.Sigmoid() if cfg.d_output == "sigmoid" else None
         if cfg.spectral_norm:
             for module in [*self.features, self.head]:
@@ -69,7 +82,16 @@ class Discriminator(nn.Module):
         return self.out_act is not None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self._score(self.features(x), labels)
+
+    def score_and_code(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The score and the Q head's code logits from one pass through the features."""
+        if self.q_head is None:
+            raise ValueError("this discriminator has no Q head (info_codes is 0)")
         h = self.features(x)
+        return self._score(h, labels), self.q_head(h)
+
+    def _score(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         out = self.head(h).squeeze(1)
         if self.embed is not None:
             if labels is None:
@@ -104,7 +126,7 @@ def _bn1d(c: int, cfg: ModelConfig, momentum: float = 0.1) -> list[nn.Module]:
 
 
 def _gen_in(cfg: ModelConfig) -> int:
-    return cfg.latent_dim + cfg.num_classes
+    return cfg.latent_dim + cfg.num_classes + cfg.info_codes
 
 
 # ----------------------------------------------------------------------------- dcgan (studio)

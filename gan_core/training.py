@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from gan_core import checkpoints as ck
 from gan_core.config import ConfigError, TrainConfig
@@ -31,7 +32,7 @@ from gan_core.data import class_index, load_split
 from gan_core.health import diagnose
 from gan_core.images import make_grid
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
-from gan_core.models import Discriminator, Generator, build_discriminator, build_generator
+from gan_core.models import Discriminator, Generator, build_discriminator, build_generator, info_code
 from gan_core.runs import RunDir, step_of
 from gan_core.runtime import resolve_device, set_threads
 
@@ -301,23 +302,34 @@ class Trainer:
         probs = self.D.outputs_probabilities
         real, y_real = self._batch(self.step)
         y_real = y_real if cfg.conditional else None
+        info = cfg.info_codes > 0
         for _ in range(cfg.d_steps):
             z, y_fake = self._noise(len(real))
+            code = info_code(z, cfg.info_codes) if info else None
             fake = self.G(z, y_fake)
             if cfg.r1_gamma > 0:
                 real = real.detach().requires_grad_(True)
             out_real = self.D(real, y_real)
-            out_fake = self.D(fake.detach(), y_fake)
+            if info:
+                out_fake, q_fake = self.D.score_and_code(fake.detach(), y_fake)
+            else:
+                out_fake = self.D(fake.detach(), y_fake)
             loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs, smoothing=cfg.label_smoothing)
             if cfg.r1_gamma > 0:
                 loss_d = loss_d + 0.5 * cfg.r1_gamma * r1_penalty(out_real, real)
+            # The code loss is kept out of the logged losses, so their health checks (ln 2, D winning) still hold.
+            info_d = cfg.info_weight * F.cross_entropy(q_fake, code) if info else 0.0
             self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            (loss_d + info_d).backward()
             self.opt_d.step()
-        out_gen = self.D(fake, y_fake)
+        if info:
+            out_gen, q_gen = self.D.score_and_code(fake, y_fake)
+            info_g = cfg.info_weight * F.cross_entropy(q_gen, code)
+        else:
+            out_gen, info_g = self.D(fake, y_fake), 0.0
         loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g + info_g).backward()
         self.opt_g.step()
         if self.G_ema is not None:
             with torch.no_grad():

@@ -25,6 +25,8 @@ from gan_core.presets import PRESETS, preset_config
         ("device", "tpu", "device must be one of auto"),
         ("d_width", 0.05, "d_width must be 0 (same as width) or between 0.125 and 8.0"),
         ("d_width", 9.0, "d_width must be between 0.0 and 8.0"),
+        ("info_codes", 1, "info_codes must be 0 (off) or between 2 and latent_dim (100)"),
+        ("info_codes", 101, "info_codes must be 0 (off) or between 2 and latent_dim (100)"),
     ],
 )
 def test_validation_names_field_and_range(field, value, words):

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gan_core.config import TrainConfig
-from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize
+from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, info_code, summarize
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
@@ -84,3 +84,28 @@ def test_sigmoid_output_and_spectral_norm():
     out = d(torch.randn(3, 1, 28, 28))
     assert d.outputs_probabilities and float(out.min()) >= 0 and float(out.max()) <= 1
     assert any("parametrizations" in n for n, _ in d.named_parameters())
+
+
+def test_info_code_is_read_off_z_and_switches_the_generator():
+    cfg = TrainConfig(arch="dcgan-deep", info_codes=10).model_config()
+    g, d = build_generator(cfg).eval(), build_discriminator(cfg)
+    z = torch.randn(20_000, 100, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(info_code(z, 10), minlength=10)
+    assert counts.min() > 1800 and counts.max() < 2200, "the code must be uniform over the categories"
+    # Moving only the argmax among the first 10 entries changes the image: the generator sees the code.
+    a = torch.randn(1, 100)
+    a[0, :10] = torch.linspace(-1, 1, 10)
+    b = a.clone()
+    b[0, :10] = a[0, :10].flip(0)
+    c = a.clone()
+    c[0, :9] = c[0, :9] - 0.5  # same argmax as a
+    assert info_code(a, 10).item() == 9 and info_code(b, 10).item() == 0 and info_code(c, 10).item() == 9
+    # a and b hold the same multiset of values in z[:10]: only the code and the order differ.
+    assert g.body[0].in_features == 110, "z (100) plus a 10-way one-hot code"
+    x = g(torch.cat([a, b]))
+    assert not torch.allclose(x[0], x[1])
+    score, code_logits = d.score_and_code(x)
+    assert score.shape == (2,) and code_logits.shape == (2, 10)
+    plain = build_discriminator(TrainConfig(arch="dcgan-deep").model_config())
+    with pytest.raises(ValueError, match="no Q head"):
+        plain.score_and_code(torch.zeros(1, 1, 28, 28))

@@ -66,6 +66,19 @@ def test_resume_can_lower_the_learning_rates(tiny_config, runs_root):
     assert (saved.lr_g, saved.lr_d, saved.arch) == (5e-5, 4e-5, tiny_config.arch), "the model is not resumable"
 
 
+def test_infogan_code_trains_and_its_generator_reloads(tiny_config, runs_root):
+    cfg = tiny_config.replace(name="info", info_codes=4, info_weight=2.0)
+    trainer = Trainer(cfg, runs_root=runs_root)
+    snap = trainer.run()
+    assert snap.status == "finished" and all(np.isfinite(float(v)) for r in _losses(snap.run_dir) for v in r[1:])
+    loaded = load_generator(runs_root / "info")
+    assert loaded.model.info_codes == 4
+    z = torch.randn(8, 100)
+    with torch.no_grad():
+        assert torch.equal(loaded.generator.eval()(z), trainer.G.eval()(z))
+    assert trainer.D.q_head is not None and trainer.D.q_head.out_features == 4
+
+
 def test_keep_checkpoints_deletes_only_the_older_ones(tiny_config, runs_root):
     snap = Trainer(tiny_config.replace(name="keep", epochs=3, keep_checkpoints=2), runs_root=runs_root).run()
     assert snap.status == "finished"

@@ -18,7 +18,7 @@ from gan_core.models import ARCHITECTURES
 LABELS: dict[str, str] = {
     "name": "Run name", "arch": "Architecture", "width": "Width multiplier", "d_width": "D width (0: same)",
     "conditional": "Class-conditional", "latent_dim": "Latent size (z)", "loss": "Loss", "d_output": "D output",
-    "batch_norm": "Batch norm",
+    "batch_norm": "Batch norm", "info_codes": "InfoGAN code categories (0: off)", "info_weight": "InfoGAN code weight",
     "spectral_norm": "Spectral norm on D", "dropout": "D dropout", "label_smoothing": "Label smoothing",
     "batch_size": "Batch size", "lr_g": "Learning rate G", "lr_d": "Learning rate D", "beta1": "Adam β1",
     "beta2": "Adam β2", "d_steps": "D steps per G step", "r1_gamma": "R1 penalty γ", "ema": "EMA of G",
@@ -83,7 +83,7 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         v["spectral_norm"] = c3.checkbox(LABELS["spectral_norm"], value=initial.spectral_norm, key=k("spectral_norm"),
                                          help=FIELD_HELP["spectral_norm"])
         v["dropout"] = num(c4, "dropout", step=0.05, fmt="%g")
-    with st.expander("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1"):
+    with st.expander("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1, InfoGAN code"):
         c1, c2, c3 = st.columns(3)
         v["beta1"] = num(c1, "beta1", step=0.05, fmt="%g")
         v["beta2"] = num(c2, "beta2", step=0.001, fmt="%g")
@@ -92,6 +92,9 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         v["label_smoothing"] = num(c1, "label_smoothing", step=0.05, fmt="%g")
         v["ema"] = num(c2, "ema", step=0.001, fmt="%g")
         v["r1_gamma"] = num(c3, "r1_gamma", step=0.1, fmt="%g")
+        c1, c2, _ = st.columns(3)
+        v["info_codes"] = num(c1, "info_codes", step=1)
+        v["info_weight"] = num(c2, "info_weight", step=0.1, fmt="%g")
     with st.expander("Schedule, outputs and runtime: steps, seed, grids, checkpoints, evaluation, threads"):
         c1, c2, c3, c4 = st.columns(4)
         v["max_steps"] = num(c1, "max_steps", step=100)
