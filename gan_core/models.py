@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -130,10 +129,10 @@ def _gen_in(cfg: ModelConfig) -> int:
 
 
 # ----------------------------------------------------------------------------- dcgan (studio)
-def _dcgan_to_14(cfg: ModelConfig, c1: int, c2: int, in_features: int | None = None) -> list[nn.Module]:
-    """Dense to c1x7x7, then a 4x4 transposed conv to c2x14x14: the start the DCGAN generators share."""
+def _dcgan_to_14(cfg: ModelConfig, c1: int, c2: int) -> list[nn.Module]:
+    """Dense to c1x7x7, then a 4x4 transposed conv to c2x14x14: the start both DCGAN generators share."""
     return [
-        nn.Linear(in_features or _gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
+        nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
         nn.Unflatten(1, (c1, 7, 7)),
         *_bn2d(c1, cfg),
         nn.LeakyReLU(0.2),
@@ -167,20 +166,15 @@ def _dcgan_d(cfg: ModelConfig) -> Discriminator:
     return Discriminator(features, c2 * 7 * 7, cfg)
 
 
-def _dcgan_deep_g(cfg: ModelConfig, mapping: int = 0) -> Generator:
+def _dcgan_deep_g(cfg: ModelConfig) -> Generator:
     """The studio G with a 3x3 conv after each upsampling: more nonlinearity to keep classes apart.
 
     The two-layer studio G must turn one Gaussian into ten separate clothing manifolds with a single
     dense layer; unconditionally it fills the gaps with shirt/coat/pullover blends (low precision).
-    `mapping` > 0 puts that many hidden units in a two-layer MLP on z first (as StyleGAN's mapping
-    network): a nonlinear warp of the Gaussian, so regions of z can be cut apart before any pixels.
     """
     c1, c2, c3 = _ch(128, cfg), _ch(64, cfg), _ch(32, cfg)
-    m = _ch(mapping, cfg) if mapping else 0
-    mlp: list[nn.Module] = [nn.Linear(_gen_in(cfg), m), nn.LeakyReLU(0.2), nn.Linear(m, m), nn.LeakyReLU(0.2)] if m else []
     body = nn.Sequential(
-        *mlp,
-        *_dcgan_to_14(cfg, c1, c2, m or None),
+        *_dcgan_to_14(cfg, c1, c2),
         nn.Conv2d(c2, c2, 3, 1, 1, bias=not cfg.batch_norm),
         *_bn2d(c2, cfg),
         nn.LeakyReLU(0.2),
@@ -349,8 +343,6 @@ ARCHITECTURES: dict[str, Architecture] = {
                      _dcgan_g, _dcgan_d),
         Architecture("dcgan-deep", "Studio DCGAN with a 3x3 conv after each upsampling in G (4 conv layers); same D",
                      _dcgan_deep_g, _dcgan_d),
-        Architecture("dcgan-map", "dcgan-deep with a two-layer 256-unit mapping MLP on z before the dense layer",
-                     partial(_dcgan_deep_g, mapping=256), _dcgan_d),
         Architecture("mlp", "MLP GAN of report 004: linear layers with BatchNorm", _mlp_g, _mlp_d),
         Architecture("tf-tutorial", "TensorFlow DCGAN tutorial (reports 000, 003): 5x5 convs, 2.3 M-parameter G",
                      _tf_g, _tf_d),
