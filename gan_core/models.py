@@ -413,13 +413,13 @@ class ModelSummary:
 
 
 def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers a reader thinks of: children of the Sequential bodies, then head/embed/output."""
+    """The layers a reader thinks of: children of the Sequential bodies, then embed/head/Q head/output."""
     out: list[tuple[str, nn.Module]] = []
     for seq_name in ("body", "features"):
         seq = getattr(model, seq_name, None)
         if isinstance(seq, nn.Sequential):
             out += [(f"{seq_name}.{i}", m) for i, m in enumerate(seq)]
-    for name in ("embed", "head", "out_act"):
+    for name in ("embed", "head", "q_head", "out_act"):
         m = getattr(model, name, None)
         if isinstance(m, nn.Module):
             out.append((name, m))
@@ -451,6 +451,8 @@ def summarize(model: Generator | Discriminator, title: str | None = None) -> Mod
         labels = torch.zeros(2, dtype=torch.long) if model.num_classes else None
         if isinstance(model, Generator):
             model(torch.zeros(2, model.latent_dim), labels)
+        elif model.q_head is not None:
+            model.score_and_code(torch.zeros(2, *IMAGE_SHAPE), labels)
         else:
             model(torch.zeros(2, *IMAGE_SHAPE), labels)
     finally:

@@ -106,6 +106,9 @@ def test_info_code_is_read_off_z_and_switches_the_generator():
     assert not torch.allclose(x[0], x[1])
     score, code_logits = d.score_and_code(x)
     assert score.shape == (2,) and code_logits.shape == (2, 10)
+    q_row = [r for r in summarize(d).rows if r.name == "q_head"]
+    assert q_row and q_row[0].output_shape == (10,) and q_row[0].params == 6272 * 10 + 10
+    assert summarize(d).total == sum(p.numel() for p in d.parameters())
     plain = build_discriminator(TrainConfig(arch="dcgan-deep").model_config())
     with pytest.raises(ValueError, match="no Q head"):
         plain.score_and_code(torch.zeros(1, 1, 28, 28))
