@@ -40,7 +40,6 @@ ACTIVE = ("starting", "running", "paused", "stopping")
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
 HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active: older means its process died
-# Fields that may differ when a run is resumed (they change the schedule, not the model).
 # What a resume may change: the schedule, the outputs, the runtime, and the learning rates (lowering them for
 # the last epochs is how a run is annealed). The model, the loss and the data stay as the checkpoint has them.
 RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "checkpoint_every",

@@ -91,8 +91,6 @@ def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started
 
 
 # ------------------------------------------------------------------ Live tab (a fragment)
-_ANNEAL_HELP = ("lower both for the last epochs to anneal a run (e.g. a quarter); the optimiser's state is kept, only "
-                "its step size changes")
 _CONTROL_DONE = {"pause": ("paused",), "resume": ("running",), "stop": ("stopped", "finished", "failed")}
 
 
@@ -262,6 +260,10 @@ def _new_run() -> None:
 
 
 # ------------------------------------------------------------------ Checkpoints tab (a slow fragment)
+_ANNEAL_HELP = ("lower both for the last epochs to anneal a run (e.g. a quarter); the optimiser's state is kept, only "
+                "its step size changes")
+
+
 def _checkpoints(snap: Snapshot) -> None:
     runs = list_runs()
     if not runs:
