@@ -295,37 +295,39 @@ class Trainer:
         pick = torch.randint(len(self.label_pool), (n,), generator=self.noise)
         return z, self.label_pool[pick].to(self.device)
 
+    def _score_fake(self, fake: torch.Tensor, labels: torch.Tensor | None, code: torch.Tensor | None
+                    ) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """D's scores on generated images, and the weighted InfoGAN code loss (0 without a code).
+
+        The code loss is returned apart, so the logged D and G losses (and their ln 2 / D-winning checks) stay
+        the adversarial ones.
+        """
+        if code is None:
+            return self.D(fake, labels), 0.0
+        score, code_logits = self.D.score_and_code(fake, labels)
+        return score, self.config.info_weight * F.cross_entropy(code_logits, code)
+
     def train_step(self) -> dict[str, float]:
         """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan."""
         cfg = self.config
         probs = self.D.outputs_probabilities
         real, y_real = self._batch(self.step)
         y_real = y_real if cfg.conditional else None
-        info = cfg.info_codes > 0
         for _ in range(cfg.d_steps):
             z, y_fake = self._noise(len(real))
-            code = info_code(z, cfg.info_codes) if info else None
+            code = info_code(z, cfg.info_codes) if cfg.info_codes else None
             fake = self.G(z, y_fake)
             if cfg.r1_gamma > 0:
                 real = real.detach().requires_grad_(True)
             out_real = self.D(real, y_real)
-            if info:
-                out_fake, q_fake = self.D.score_and_code(fake.detach(), y_fake)
-            else:
-                out_fake = self.D(fake.detach(), y_fake)
+            out_fake, info_d = self._score_fake(fake.detach(), y_fake, code)
             loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs, smoothing=cfg.label_smoothing)
             if cfg.r1_gamma > 0:
                 loss_d = loss_d + 0.5 * cfg.r1_gamma * r1_penalty(out_real, real)
-            # The code loss is kept out of the logged losses, so their health checks (ln 2, D winning) still hold.
-            info_d = cfg.info_weight * F.cross_entropy(q_fake, code) if info else 0.0
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + info_d).backward()
             self.opt_d.step()
-        if info:
-            out_gen, q_gen = self.D.score_and_code(fake, y_fake)
-            info_g = cfg.info_weight * F.cross_entropy(q_gen, code)
-        else:
-            out_gen, info_g = self.D(fake, y_fake), 0.0
+        out_gen, info_g = self._score_fake(fake, y_fake, code)
         loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g + info_g).backward()
