@@ -9,6 +9,12 @@ An operand is a latent vector: either one seed's z, or a *class mean*, the mean 
 of k samples the generator makes for that class. A conditional generator makes
 them by conditioning (the class travels as the label); an unconditional one has
 no labels, so its samples are sorted by the shipped Fashion-MNIST classifier.
+
+A generator with an InfoGAN code reads a discrete switch off z (the argmax of its
+first entries, fed in as a one-hot), so its full input is (z, code). The arithmetic
+is done on both parts: a class mean's code is the mean of its exemplars' one-hots,
+and the result's code is the signed sum of the operands' codes. Summing z alone
+would let the argmax of the sum pick one operand's switch and drop the others.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ class LatentMean:
     k: int
     members: torch.Tensor     # (n_found, latent_dim): the exemplars that were averaged
     by: str                   # "conditioning" | "classifier"
+    code: torch.Tensor | None = None  # (info_codes,): mean of the exemplars' InfoGAN one-hots, if G has a code
 
     @property
     def complete(self) -> bool:
@@ -130,7 +137,7 @@ def class_mean_latent(
         raise ValueError(f"k must be between 1 and 1000 (got {k})")
     if g.num_classes:
         members = latents(k, g.latent_dim, _class_seed(seed, c))
-        return LatentMean(members.mean(0), k, k, c, k, members, "conditioning")
+        return LatentMean(members.mean(0), k, k, c, k, members, "conditioning", _mean_code(g, members))
 
     if classifier is None:
         from gan_core.classifier import load_classifier
@@ -161,7 +168,11 @@ def class_mean_latent(
             f"rarely or never makes this class, a sign of mode collapse (or of a generator not trained far enough "
             f"yet). Pick another class, use a seed operand, or a class-conditional generator."
         )
-    return LatentMean(members.mean(0), n_found, drawn, c, k, members, "classifier")
+    return LatentMean(members.mean(0), n_found, drawn, c, k, members, "classifier", _mean_code(g, members))
+
+
+def _mean_code(g: Generator, members: torch.Tensor) -> torch.Tensor | None:
+    return g.codes_of(members).mean(0) if g.cfg.info_codes else None
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,7 @@ class ArithmeticResult:
     result_label: int | None        # the class a conditional G decoded the result with
     rescaling: str
     renormalized: bool = False      # operands and result were set to length sqrt(latent_dim) before decoding
+    code_result: torch.Tensor | None = None  # (info_codes,): the signed sum of the operands' InfoGAN codes
 
     def rescaling_note(self) -> str:
         lo, hi = float(self.pixel_result_raw.min()), float(self.pixel_result_raw.max())
@@ -205,13 +217,16 @@ def arithmetic(
     operands: Sequence[tuple[int, torch.Tensor, int | str | None]],
     rescale: str = "minmax",
     renormalize: bool = False,
+    codes: Sequence[torch.Tensor | None] | None = None,
 ) -> ArithmeticResult:
     """Vector-space and pixel-space results of sum(sign_i * operand_i) for the same operands.
 
     `operands` are (sign +1/-1, z of shape (latent_dim,), label or None). A conditional G decodes
     every operand with its own label and the latent result with the first operand's label.
     The latent sum is taken in float64, so A + B − B is exactly A. `renormalize` sets every operand
-    and the sum to the typical length first (see `typical_length`).
+    and the sum to the typical length first (see `typical_length`; codes are not rescaled).
+    For a G with an InfoGAN code, `codes` gives each operand's code (a class mean's `LatentMean.code`);
+    None, or a None entry, is the one-hot read off that operand's z.
     """
     if not operands:
         raise ValueError("no operands: give at least one (sign, z, label)")
@@ -234,15 +249,47 @@ def arithmetic(
     z_sum = sum(s * z.double() for s, z in zip(signs, zs, strict=True)).float()
     if renormalize:
         z_sum = typical_length(z_sum)
+    code_ops = _operand_codes(g, z_ops, codes)
+    code_sum = None
+    c_all = None
+    if code_ops is not None:
+        code_sum = sum(s * c.double() for s, c in zip(signs, code_ops, strict=True)).float()
+        c_all = torch.cat([code_ops, code_sum[None]])
     result_label = labels[0] if labels else None
     # One batch for operands and result: G is in eval mode, so each image is decoded independently.
     z_all = torch.cat([z_ops, z_sum[None]])
     y_all = torch.tensor([*labels, labels[0]]) if labels else None
     device = next(g.parameters()).device
     g.eval()
-    decoded = g(z_all.to(device), None if y_all is None else y_all.to(device)).cpu()
+    decoded = g(z_all.to(device), None if y_all is None else y_all.to(device),
+                None if c_all is None else c_all.to(device)).cpu()
     operand_images, latent_result = decoded[:-1], decoded[-1:]
     sign_t = torch.tensor(signs, dtype=operand_images.dtype).view(-1, 1, 1, 1)
     raw = (sign_t * operand_images).sum(0, keepdim=True)
     pixel = scale_to_unit(raw) if rescale == "minmax" else raw.clamp(-1, 1)
-    return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, result_label, rescale, renormalize)
+    return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, result_label, rescale, renormalize,
+                            code_sum)
+
+
+def _operand_codes(g: Generator, z_ops: torch.Tensor, codes: Sequence[torch.Tensor | None] | None) -> torch.Tensor | None:
+    """(n_operands, info_codes): each operand's given code, or the one-hot read off its z; None without a code."""
+    k = g.cfg.info_codes
+    if not k:
+        if codes is not None and any(c is not None for c in codes):
+            raise ValueError("this generator has no InfoGAN code: operands cannot carry codes")
+        return None
+    if codes is None:
+        codes = [None] * len(z_ops)
+    if len(codes) != len(z_ops):
+        raise ValueError(f"{len(codes)} codes given for {len(z_ops)} operands")
+    read = g.codes_of(z_ops)
+    out = []
+    for i, c in enumerate(codes):
+        if c is None:
+            out.append(read[i])
+            continue
+        c = torch.as_tensor(c, dtype=torch.float32)
+        if c.shape != (k,):
+            raise ValueError(f"operand {i + 1}: an InfoGAN code of shape ({k},) is needed, got {tuple(c.shape)}")
+        out.append(c)
+    return torch.stack(out)

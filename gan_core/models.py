@@ -36,14 +36,31 @@ class Generator(nn.Module):
         self.num_classes = cfg.num_classes
         self.body = body
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                codes: torch.Tensor | None = None) -> torch.Tensor:
+        """`codes` (n, info_codes) replaces the one-hot InfoGAN code read off z, e.g. by a sum or a blend of codes."""
+        x = z
         if self.num_classes:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
-            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
-        if self.cfg.info_codes:
-            z = torch.cat([z, F.one_hot(info_code(z, self.cfg.info_codes), self.cfg.info_codes).to(z.dtype)], dim=1)
-        return self.body(z)
+            x = torch.cat([x, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        if codes is not None:
+            k = self.cfg.info_codes
+            if not k:
+                raise ValueError("this generator has no InfoGAN code (info_codes is 0): codes cannot be given")
+            if codes.shape != (len(z), k):
+                raise ValueError(f"codes must have shape ({len(z)}, {k}), got {tuple(codes.shape)}")
+            x = torch.cat([x, codes.to(z.dtype)], dim=1)
+        elif self.cfg.info_codes:
+            x = torch.cat([x, self.codes_of(z)], dim=1)
+        return self.body(x)
+
+    def codes_of(self, z: torch.Tensor) -> torch.Tensor:
+        """The one-hot InfoGAN codes (n, info_codes) that `forward` reads off z."""
+        k = self.cfg.info_codes
+        if not k:
+            raise ValueError("this generator has no InfoGAN code (info_codes is 0)")
+        return F.one_hot(info_code(z, k), k).to(z.dtype)
 
 
 def info_code(z: torch.Tensor, k: int) -> torch.Tensor:

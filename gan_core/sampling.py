@@ -19,11 +19,13 @@ def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def generate(
     g: Generator, n: int, seed: int = 0, label: int | str | Sequence[int] | torch.Tensor | None = None, *,
-    z: torch.Tensor | None = None, batch: int = 500, progress: Callable[[int], None] | None = None,
+    z: torch.Tensor | None = None, codes: torch.Tensor | None = None, batch: int = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """(n,1,28,28) images in [-1, 1] from z(seed), in batches; G's train/eval mode is left as it was.
 
-    `label` is one class for all, or one per image (conditional G only); `progress(done)` after each batch.
+    `label` is one class for all, or one per image (conditional G only); `codes` (n, info_codes) replace the
+    InfoGAN codes read off z (see `Generator.forward`); `progress(done)` after each batch.
     """
     if not 1 <= n <= 50_000:
         raise ValueError(f"n must be between 1 and 50000 (got {n})")
@@ -36,7 +38,8 @@ def generate(
     try:
         for s in range(0, n, batch):
             y = None if labels is None else labels[s : s + batch].to(device)
-            out.append(g(z[s : s + batch].to(device), y).float().cpu())
+            c = None if codes is None else codes[s : s + batch].to(device)
+            out.append(g(z[s : s + batch].to(device), y, c).float().cpu())
             if progress is not None:
                 progress(min(s + batch, n))
     finally:
@@ -77,7 +80,11 @@ def class_grid(g: Generator, per_class: int = 10, seed: int = 0) -> torch.Tensor
 @torch.no_grad()
 def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: int | str | None = None,
                 spherical: bool = True) -> torch.Tensor:
-    """Images along the path from z(seed_a) to z(seed_b); slerp keeps |z| typical for a Gaussian."""
+    """Images along the path from z(seed_a) to z(seed_b); slerp keeps |z| typical for a Gaussian.
+
+    An InfoGAN code moves linearly from A's to B's, so the walk blends the two switches instead of jumping
+    where the argmax of z's first entries changes hands.
+    """
     za, zb = latents(1, g.latent_dim, seed_a)[0], latents(1, g.latent_dim, seed_b)[0]
     t = torch.linspace(0, 1, steps)
     if spherical:
@@ -89,7 +96,11 @@ def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: 
             z = (torch.sin((1 - t) * omega) / so)[:, None] * za + (torch.sin(t * omega) / so)[:, None] * zb
     else:
         z = (1 - t)[:, None] * za + t[:, None] * zb
-    return generate(g, steps, z=z, label=label if g.num_classes else None)
+    codes = None
+    if g.cfg.info_codes:
+        ca, cb = g.codes_of(torch.stack([za, zb]))
+        codes = (1 - t)[:, None] * ca + t[:, None] * cb
+    return generate(g, steps, z=z, codes=codes, label=label if g.num_classes else None)
 
 
 def nearest_real(

@@ -91,11 +91,13 @@ renormalize = c2.toggle(f"Keep latents at the typical length √{g.latent_dim} =
 
 # ------------------------------------------------------------------ operands -> latents
 operands: list[tuple[int, torch.Tensor, int | None]] = []
+codes: list[torch.Tensor | None] = []  # InfoGAN codes: a class mean's mean one-hot; None = read off z
 means: dict[int, LatentMean] = {}
 mtime = entry.path.stat().st_mtime if entry.path.exists() else 0.0
 for i, (sign, kind, cls, op_seed) in enumerate(specs):
     if kind == "seed":
         operands.append((sign, seed_latent(g, op_seed), cls))
+        codes.append(None)
         continue
     try:
         mean = _class_mean(str(entry.path), mtime, cls, k, seed)
@@ -109,10 +111,11 @@ for i, (sign, kind, cls, op_seed) in enumerate(specs):
         st.stop()
     means[i] = mean
     operands.append((sign, mean.z, cls if conditional else None))
+    codes.append(mean.code)
     if not mean.complete:
         st.warning(f"Operand {NAMES[i]}: {mean.describe()}.")
 
-result = arithmetic(g, operands, rescale=rescale, renormalize=renormalize)
+result = arithmetic(g, operands, rescale=rescale, renormalize=renormalize, codes=codes)
 
 # ------------------------------------------------------------------ side by side
 def _operand_title(i: int) -> tuple[str, str]:
@@ -141,6 +144,9 @@ with cols[-2]:
     if conditional:
         notes.append(f"decoded with operand A's label, {CLASS_NAMES[result.result_label]}: a conditional generator "
                      "needs one; the class comes from the label, the style from z")
+    if result.code_result is not None:
+        weights = ", ".join(f"{w:+.2f}·c{j}" for j, w in enumerate(result.code_result.tolist()) if abs(w) > 1e-6)
+        notes.append(f"the InfoGAN code was summed too: {weights or '0'} (zero codes omitted)")
     st.caption("; ".join(notes))
 with cols[-1]:
     st.markdown("**= pixel space**")
@@ -170,5 +176,8 @@ with st.expander("What the two results mean", expanded=True):
 - A class mean for an **unconditional** generator keeps the samples that the shipped classifier assigns to the
   class; a class the generator seldom makes is itself a sign of mode collapse. For a **conditional** generator the
   label carries the class, the latent carries the style, and the result is decoded with operand A's label.
+- A generator trained with an **InfoGAN code** (e.g. the shipped `dcgan`) also reads a discrete switch off z: the
+  argmax of its first entries, fed in as a one-hot. It is part of the latent, so it is added and subtracted too:
+  a class mean's code is the mean of its exemplars' one-hots, the result's code the signed sum of the operands'.
 """
     )

@@ -178,3 +178,56 @@ def test_presets_name_valid_classes_and_operations():
         assert len(ops) == len(OPERATIONS[preset.operation])
         assert all(name in CLASS_NAMES for _, name in ops)
     assert PRESETS["ankle boot − sneaker + sandal"].operands == [(1, "Ankle boot"), (-1, "Sneaker"), (1, "Sandal")]
+
+
+@pytest.fixture(scope="module")
+def g_info():
+    torch.manual_seed(2)
+    return build_generator(ModelConfig(width=0.25, info_codes=10)).eval()
+
+
+def test_an_infogan_code_is_summed_with_z(g_info):
+    za, zb, zc = (seed_latent(g_info, s) for s in (1, 2, 3))
+    onehots = g_info.codes_of(torch.stack([za, zb, zc]))
+    res = arithmetic(g_info, list(zip(OPERATIONS["A − B + C"], (za, zb, zc), [None] * 3, strict=True)))
+    assert torch.allclose(res.code_result, onehots[0] - onehots[1] + onehots[2])
+    assert torch.allclose(res.latent_result, g_info(res.z_result[None], codes=res.code_result[None]), atol=1e-5)
+    # Summing z alone would hand the result one operand's switch: argmax(zA − zB + zC) is a single one-hot.
+    assert len(set(onehots.argmax(1).tolist())) == 3, "seeds 1, 2, 3 carry three different codes"
+    assert not torch.allclose(res.latent_result, g_info(res.z_result[None]), atol=1e-4)
+    # A + B − B is A exactly, the code included.
+    same = arithmetic(g_info, [(1, za, None), (1, zb, None), (-1, zb, None)])
+    assert torch.equal(same.code_result, onehots[0])
+    assert torch.equal(same.latent_result[0], same.operand_images[0])
+
+
+def test_a_class_mean_carries_the_mean_of_its_exemplars_codes():
+    torch.manual_seed(3)
+    g = build_generator(ModelConfig(width=0.25, num_classes=10, info_codes=10)).eval()
+    mean = class_mean_latent(g, "Bag", k=6, seed=0)
+    assert torch.allclose(mean.code, g.codes_of(mean.members).mean(0))
+    assert mean.code.sum().item() == pytest.approx(1.0) and mean.code.min() >= 0
+    res = arithmetic(g, [(1, mean.z, mean.cls)], codes=[mean.code])
+    assert torch.allclose(res.operand_images, generate(g, 1, label=mean.cls, z=mean.z[None], codes=mean.code[None]),
+                          atol=1e-5)
+
+
+def test_codes_are_checked(g_uncond, g_info):
+    z = seed_latent(g_info, 0)
+    with pytest.raises(ValueError, match="no InfoGAN code"):
+        arithmetic(g_uncond, [(1, z, None)], codes=[torch.ones(10)])
+    with pytest.raises(ValueError, match=r"shape \(10,\)"):
+        arithmetic(g_info, [(1, z, None)], codes=[torch.ones(3)])
+    with pytest.raises(ValueError, match="2 codes given for 1 operands"):
+        arithmetic(g_info, [(1, z, None)], codes=[None, None])
+    with pytest.raises(ValueError, match="no InfoGAN code"):
+        g_uncond(z[None], codes=torch.ones(1, 10))
+
+
+def test_interpolation_blends_an_infogan_code_between_its_ends(g_info):
+    za, zb = seed_latent(g_info, 4), seed_latent(g_info, 9)
+    strip = interpolate(g_info, 4, 9, steps=5)
+    assert torch.allclose(strip[0], generate(g_info, 1, z=za[None])[0], atol=1e-5)
+    assert torch.allclose(strip[-1], generate(g_info, 1, z=zb[None])[0], atol=1e-5)
+    assert torch.allclose(generate(g_info, 3, seed=5), generate(g_info, 3, seed=5, codes=g_info.codes_of(
+        torch.randn(3, 100, generator=torch.Generator().manual_seed(5)))), atol=1e-6)
