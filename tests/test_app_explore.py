@@ -182,3 +182,14 @@ def test_arithmetic_page_on_an_unconditional_generator_uses_the_classifier(runs_
     assert ("**= latent space**" in shown) or any("mode collapse" in e for e in errors), errors
     if "**= latent space**" in shown:
         assert any("classifier called" in m for m in shown)
+
+
+@pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="the shipped classifier is not there yet")
+def test_arithmetic_page_sums_the_shipped_generators_infogan_code(runs_root):
+    at = _page("arithmetic").run()
+    assert not at.exception
+    box = at.selectbox(key="arith_gen")
+    assert box.value.label == "shipped · dcgan", "the default unconditional generator comes first"
+    at.selectbox(key="arith_preset").set_value("ankle boot − sneaker + sandal").run()
+    assert not at.exception and not at.error
+    assert any("InfoGAN code was summed too" in c.value for c in at.caption)
