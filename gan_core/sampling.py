@@ -1,4 +1,4 @@
-"""Making images from a trained generator: seeded grids, class grids, interpolation, nearest real images."""
+"""Making images from a trained generator: seeded grids, class and code grids, interpolation, nearest real images."""
 
 from __future__ import annotations
 
@@ -75,6 +75,26 @@ def class_grid(g: Generator, per_class: int = 10, seed: int = 0) -> torch.Tensor
     z = latents(per_class, g.latent_dim, seed).repeat(g.num_classes, 1)
     labels = torch.arange(g.num_classes).repeat_interleave(per_class)
     return generate(g, len(z), z=z, label=labels.tolist())
+
+
+@torch.no_grad()
+def code_grid(g: Generator, per_code: int = 10, seed: int = 0) -> torch.Tensor:
+    """info_codes x per_code images, row r = InfoGAN code r, the same z in every row: what each code switches."""
+    k = g.cfg.info_codes
+    if not k:
+        raise ValueError("a code-by-row grid needs a generator trained with an InfoGAN code (info_codes > 0)")
+    z = latents(per_code, g.latent_dim, seed).repeat(k, 1)
+    codes = torch.eye(k).repeat_interleave(per_code, dim=0)
+    return generate(g, len(z), z=z, codes=codes)
+
+
+def row_majorities(predicted: torch.Tensor, rows: int) -> list[tuple[int, int]]:
+    """(most frequent class, its count) of each of `rows` equal rows of predicted class ids."""
+    out = []
+    for row in predicted.reshape(rows, -1):
+        counts = torch.bincount(row, minlength=int(row.max()) + 1)
+        out.append((int(counts.argmax()), int(counts.max())))
+    return out
 
 
 @torch.no_grad()

@@ -6,16 +6,19 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from gan_core.classifier import ClassifierError, load_classifier, predict
 from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
 from gan_core.images import make_grid, png_bytes, to_uint8
-from gan_core.sampling import class_grid, generate, interpolate, nearest_real
+from gan_core.sampling import class_grid, code_grid, generate, interpolate, nearest_real, row_majorities
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import image_row, show_grid
 from ui.pickers import pick_generator
 from ui.state import generator
 
-MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row grid (10×10)"}
+MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row grid (10×10)",
+         "codes": "Code-by-row grid (InfoGAN)"}
+GRIDS = ("grid", "codes")  # modes whose image count is fixed
 
 st.title("Sample")
 st.caption("Draw images from a shipped generator or any checkpoint of your runs. The same seed always gives the same grid.")
@@ -29,27 +32,36 @@ elif loaded.train_config:
     with st.expander("Training configuration of this checkpoint"):
         st.json(loaded.train_config)
 kind = "class-conditional" if g.num_classes else "unconditional"
+k_codes = g.cfg.info_codes
 st.caption(f"{kind} {loaded.model.arch} generator · latent size {g.latent_dim}"
+           + (f" · {k_codes}-way InfoGAN code (the argmax of z's first {k_codes} entries)" if k_codes else "")
            + (f" · step {loaded.step:,}" if loaded.step is not None else ""))
 
 # ------------------------------------------------------------------ the grid
 mode, cls = "mixed", None
-if g.num_classes:
+modes = (["mixed", "one", "grid"] if g.num_classes else ["mixed"]) + (["codes"] if k_codes else [])
+if len(modes) > 1:
     c1, c2, c3 = st.columns(3)
     with c1:
-        mode = st.radio("Classes", list(MODES), format_func=MODES.get, key="sample_mode")
-        cls = class_selectbox("Class", "sample_cls", disabled=mode != "one")
+        mode = st.radio("Classes", modes, format_func=MODES.get, key="sample_mode",
+                        help="a code-by-row grid gives each row one InfoGAN code and every column one z: what the "
+                             "code switches, with z held fixed" if k_codes else None)
+        if g.num_classes:
+            cls = class_selectbox("Class", "sample_cls", disabled=mode != "one")
 else:
     c2, c3, _ = st.columns(3)
-n = c2.slider("Images", 1, 100, 64, key="sample_n", disabled=mode == "grid",
-              help="a class-by-row grid always shows 10 per class")
+n = c2.slider("Images", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
+              help="a class- or code-by-row grid always shows 10 per row")
 seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
-request = {"path": str(entry.path), "mode": mode, "n": 100 if mode == "grid" else n, "seed": int(seed),
+grid_n = {"grid": 100, "codes": 10 * k_codes}
+request = {"path": str(entry.path), "mode": mode, "n": grid_n.get(mode, n), "seed": int(seed),
            "cls": cls if mode == "one" else None}
 
 if st.button("Generate", type="primary", key="sample_generate"):
     if mode == "grid":
         images, nrow = class_grid(g, per_class=10, seed=int(seed)), 10
+    elif mode == "codes":
+        images, nrow = code_grid(g, per_code=10, seed=int(seed)), 10
     else:
         images = generate(g, n, seed=int(seed), label=cls if mode == "one" else None)
         nrow = 10 if mode == "mixed" and g.num_classes and n >= 10 else None
@@ -64,12 +76,22 @@ if {k: result[k] for k in request} != request:
     st.caption("⚠️ The settings changed since this grid was made: press **Generate** to redraw it.")
 what = (f"class {CLASS_NAMES[result['cls']]}" if result["mode"] == "one" else
         "rows = classes 0–9, columns share z" if result["mode"] == "grid" else
+        f"rows = InfoGAN codes 0–{k_codes - 1}, columns share z" if result["mode"] == "codes" else
         "classes cycle 0–9 along each row" if g.num_classes else "")
 grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3,
                      caption=f"{len(result['images'])} images from {result['label']} · seed {result['seed']}"
                              + (f" · {what}" if what else ""))
 st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
                    key="sample_download")
+if result["mode"] == "codes":
+    try:
+        majorities = row_majorities(predict(load_classifier(), result["images"]), len(result["images"]) // 10)
+    except ClassifierError as exc:
+        st.caption(f"What each code makes could not be read: {exc}")
+    else:
+        st.caption("What the classifier calls each row (no labels were used in training, so a code that means one "
+                   "class was learned): " + " · ".join(f"code {r}: {CLASS_NAMES[c]} {m}/10"
+                                                       for r, (c, m) in enumerate(majorities)))
 
 # ------------------------------------------------------------------ nearest real images
 st.subheader("Nearest real training images")

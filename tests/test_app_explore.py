@@ -193,3 +193,17 @@ def test_arithmetic_page_sums_the_shipped_generators_infogan_code(runs_root):
     at.selectbox(key="arith_preset").set_value("ankle boot − sneaker + sandal").run()
     assert not at.exception and not at.error
     assert any("InfoGAN code was summed too" in c.value for c in at.caption)
+
+
+@pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="the shipped classifier is not there yet")
+def test_sample_page_draws_the_shipped_generators_code_by_row_grid():
+    at = _page("sample").run()
+    assert at.selectbox(key="sample_gen").value.label == "shipped · dcgan"
+    assert any("10-way InfoGAN code" in c.value for c in at.caption)
+    assert at.radio(key="sample_mode").options == ["Mixed classes", "Code-by-row grid (InfoGAN)"]
+    at.radio(key="sample_mode").set_value("codes").run()
+    at.button(key="sample_generate").click().run()
+    assert not at.exception
+    assert at.session_state["sample_result"]["images"].shape == (100, 1, 28, 28)
+    rows = next(c.value for c in at.caption if c.value.startswith("What the classifier calls each row"))
+    assert rows.count("/10") == 10 and "code 9:" in rows
