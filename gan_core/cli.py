@@ -15,13 +15,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gan_core.cards import checks_text, write_card
 from gan_core.checkpoints import CheckpointError, export_card, load_generator, save_generator
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
-from gan_core.data import CorruptDatasetError, DatasetNotFoundError
+from gan_core.data import CLASS_NAMES, CorruptDatasetError, DatasetNotFoundError
 from gan_core.presets import PRESETS, get_preset
+
+if TYPE_CHECKING:
+    import torch
 
 USER_ERRORS = (ConfigError, CheckpointError, DatasetNotFoundError, CorruptDatasetError, ValueError, FileNotFoundError)
 
@@ -123,13 +126,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from gan_core.images import make_grid, png_bytes
-    from gan_core.sampling import class_grid, generate
+    from gan_core.sampling import class_grid, code_grid, generate
 
+    if args.by_class and args.by_code:
+        raise ValueError("--by-class and --by-code each make a whole grid: pick one")
     loaded = load_generator(args.source)
     g = loaded.generator
     if args.by_class:
         images = class_grid(g, per_class=args.n // 10 or 1, seed=args.seed)
         nrow = args.n // 10 or 1
+    elif args.by_code:
+        per_code = args.n // (g.cfg.info_codes or 1) or 1
+        images, nrow = code_grid(g, per_code=per_code, seed=args.seed), per_code
+        _print_code_rows(images, g.cfg.info_codes)
     else:
         images = generate(g, args.n, seed=args.seed, label=args.cls)
         nrow = args.nrow
@@ -138,6 +147,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out.write_bytes(png_bytes(make_grid(images, nrow=nrow), scale=args.scale))
     print(f"wrote {out} ({len(images)} images from {loaded.path})")
     return 0
+
+
+def _print_code_rows(images: torch.Tensor, rows: int) -> None:
+    """What the classifier calls each row of a code grid: which class, if any, each code learned."""
+    from gan_core.classifier import ClassifierError, load_classifier, predict
+    from gan_core.sampling import row_majorities
+
+    try:
+        majorities = row_majorities(predict(load_classifier(), images), rows)
+    except ClassifierError as exc:
+        print(f"(what each code makes could not be read: {exc})")
+        return
+    per_row = len(images) // rows
+    for r, (c, m) in enumerate(majorities):
+        print(f"code {r}: {CLASS_NAMES[c]} in {m} of {per_row}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -255,6 +279,8 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="cls", default=None, help="class name or index (conditional generators)")
     p.add_argument("--by-class", action="store_true", help="class-by-row grid (conditional generators)")
+    p.add_argument("--by-code", action="store_true",
+                   help="InfoGAN-code-by-row grid, columns sharing z (generators with info_codes)")
     p.add_argument("--nrow", type=int, default=None, help="images per row")
     p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
     p.add_argument("--out", default="samples.png")

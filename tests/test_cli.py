@@ -1,8 +1,10 @@
 """The command line through a subprocess, as a user runs it."""
 
+import re
 import subprocess
 import sys
 
+from gan_core.data import CLASS_NAMES
 from tests.conftest import needs_data
 
 
@@ -66,3 +68,18 @@ def test_sample_from_a_non_weights_file(tmp_path):
     bogus.write_text("hello")
     r = cli("sample", str(bogus))
     assert r.returncode == 2 and "not a readable safetensors file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sample_by_code_prints_what_each_code_makes(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "codes.png"
+    r = cli("sample", "weights/generators/dcgan.safetensors", "--by-code", "--n", "30", "--scale", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    names = "|".join(re.escape(c) for c in CLASS_NAMES)
+    rows = r.stdout.splitlines()[:10]
+    assert all(re.fullmatch(rf"code {i}: ({names}) in [123] of 3", row) for i, row in enumerate(rows)), rows
+    assert any(row.endswith("in 3 of 3") for row in rows), "the trained code should make one class in some row"
+    assert Image.open(out).size == (3 * 28 + 4 * 2, 10 * 28 + 11 * 2)  # 3 columns, 10 rows of 28 px, 2 px gaps
+    r = cli("sample", "weights/generators/dcgan-cond.safetensors", "--by-code")
+    assert r.returncode == 2 and "InfoGAN code" in r.stderr and "Traceback" not in r.stderr
