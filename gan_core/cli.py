@@ -151,11 +151,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def _print_code_rows(images: torch.Tensor, rows: int) -> None:
     """What the classifier calls each row of a code grid: which class, if any, each code learned."""
-    from gan_core.classifier import ClassifierError, load_classifier, predict
-    from gan_core.sampling import row_majorities
+    from gan_core.classifier import ClassifierError
+    from gan_core.sampling import code_rows_classes
 
     try:
-        majorities = row_majorities(predict(load_classifier(), images), rows)
+        majorities = code_rows_classes(images, rows)
     except ClassifierError as exc:
         print(f"(what each code makes could not be read: {exc})")
         return

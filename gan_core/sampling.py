@@ -88,6 +88,16 @@ def code_grid(g: Generator, per_code: int = 10, seed: int = 0) -> torch.Tensor:
     return generate(g, len(z), z=z, codes=codes)
 
 
+def code_rows_classes(images: torch.Tensor, rows: int, classifier: torch.nn.Module | None = None) -> list[tuple[int, int]]:
+    """(class the shipped classifier sees most, its count) per row of a code grid: what each code learned.
+
+    Raises ClassifierError when the classifier file is missing or broken.
+    """
+    from gan_core.classifier import load_classifier, predict
+
+    return row_majorities(predict(classifier or load_classifier(), images), rows)
+
+
 def row_majorities(predicted: torch.Tensor, rows: int) -> list[tuple[int, int]]:
     """(most frequent class, its count) of each of `rows` equal rows of predicted class ids."""
     out = []

@@ -6,11 +6,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core.classifier import ClassifierError, load_classifier, predict
+from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
 from gan_core.images import make_grid, png_bytes, to_uint8
-from gan_core.sampling import class_grid, code_grid, generate, interpolate, nearest_real, row_majorities
+from gan_core.sampling import class_grid, code_grid, code_rows_classes, generate, interpolate, nearest_real
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import image_row, show_grid
 from ui.pickers import pick_generator
@@ -85,7 +85,7 @@ st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{res
                    key="sample_download")
 if result["mode"] == "codes":
     try:
-        majorities = row_majorities(predict(load_classifier(), result["images"]), len(result["images"]) // 10)
+        majorities = code_rows_classes(result["images"], len(result["images"]) // 10)
     except ClassifierError as exc:
         st.caption(f"What each code makes could not be read: {exc}")
     else:
