@@ -102,7 +102,7 @@ def row_majorities(predicted: torch.Tensor, rows: int) -> list[tuple[int, int]]:
     """(most frequent class, its count) of each of `rows` equal rows of predicted class ids."""
     out = []
     for row in predicted.reshape(rows, -1):
-        counts = torch.bincount(row, minlength=int(row.max()) + 1)
+        counts = torch.bincount(row)
         out.append((int(counts.argmax()), int(counts.max())))
     return out
 

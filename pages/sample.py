@@ -65,7 +65,15 @@ if st.button("Generate", type="primary", key="sample_generate"):
     else:
         images = generate(g, n, seed=int(seed), label=cls if mode == "one" else None)
         nrow = 10 if mode == "mixed" and g.num_classes and n >= 10 else None
-    st.session_state["sample_result"] = {**request, "images": images, "nrow": nrow, "label": entry.label}
+    # Read once per grid, not on every rerun: what the classifier calls each row of a code grid.
+    code_rows: list[tuple[int, int]] | str | None = None
+    if mode == "codes":
+        try:
+            code_rows = code_rows_classes(images, k_codes)
+        except ClassifierError as exc:
+            code_rows = str(exc)
+    st.session_state["sample_result"] = {**request, "images": images, "nrow": nrow, "label": entry.label,
+                                         "code_rows": code_rows}
     st.session_state.pop("sample_d_report", None)
 
 result = st.session_state.get("sample_result")
@@ -83,15 +91,13 @@ grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3,
                              + (f" · {what}" if what else ""))
 st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
                    key="sample_download")
-if result["mode"] == "codes":
-    try:
-        majorities = code_rows_classes(result["images"], len(result["images"]) // 10)
-    except ClassifierError as exc:
-        st.caption(f"What each code makes could not be read: {exc}")
-    else:
-        st.caption("What the classifier calls each row (no labels were used in training, so a code that means one "
-                   "class was learned): " + " · ".join(f"code {r}: {CLASS_NAMES[c]} {m}/10"
-                                                       for r, (c, m) in enumerate(majorities)))
+code_rows = result.get("code_rows")
+if isinstance(code_rows, str):
+    st.caption(f"What each code makes could not be read: {code_rows}")
+elif code_rows:
+    st.caption("What the classifier calls each row (no labels were used in training, so a code that means one "
+               "class was learned): " + " · ".join(f"code {r}: {CLASS_NAMES[c]} {m}/{result['nrow']}"
+                                                   for r, (c, m) in enumerate(code_rows)))
 
 # ------------------------------------------------------------------ nearest real images
 st.subheader("Nearest real training images")
