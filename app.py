@@ -7,6 +7,7 @@ so a fresh server paints the app's shell at once.
 
 import streamlit as st
 
+import gan_core  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before any page imports torch; imports no torch itself)
 from ui.nav import navigation
 
 st.set_page_config(page_title="Fashion GAN Studio", page_icon=":material/checkroom:", layout="wide")

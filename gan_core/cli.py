@@ -21,7 +21,7 @@ from gan_core.cards import checks_text, write_card
 from gan_core.checkpoints import CheckpointError, export_card, load_generator, save_generator
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
 from gan_core.data import CLASS_NAMES, CorruptDatasetError, DatasetNotFoundError
-from gan_core.presets import PRESETS, get_preset
+from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
 
 if TYPE_CHECKING:
     import torch
@@ -40,8 +40,9 @@ class CLIError(Exception):
 
 # ----------------------------------------------------------------------------- config flags
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training configuration (defaults: the preset, else TrainConfig)")
-    group.add_argument("--preset", default=None, help=f"start from a preset: {', '.join(PRESETS)}")
+    group = parser.add_argument_group("training configuration (defaults: the preset's)")
+    group.add_argument("--preset", default=None,
+                       help=f"start from a preset (default: {DEFAULT_PRESET}): {', '.join(PRESETS)}")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "preset":
             continue
@@ -63,9 +64,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         for f in dataclasses.fields(TrainConfig)
         if f.name != "preset" and getattr(args, f.name, None) is not None
     }
-    if args.preset:
-        return get_preset(args.preset).config(**overrides)
-    return TrainConfig(**overrides)
+    return get_preset(args.preset or DEFAULT_PRESET).config(**overrides)
 
 
 def explicit_overrides(args: argparse.Namespace) -> dict[str, Any]:

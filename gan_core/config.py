@@ -82,6 +82,7 @@ FIELD_HELP: dict[str, str] = {
     "max_images": "use at most this many training images (0: all)",
     "seed": "random seed (weights, noise, data order)",
     "sample_every": "steps between fixed-noise sample grids (0: once per epoch)",
+    "grid_every_s": "seconds between live fixed-noise grids, besides the step cadence (0: step cadence only)",
     "grid_size": "images in the fixed-noise grid",
     "checkpoint_every": "epochs between checkpoints (0: only at the end or on stop)",
     "keep_checkpoints": "keep only this many newest checkpoints, deleting older ones (0: keep all)",
@@ -135,6 +136,7 @@ class TrainConfig:
     seed: int = 0
     # outputs
     sample_every: int = 200
+    grid_every_s: float = 10.0
     grid_size: int = 64
     checkpoint_every: int = 1
     keep_checkpoints: int = 0
@@ -227,6 +229,7 @@ _NUMERIC_RANGES: list[tuple[str, type, float | None, float | None]] = [
     ("max_images", int, 0, 60_000),
     ("seed", int, 0, 2**31 - 1),
     ("sample_every", int, 0, None),
+    ("grid_every_s", float, 0.0, 3600.0),
     ("grid_size", int, 1, 100),
     ("checkpoint_every", int, 0, None),
     ("keep_checkpoints", int, 0, None),

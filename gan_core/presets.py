@@ -146,3 +146,5 @@ def get_preset(name: str) -> Preset:
 def preset_config(name: str, /, **overrides: Any) -> TrainConfig:
     """The preset's TrainConfig with `overrides` applied on top (only those fields change)."""
     return get_preset(name).config(**overrides)
+
+DEFAULT_PRESET = "studio"

@@ -17,6 +17,7 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,10 +40,11 @@ from gan_core.runtime import resolve_device, set_threads
 ACTIVE = ("starting", "running", "paused", "stopping")
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
+ETA_WINDOW_S = 180.0  # the ETA's rate is measured over this much wall-clock time
 HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active: older means its process died
 # What a resume may change: the schedule, the outputs, the runtime, and the learning rates (lowering them for
 # the last epochs is how a run is annealed). The model, the loss and the data stay as the checkpoint has them.
-RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "checkpoint_every",
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s", "checkpoint_every",
                        "keep_checkpoints", "log_every", "eval_every", "eval_samples", "threads", "device", "data_dir")
 
 
@@ -72,6 +74,7 @@ class Snapshot:
     message: str = ""
     history: tuple[dict[str, float], ...] = ()
     grids: tuple[tuple[int, np.ndarray], ...] = ()
+    grid_source: str = ""       # which copy of G drew the grids: the EMA copy (with its decay now) or G itself
     warnings: tuple[str, ...] = ()
     config: TrainConfig | None = None
 
@@ -147,7 +150,6 @@ class Trainer:
             ckpt_path = None
         self.config = cfg
         set_threads(cfg.threads)
-        self.device = resolve_device(cfg.device)
         if cfg.eval_every:  # fail now, with the classifier's own message, rather than at the first evaluation
             from gan_core.classifier import load_classifier
 
@@ -155,9 +157,32 @@ class Trainer:
 
         data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
                           max_images=cfg.max_images or None)
-        self.images = data.to_tensor().to(self.device)
-        self.labels = torch.tensor(np.array(data.labels), dtype=torch.long, device=self.device)
-        n = len(data)
+        self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
+        self.step = 0
+        self.wall_time = 0.0
+        if ckpt_path is not None:
+            self._load_checkpoint(ckpt_path)
+        assert self.rundir is not None
+        self.rundir.write_status(status="running", step=self.step, total_steps=self.total_steps)
+        grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
+        history = self.rundir.read_metrics()
+        with self._lock:
+            self._live.grids = grids
+            self._live.history = _thin(history)
+        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg, step=self.step,
+                      total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch, epochs=cfg.epochs,
+                      epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
+
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """The networks, optimisers, noise streams and schedule for these training images (n, 1, 28, 28).
+
+        `_setup` calls it with the data set; `gan_core.speed` calls it with random images to time a step.
+        """
+        cfg = self.config
+        self.device = resolve_device(cfg.device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        n = len(images)
         self.batch = min(cfg.batch_size, n)  # a 100-image subset with batch 256 trains on all 100
         self.steps_per_epoch = n // self.batch
         total = cfg.epochs * self.steps_per_epoch
@@ -182,19 +207,6 @@ class Trainer:
         self.fixed_y = pool[torch.arange(cfg.grid_size) * len(pool) // cfg.grid_size].to(self.device) \
             if cfg.conditional else None
         self.step = 0
-        self.wall_time = 0.0
-        if ckpt_path is not None:
-            self._load_checkpoint(ckpt_path)
-        assert self.rundir is not None
-        self.rundir.write_status(status="running", step=self.step, total_steps=self.total_steps)
-        grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
-        history = self.rundir.read_metrics()
-        with self._lock:
-            self._live.grids = grids
-            self._live.history = _thin(history)
-        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg, step=self.step,
-                      total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch, epochs=cfg.epochs,
-                      epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
 
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
         assert self.resume_path is not None
@@ -333,9 +345,13 @@ class Trainer:
         (loss_g + info_g).backward()
         self.opt_g.step()
         if self.G_ema is not None:
+            # Warm-up: early on the average spans only the last few steps ((1 + t) / (10 + t) grows to cfg.ema
+            # by step ~9,000 at 0.999), so the EMA generator follows G from the first seconds instead of
+            # showing the random initial weights for minutes.
+            decay = ema_decay(cfg.ema, self.step)
             with torch.no_grad():
                 for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
-                    pe.lerp_(p, 1.0 - cfg.ema)
+                    pe.lerp_(p, 1.0 - decay)
                 for be, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
                     be.copy_(b)
         self.step += 1
@@ -345,6 +361,13 @@ class Trainer:
             "d_real": realness(out_real.detach(), from_probs=probs),
             "d_fake": realness(out_fake.detach(), from_probs=probs),
         }
+
+    def grid_source(self) -> str:
+        """Which generator the grids (and checkpoints' sampling) use, as a caption says it."""
+        if not self.config.ema:
+            return "G itself (no EMA in this run)"
+        return (f"the EMA of G's weights (decay {ema_decay(self.config.ema, self.step):.3f} now, warming up to "
+                f"{self.config.ema:g})")
 
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray:
@@ -358,11 +381,26 @@ class Trainer:
 
     def _record_grid(self) -> None:
         assert self.rundir is not None
+        self._last_grid = (self.step, time.monotonic())
         grid = self.sample_grid()
         self.rundir.save_grid(self.step, grid)
         with self._lock:
             self._live.grids.append((self.step, grid))
             del self._live.grids[:-MAX_GRIDS]
+            self._live.snap = replace(self._live.snap, grid_source=self.grid_source())
+
+    def _grid_due(self, end_of_epoch: bool) -> bool:
+        """On the step cadence (or each epoch), and on the time cadence so the live view moves from the first seconds."""
+        cfg = self.config
+        last_step, last_t = self._last_grid
+        if last_step == self.step:
+            return False
+        if cfg.sample_every:
+            if self.step % cfg.sample_every == 0:
+                return True
+        elif end_of_epoch:
+            return True
+        return bool(cfg.grid_every_s) and time.monotonic() - last_t >= cfg.grid_every_s
 
     def run(self, on_step: Callable[[Snapshot], None] | None = None) -> Snapshot:
         """Train until done, stopped or failed; returns the final snapshot. Never raises for a failed run."""
@@ -380,10 +418,12 @@ class Trainer:
         cfg, run = self.config, self.rundir
         assert run is not None
         self._publish(status="running")
+        self._last_grid = (-1, time.monotonic())
         if self.step == 0:
             self._record_grid()
         pending: list[dict[str, float]] = []
         rate = 0.0
+        eta = EtaClock(self.step)
         last_ckpt_step = self.step
         last_beat = time.monotonic()
         while self.step < self.total_steps:
@@ -392,6 +432,7 @@ class Trainer:
             if not self._running.is_set():
                 self._pause_point(last_ckpt_step)
                 last_ckpt_step = self.step
+                eta = EtaClock(self.step)  # a pause is not training time
                 continue
             t0 = time.perf_counter()
             stats = self.train_step()
@@ -423,13 +464,13 @@ class Trainer:
                 run.write_status(status="running", step=self.step, total_steps=self.total_steps,
                                  wall_time_s=round(self.wall_time, 3))
                 last_beat = time.monotonic()
-            if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and end_of_epoch):
+            if self._grid_due(end_of_epoch):
                 self._record_grid()
             if cfg.checkpoint_every and end_of_epoch and (self.step // self.steps_per_epoch) % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
                 last_ckpt_step = self.step
             self._publish(step=self.step, epoch=epoch, images_per_sec=rate, elapsed_s=self.wall_time,
-                          eta_s=(self.total_steps - self.step) * self.batch / rate if rate else None,
+                          eta_s=eta.update(self.step, self.total_steps),
                           d_loss=stats["d_loss"], g_loss=stats["g_loss"], d_real=stats["d_real"],
                           d_fake=stats["d_fake"])
             if on_step is not None:
@@ -486,6 +527,36 @@ class Trainer:
         g = self.G_ema if self.G_ema is not None else self.G
         return metrics.quick_evaluate(g, n=self.config.eval_samples, seed=self.config.seed,
                                       classes=self.config.classes)
+
+
+class EtaClock:
+    """Time left, from wall-clock progress (grids, logging and checkpoints included) over the last minutes.
+
+    The per-step rate swings with every grid, checkpoint and browser refresh; steps per wall-clock second over a
+    window of up to ETA_WINDOW_S, itself smoothed, moves by a few per cent once the first minute is past.
+    """
+
+    def __init__(self, step: int) -> None:
+        self._marks: deque[tuple[float, int]] = deque([(time.monotonic(), step)])
+        self._rate: float | None = None
+
+    def update(self, step: int, total: int) -> float | None:
+        now = time.monotonic()
+        if now - self._marks[-1][0] >= 1.0:
+            self._marks.append((now, step))
+            while len(self._marks) > 2 and now - self._marks[1][0] >= ETA_WINDOW_S:
+                self._marks.popleft()
+            t0, s0 = self._marks[0]
+            rate = (step - s0) / (now - t0)
+            self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
+        if not self._rate:
+            return None
+        return max(0.0, (total - step) / self._rate)
+
+
+def ema_decay(target: float, step: int) -> float:
+    """The EMA decay at `step`: min(target, (1 + step) / (10 + step))."""
+    return min(target, (1.0 + step) / (10.0 + step))
 
 
 def _thin(history: list[dict[str, float]]) -> list[dict[str, float]]:

@@ -15,13 +15,14 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from gan_core import speed
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.compare import training_elsewhere
 from gan_core.config import ConfigError, ModelConfig, TrainConfig
 from gan_core.images import png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelSummary, build_discriminator, build_generator, summarize
-from gan_core.presets import PRESETS, preset_config
+from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import RunDir, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
@@ -190,8 +191,9 @@ def _grid(snap: Snapshot) -> bytes | None:
         cached = (cache_key, png_bytes(grid, scale=GRID_SCALE))
         st.session_state["train_grid_png"] = cached
     data = cached[1]
-    st.image(data, caption=f"The same fixed noise at step {step:,} (grid {index + 1} of the {len(steps)} kept here; "
-                           "every grid is in the run's samples/ folder)")
+    drawn_by = f"Drawn by {snap.grid_source}. " if snap.grid_source else ""
+    st.image(data, caption=f"The same fixed noise at step {step:,}. {drawn_by}Grid {index + 1} of the {len(steps)} "
+                           "kept here; every grid is in the run's samples/ folder.")
     return data
 
 
@@ -219,7 +221,7 @@ def _downloads(snap: Snapshot, grid_png: bytes | None, slots: list) -> None:
 # ------------------------------------------------------------------ New run tab
 def _new_run() -> None:
     names = list(PRESETS)
-    preset_name = st.selectbox("Preset", names, index=names.index("studio"), key="train_preset",
+    preset_name = st.selectbox("Preset", names, index=names.index(DEFAULT_PRESET), key="train_preset",
                                help="a named starting point; every field below stays editable")
     preset = PRESETS[preset_name]
     with st.container(border=True):
@@ -252,11 +254,29 @@ def _new_run() -> None:
     if snap.active:
         st.info("A run is in progress (see the **Live** tab): Start is refused until it ends or you stop it.",
                 icon=":material/hourglass_top:")
+    if config is not None:
+        _eta_before_start(config, snap.active)
     if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:"):
         if config is None:
             st.error("Not started: fix the value named in the message above first.", icon=":material/block:")
         else:
             _start(config, what=f"Started a run from preset {preset_name} (architecture {config.arch})")
+
+
+@st.cache_data(max_entries=32, show_spinner="Timing a few training steps of these networks…")
+def _images_per_sec(timing_json: str) -> float:
+    return speed.images_per_sec(TrainConfig.from_dict(json.loads(timing_json)))
+
+
+def _eta_before_start(config: TrainConfig, active: bool) -> None:
+    """The run's length from a short timing of its own training step (cached per network and batch)."""
+    if active:
+        st.caption("Estimated duration: measured when no run is training (a timing now would share the cores).")
+        return
+    rate = _images_per_sec(speed.timing_key(config).to_json())
+    est = speed.estimate(config, rate)
+    st.markdown(f"Estimated duration: **about {duration(est.seconds)}** ({est.text()}, timed just now on this "
+                "machine; a page refreshing beside the run slows it).")
 
 
 # ------------------------------------------------------------------ Checkpoints tab (a slow fragment)

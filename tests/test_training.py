@@ -201,3 +201,51 @@ def test_in_training_evaluation_logs_fid_and_coverage(tiny_config, runs_root):
     rows = [r for r in RunDir(runs_root / "evals").read_metrics() if "fid" in r]
     assert [r["step"] for r in rows] == [8.0]
     assert rows[0]["fid"] > 0 and 0 <= rows[0]["coverage_classes"] <= 10
+
+
+def test_ema_warm_up_follows_g_from_the_first_steps(tiny_config, runs_root):
+    assert training.ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert training.ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert training.ema_decay(0.999, 100_000) == 0.999
+    trainer = Trainer(tiny_config.replace(name="warm", ema=0.999, max_steps=12), runs_root=runs_root)
+    trainer._setup()
+    initial = [p.detach().clone() for p in trainer.G_ema.parameters()]
+    first_grid = trainer.sample_grid()
+    for _ in range(12):
+        trainer.train_step()
+
+    def dist(a, b):
+        return sum(float((x - y).pow(2).sum()) for x, y in zip(a, b, strict=True)) ** 0.5
+
+    ema, g = list(trainer.G_ema.parameters()), list(trainer.G.parameters())
+    # Without the warm-up, 12 steps at 0.999 would leave the EMA 98.8 % the initial weights.
+    assert dist(ema, g) < 0.5 * dist(ema, initial)
+    assert np.abs(trainer.sample_grid().astype(int) - first_grid.astype(int)).mean() > 1.0, \
+        "the grid at step 12 is still the initial one"
+    assert "EMA" in trainer.grid_source() and "warming up to 0.999" in trainer.grid_source()
+    assert Trainer(tiny_config.replace(ema=0.0)).grid_source().startswith("G itself")
+
+
+def test_grids_on_the_time_cadence(tiny_config, runs_root):
+    # sample_every far beyond the run: only the time cadence (here: every step) and the final grid remain.
+    snap = Trainer(tiny_config.replace(name="timed", sample_every=1000, grid_every_s=1e-6, max_steps=6),
+                   runs_root=runs_root).run()
+    assert snap.status == "finished"
+    assert [s for s, _ in RunDir(runs_root / "timed").grids()] == [0, 1, 2, 3, 4, 5, 6]
+    assert snap.grid_source.startswith("G itself"), "tiny_config trains without an EMA"
+    Trainer(tiny_config.replace(name="untimed", sample_every=1000, grid_every_s=0, max_steps=6),
+                  runs_root=runs_root).run()
+    assert [s for s, _ in RunDir(runs_root / "untimed").grids()] == [0, 6]
+
+
+def test_eta_clock_uses_wall_clock_progress(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: now[0])
+    clock = training.EtaClock(step=0)
+    assert clock.update(5, 1000) is None, "no estimate before a second has passed"
+    for t in range(1, 61):  # 10 steps per second for a minute
+        now[0] = 100.0 + t
+        eta = clock.update(10 * t, 1000)
+    assert eta == pytest.approx(40.0, rel=0.05)
+    now[0] += 0.5  # within the same second the rate is not re-measured
+    assert clock.update(601, 1000) == pytest.approx((1000 - 601) / 10.0, rel=0.05)

@@ -24,6 +24,7 @@ LABELS: dict[str, str] = {
     "beta2": "Adam β2", "d_steps": "D steps per G step", "r1_gamma": "R1 penalty γ", "ema": "EMA of G",
     "epochs": "Epochs", "max_steps": "Max steps (0: no limit)", "classes": "Train on classes (empty: all ten)",
     "max_images": "Max training images (0: all 60,000)", "seed": "Seed", "sample_every": "Sample grid every (steps)",
+    "grid_every_s": "Live grid every (seconds, 0: off)",
     "grid_size": "Images in the sample grid", "checkpoint_every": "Checkpoint every (epochs)",
     "keep_checkpoints": "Keep newest checkpoints (0: all)",
     "log_every": "Log metrics every (steps)", "eval_every": "Evaluate FID / coverage every (steps, 0: off)",
@@ -101,7 +102,8 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         v["seed"] = num(c2, "seed", step=1)
         v["sample_every"] = num(c3, "sample_every", step=50)
         v["grid_size"] = num(c4, "grid_size", step=1)
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4, c5 = st.columns(5)
+        v["grid_every_s"] = num(c5, "grid_every_s", step=5.0, fmt="%g")
         v["checkpoint_every"] = num(c1, "checkpoint_every", step=1)
         v["log_every"] = num(c2, "log_every", step=1)
         v["eval_every"] = num(c3, "eval_every", step=100)

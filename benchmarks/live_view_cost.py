@@ -1,0 +1,131 @@
+"""What watching costs: training throughput with the Train page's Live tab open in a browser, against no browser.
+
+    .venv/bin/python benchmarks/live_view_cost.py [--seconds 60] [--rounds 2] [--warmup 30]
+
+Starts `streamlit run app.py` on a free local port with a temporary runs folder, opens the Train page in headless
+Chromium (Debian's /usr/bin/chromium, driven by playwright), presses Start with the defaults, then alternates
+phases: the Live tab open in the browser, and the browser closed. Each phase counts the steps the run adds to
+metrics.csv over `--seconds` of wall-clock time, so every cost of watching is in it: the page's refreshes, the
+server's work for them and the browser's own CPU. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("streamlit did not answer /_stcore/health within 60 s")
+
+
+def _last_step(runs: Path) -> tuple[int, int]:
+    """(last logged step, batch size) of the one run in `runs`."""
+    csvs = list(runs.glob("*/metrics.csv"))
+    if not csvs:
+        return 0, 0
+    lines = csvs[0].read_text().strip().splitlines()
+    head = lines[0].split(",")
+    step = int(float(lines[-1].split(",")[head.index("step")])) if len(lines) > 1 else 0
+    batch = int(json.loads((csvs[0].parent / "config.json").read_text())["batch_size"])
+    return step, batch
+
+
+def _phase(runs: Path, seconds: float) -> tuple[float, int]:
+    s0, batch = _last_step(runs)
+    time.sleep(seconds)
+    s1, _ = _last_step(runs)
+    return (s1 - s0) / seconds, batch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
+    ap.add_argument("--rounds", type=int, default=2, help="pairs of (Live tab open, no browser) phases")
+    ap.add_argument("--warmup", type=float, default=30.0, help="seconds after Start before measuring")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
+        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                   "--server.port", str(port), "--server.address", "127.0.0.1"],
+                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows: list[tuple[str, float]] = []
+        try:
+            _wait_healthy(url, server)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+                def open_live() -> object:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.set_default_timeout(60_000)
+                    page.goto(f"{url}/train")
+                    return page
+
+                page = open_live()
+                page.get_by_role("button", name="Start training").click()
+                page.get_by_text("Drawn by").first.wait_for()
+                print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+                      f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s", flush=True)
+                time.sleep(args.warmup)
+                for _ in range(args.rounds):
+                    rate, batch = _phase(runs, args.seconds)
+                    rows.append(("Live tab open", rate * batch))
+                    print(f"Live tab open   {rate * batch:8.0f} images/s", flush=True)
+                    page.close()
+                    rate, batch = _phase(runs, args.seconds)
+                    rows.append(("no browser", rate * batch))
+                    print(f"no browser      {rate * batch:8.0f} images/s", flush=True)
+                    page = open_live()
+                    page.get_by_text("Drawn by").first.wait_for()
+                browser.close()
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    live = [r for k, r in rows if k == "Live tab open"]
+    none = [r for k, r in rows if k == "no browser"]
+    if live and none:
+        ratio = sum(live) / len(live) / (sum(none) / len(none))
+        print(f"watching keeps {ratio:.0%} of the throughput without a browser (cost {1 - ratio:.0%}); "
+              f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
