@@ -61,18 +61,37 @@ def _last_step(runs: Path) -> tuple[int, int]:
     return step, batch
 
 
-def _phase(runs: Path, seconds: float) -> tuple[float, int]:
+def _browser_cpu_s() -> float:
+    """CPU seconds used so far by every Chromium process (user + system), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if "chrom" in name:
+            total += (int(rest[11]) + int(rest[12])) / tick
+    return total
+
+
+def _phase(runs: Path, seconds: float) -> tuple[float, int, float]:
+    """(steps per second, batch size, share of one core the browser used) over `seconds`."""
     s0, batch = _last_step(runs)
+    c0 = _browser_cpu_s()
     time.sleep(seconds)
     s1, _ = _last_step(runs)
-    return (s1 - s0) / seconds, batch
+    return (s1 - s0) / seconds, batch, (_browser_cpu_s() - c0) / seconds
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
     ap.add_argument("--rounds", type=int, default=2, help="pairs of (Live tab open, no browser) phases")
-    ap.add_argument("--warmup", type=float, default=30.0, help="seconds after Start before measuring")
+    ap.add_argument("--warmup", type=float, default=60.0, help="seconds after Start before measuring")
+    ap.add_argument("--screenshot", metavar="PNG", help="save the Live tab as the warm-up ends (what a person sees "
+                                                         "that long after pressing Start)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -93,23 +112,29 @@ def main() -> None:
                 def open_live() -> object:
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.set_default_timeout(60_000)
+                    page.goto(url)  # the root first: a fresh server's first deep link skips app.py (streamlit#9624)
+                    page.get_by_test_id("stSidebar").wait_for()
                     page.goto(f"{url}/train")
                     return page
 
                 page = open_live()
                 page.get_by_role("button", name="Start training").click()
-                page.get_by_text("Drawn by").first.wait_for()
+                started = time.monotonic()
                 print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
                       f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s", flush=True)
-                time.sleep(args.warmup)
+                page.get_by_text("Drawn by").first.wait_for()
+                time.sleep(max(0.0, args.warmup - (time.monotonic() - started)))
+                if args.screenshot:
+                    page.screenshot(path=args.screenshot, full_page=True)
+                    print(f"# {args.screenshot}: the Live tab {args.warmup:.0f} s after Start", flush=True)
                 for _ in range(args.rounds):
-                    rate, batch = _phase(runs, args.seconds)
+                    rate, batch, cpu = _phase(runs, args.seconds)
                     rows.append(("Live tab open", rate * batch))
-                    print(f"Live tab open   {rate * batch:8.0f} images/s", flush=True)
+                    print(f"Live tab open   {rate * batch:8.0f} images/s   browser {cpu:4.0%} of a core", flush=True)
                     page.close()
-                    rate, batch = _phase(runs, args.seconds)
+                    rate, batch, cpu = _phase(runs, args.seconds)
                     rows.append(("no browser", rate * batch))
-                    print(f"no browser      {rate * batch:8.0f} images/s", flush=True)
+                    print(f"no browser      {rate * batch:8.0f} images/s   browser {cpu:4.0%} of a core", flush=True)
                     page = open_live()
                     page.get_by_text("Drawn by").first.wait_for()
                 browser.close()

@@ -89,7 +89,7 @@ FIELD_HELP: dict[str, str] = {
     "log_every": "steps between rows of metrics.csv",
     "eval_every": "steps between cheap evaluations (FID, class coverage; 0: off)",
     "eval_samples": "generated images per in-training evaluation",
-    "threads": "CPU threads for PyTorch (0: PyTorch's default)",
+    "threads": "CPU threads for PyTorch (0: PyTorch's default, one per physical core)",
     "device": "auto, cpu, cuda or mps",
     "data_dir": "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
 }
@@ -144,7 +144,7 @@ class TrainConfig:
     eval_every: int = 0
     eval_samples: int = 2000
     # runtime
-    threads: int = 1
+    threads: int = 0
     device: str = "auto"
     data_dir: str = ""
 

@@ -1,9 +1,9 @@
 """Where and how fast tensors run: device choice and the CPU thread count.
 
-On small 2-core machines PyTorch's default of one OpenMP thread per core makes
-the small matrix products of these GANs several times slower as soon as another
-process (the Streamlit server, a second run) wants a core; one thread is the
-measured default (see benchmarks/train_speed.py).
+Threads: `TrainConfig.threads` 0 keeps PyTorch's one thread per physical core. With OpenMP's default spinning
+wait, two threads ran up to 12x slower than one whenever another process (the Streamlit server, a second run)
+wanted a core; with the passive wait policy that `gan_core/__init__.py` sets, two threads are 1.45x faster on an
+idle 2-core machine and 0.83x beside a busy core (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# PyTorch's own choice (one thread per physical core), read before any run changes it.
+DEFAULT_THREADS = torch.get_num_threads()
+
+
 def set_threads(threads: int) -> None:
-    """0 keeps PyTorch's default; anything else is applied process-wide."""
-    if threads > 0 and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    """Applied process-wide; 0 means PyTorch's default, even after an earlier run of this process chose another."""
+    wanted = threads or DEFAULT_THREADS
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from gan_core.config import TrainConfig
+from gan_core.runtime import set_threads
 from gan_core.training import Trainer
 
 IMAGES_PER_CLASS = 6_000  # Fashion-MNIST's training split
@@ -42,8 +43,7 @@ def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 2
     images = torch.rand(max(batch, 2) * 4, 1, 28, 28) * 2 - 1
     with torch.random.fork_rng(devices=[]):
         before = torch.get_num_threads()
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        set_threads(cfg.threads)
         try:
             probe.prepare(images, torch.randint(0, 10, (len(images),)))
             for _ in range(warmup_steps):

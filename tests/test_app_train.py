@@ -6,6 +6,7 @@ refresh itself is covered by tests/test_browser.py.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gan_core.manager import shared_manager
+from gan_core.presets import DEFAULT_PRESET
 from tests.conftest import needs_data
-from ui.charts import metric_figure, smooth
+from ui.charts import metric_figure, smooth, thin_points
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
 
@@ -60,8 +62,11 @@ def test_renders_with_presets_start_and_layer_tables(mgr):
     at = _page()
     assert [t.label for t in at.tabs] == ["Live", "New run", "Checkpoints"]
     assert at.session_state["train_tab"] == "New run", "with no run yet the page opens on the form"
-    assert at.selectbox(key="train_preset").value == "studio"
+    assert at.selectbox(key="train_preset").value == DEFAULT_PRESET
     assert at.button(key="train_start").label == "Start training"
+    assert re.search(r"Estimated duration: \*\*about [\d ]+(s|min|h)", _texts(at.markdown)), \
+        "the ETA before Start, from a timing of the preset's own step"
+    at.selectbox(key="train_preset").select("studio").run()
     g_table, d_table = at.dataframe[0].value, at.dataframe[1].value
     assert list(g_table.columns) == ["Layer", "Type", "Output shape", "Params"]
     assert g_table["Output shape"].iloc[-2:].tolist()[-1] == "(None, 1, 28, 28)"
@@ -72,7 +77,7 @@ def test_renders_with_presets_start_and_layer_tables(mgr):
 
 def test_choosing_a_preset_resets_the_form(mgr):
     at = _page()
-    at.number_input(key="train_form.studio.width").set_value(0.5).run()
+    at.number_input(key=f"train_form.{DEFAULT_PRESET}.width").set_value(0.5).run()
     at.selectbox(key="train_preset").select("ankle-boot").run()
     assert not at.exception
     assert at.selectbox(key="train_form.ankle-boot.arch").value == "ankle-boot-gan2"
@@ -81,8 +86,9 @@ def test_choosing_a_preset_resets_the_form(mgr):
     assert "002 (Venkatesh)" in _texts(at.markdown)
     # Report 002's GAN2 totals as the preset describes them.
     assert at.dataframe[0].value["Params"].sum() == 106_657 and at.dataframe[1].value["Params"].sum() == 29_921
-    at.selectbox(key="train_preset").select("studio").run()
-    assert at.number_input(key="train_form.studio.width").value == 1.0, "the edit should not survive a preset change"
+    at.selectbox(key="train_preset").select(DEFAULT_PRESET).run()
+    assert at.number_input(key=f"train_form.{DEFAULT_PRESET}.width").value == 1.0, \
+        "the edit should not survive a preset change"
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -91,7 +97,7 @@ def test_choosing_a_preset_resets_the_form(mgr):
 ])
 def test_invalid_value_shows_the_message_and_starts_nothing(mgr, runs_root, field, value, message):
     at = _page()
-    at.number_input(key=f"train_form.studio.{field}").set_value(value).run()
+    at.number_input(key=f"train_form.{DEFAULT_PRESET}.{field}").set_value(value).run()
     assert message in _texts(at.error)
     at.button(key="train_start").click().run()
     assert not at.exception
@@ -103,14 +109,14 @@ def test_invalid_value_shows_the_message_and_starts_nothing(mgr, runs_root, fiel
 @needs_data
 def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     at = _page()
-    form = "train_form.studio"
+    form = f"train_form.{DEFAULT_PRESET}"
     for field, value in [("width", 0.25), ("max_images", 256), ("batch_size", 32), ("epochs", 1000),
                          ("grid_size", 16), ("threads", 1)]:
         at.number_input(key=f"{form}.{field}").set_value(value)
     at.text_input(key=f"{form}.name").input("apptest")
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    assert "Started a run from preset studio (architecture dcgan)" in _texts(at.success)
+    assert f"Started a run from preset {DEFAULT_PRESET}" in _texts(at.success)
     _wait(lambda: mgr.snapshot().status == "running" and mgr.snapshot().step > 0, 60, "the run training")
     snap = mgr.snapshot()
     assert snap.run_name == "apptest" and snap.config.width == 0.25 and snap.config.max_images == 256
@@ -120,6 +126,10 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     assert at.session_state["train_tab"] == "Live"
     at.run()
     assert "Run `apptest`" in _texts(at.subheader)
+    _wait(lambda: mgr.snapshot().grid_source, 30, "the first grid")
+    at.run()
+    assert any("Drawn by the EMA of G's weights" in c for img in at.image for c in img.captions), \
+        "the grid's caption names the generator copy that drew it"
     _tab(at, "New run").button(key="train_start").click().run()
     assert "Not started: run 'apptest' is running" in _texts(at.warning)
     _tab(at, "Live")
@@ -174,3 +184,12 @@ def test_charts_smooth_and_one_trace_per_series_and_metric():
     assert fig.data[0].line.color != fig.data[3].line.color, "one colour per run"
     single = metric_figure({"a": rows}, ["d_loss"], smoothing=0.5)
     assert [t.name for t in single.data] == ["D loss"] and single.data[0].y[-1] < 1.0
+
+
+def test_long_curves_are_thinned_to_the_last_point():
+    assert thin_points(list(range(10)), 20) == list(range(10))
+    thinned = thin_points(list(range(10_001)), 500)
+    assert len(thinned) <= 500 and thinned[0] == 0 and thinned[-1] == 10_000
+    rows = [{"step": i, "d_loss": float(i)} for i in range(3000)]
+    fig = metric_figure({"a": rows}, ["d_loss"], max_points=300)
+    assert len(fig.data[0].x) <= 300 and fig.data[0].x[-1] == 2999 and fig.data[0].y[-1] == 2999.0

@@ -1,10 +1,12 @@
 """The command line through a subprocess, as a user runs it."""
 
+import json
 import re
 import subprocess
 import sys
 
 from gan_core.data import CLASS_NAMES
+from gan_core.presets import DEFAULT_PRESET, preset_config
 from tests.conftest import needs_data
 
 
@@ -45,8 +47,8 @@ def test_presets_lists_the_seed_systems():
 
 @needs_data
 def test_train_then_sample(tmp_path):
-    r = cli("train", "--max-images", "128", "--batch-size", "32", "--epochs", "1", "--width", "0.25",
-            "--name", "clirun", "--runs-root", str(tmp_path))
+    r = cli("train", "--preset", "studio", "--max-images", "128", "--batch-size", "32", "--epochs", "1",
+            "--width", "0.25", "--name", "clirun", "--runs-root", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "finished" in r.stdout
     assert "img_s" in r.stderr  # the tqdm bar
@@ -61,6 +63,18 @@ def test_train_then_sample(tmp_path):
     r = cli("train", "--resume", str(run), "--epochs", "2")
     assert r.returncode == 0, r.stderr
     assert "finished 8 steps" in r.stdout
+
+
+@needs_data
+def test_train_without_a_preset_uses_the_default_preset(tmp_path):
+    r = cli("train", "--max-images", "64", "--batch-size", "32", "--max-steps", "2", "--width", "0.25",
+            "--name", "defaults", "--runs-root", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((tmp_path / "defaults" / "config.json").read_text())
+    expected = preset_config(DEFAULT_PRESET)
+    assert saved["preset"] == DEFAULT_PRESET
+    assert (saved["lr_g"], saved["conditional"], saved["grid_size"]) == (expected.lr_g, expected.conditional,
+                                                                        expected.grid_size)
 
 
 def test_sample_from_a_non_weights_file(tmp_path):

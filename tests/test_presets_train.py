@@ -19,8 +19,9 @@ def test_preset_generator_maps_noise_to_images(name):
     torch.manual_seed(0)
     g, d = build_generator(model).eval(), build_discriminator(model).eval()
     with torch.no_grad():
-        x = g(torch.randn(3, model.latent_dim))
-        scores = d(x)
+        labels = torch.tensor([0, 4, 9]) if model.conditional else None
+        x = g(torch.randn(3, model.latent_dim), labels)
+        scores = d(x, labels)
     assert x.shape == (3, 1, 28, 28)
     assert float(x.min()) >= -1 and float(x.max()) <= 1
     assert x.std() > 0, "the generator ignores its noise"

@@ -24,6 +24,7 @@ METRIC_LABELS = {
     "time_s": "time (s)",
     "epoch": "epoch",
 }
+MAX_POINTS = 500  # per line: more than a chart's width in pixels shows nothing more, and costs every refresh
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 _COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6",
             "#bab0ac")
@@ -50,6 +51,18 @@ def smooth(values: Iterable[float], weight: float) -> list[float]:
     return out
 
 
+def thin_points(values: Sequence[float], max_points: int) -> list[float]:
+    """At most `max_points` evenly spaced values, always the last one."""
+    n = len(values)
+    if n <= max_points:
+        return list(values)
+    stride = math.ceil(n / (max_points - 1))
+    kept = list(values[::stride])
+    if (n - 1) % stride:
+        kept.append(values[-1])
+    return kept
+
+
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
@@ -61,12 +74,14 @@ def metric_figure(
     smoothing: float = 0.0,
     title: str | None = None,
     y_title: str | None = None,
+    max_points: int = MAX_POINTS,
 ) -> go.Figure:
     """One line per (series name, metric) against "step"; rows without the metric are skipped.
 
     With one series the colours tell the metrics apart; with several, a colour per series
     and a dash style per metric (so "solid: D, dashed: G" holds for any number of runs).
-    A (series, metric) pair with no points draws no line.
+    A (series, metric) pair with no points draws no line. Each line keeps at most `max_points` points
+    (evenly spaced, the last always kept, after smoothing), so a long run costs the page no more than a short one.
     """
     fig = go.Figure()
     single = len(series) == 1
@@ -77,6 +92,7 @@ def metric_figure(
                 continue
             xs = [p[0] for p in points]
             ys = smooth([p[1] for p in points], smoothing) if smoothing else [float(p[1]) for p in points]
+            xs, ys = thin_points(xs, max_points), thin_points(ys, max_points)
             colour = _COLOURS[(m_idx if single else s_idx) % len(_COLOURS)]
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines",

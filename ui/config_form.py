@@ -115,8 +115,8 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
                                    help=FIELD_HELP["device"])
         v["data_dir"] = c3.text_input(LABELS["data_dir"], value=initial.data_dir, key=k("data_dir"),
                                       help=FIELD_HELP["data_dir"], placeholder="search the usual places").strip()
-        st.caption("Threads: on a busy 2-core machine 1 thread is usually fastest, because the app's server needs the "
-                   "other core.")
+        st.caption("Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is faster while "
+                   "other programs keep the cores busy.")
 
     try:
         return TrainConfig(**v)

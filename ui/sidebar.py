@@ -29,8 +29,9 @@ def training_status() -> None:
             return
         from ui.live import live
 
-        # While idle, poll slowly so a run started from another tab still shows up here.
-        live(_status_box, interval="1s", idle_interval="5s")
+        # Every 5 s, running or idle: while idle so a run started from another tab shows up here; while running
+        # no faster, because each refresh costs the run throughput and the Train page's live view is the close-up.
+        live(_status_box, interval="5s", idle_interval="5s")
 
 
 def _status_box(snap: Snapshot) -> None:
