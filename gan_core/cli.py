@@ -91,12 +91,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar: tqdm | None = None
     interrupted = {"n": 0}
 
-    def on_sigint(_sig: int, _frame: Any) -> None:
+    def on_signal(sig: int, _frame: Any) -> None:
+        """Ctrl-C and SIGTERM (a `kill`, a scheduler's stop) both save a checkpoint and stop; a second one aborts."""
         interrupted["n"] += 1
         if interrupted["n"] > 1:
             raise KeyboardInterrupt
         trainer.stop()
-        print("\nStopping: saving a checkpoint (Ctrl-C again to abort without saving)...", file=sys.stderr)
+        what = "Ctrl-C" if sig == signal.SIGINT else "the signal"
+        print(f"\nStopping: saving a checkpoint ({what} again to abort without saving)...", file=sys.stderr)
 
     def on_step(snap: Any) -> None:
         nonlocal bar
@@ -107,11 +109,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.set_postfix(epoch=f"{snap.epoch}/{snap.epochs}", D=f"{snap.d_loss:.3f}", G=f"{snap.g_loss:.3f}",
                         img_s=f"{snap.images_per_sec:.0f}", refresh=False)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         snap = trainer.run(on_step=on_step)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     for w in snap.warnings:

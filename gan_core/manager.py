@@ -8,6 +8,7 @@ UI: it only updates the trainer's lock-protected snapshot.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from gan_core.config import TrainConfig
@@ -28,21 +29,28 @@ class TrainingManager:
     def start(self, config: TrainConfig, *, resume: str | Path | None = None) -> Trainer:
         """Start training in a daemon thread; refuses while another run is active."""
         with self._lock:
-            if self._trainer is not None and self._trainer.snapshot().active:
-                snap = self._trainer.snapshot()
+            snap = self.snapshot()
+            if snap.active:
                 raise RunActiveError(
                     f"run '{snap.run_name or 'starting'}' is {snap.status}: stop it before starting another "
                     "(one run trains at a time)"
                 )
             trainer = Trainer(config, runs_root=self.runs_root, resume=resume)
             thread = threading.Thread(target=trainer.run, name="gan-trainer", daemon=True)
+            thread.start()  # first: a snapshot must never see this run "starting" with its thread not yet alive
             self._trainer, self._thread = trainer, thread
-            thread.start()
             return trainer
 
     def snapshot(self) -> Snapshot:
-        trainer = self._trainer
-        return trainer.snapshot() if trainer is not None else Snapshot()
+        """The run's snapshot; a worker that died while its run looked active reads as failed, so Start works."""
+        trainer, thread = self._trainer, self._thread
+        if trainer is None:
+            return Snapshot()
+        snap = trainer.snapshot()
+        if snap.active and thread is not None and not thread.is_alive():
+            return replace(snap, status="failed", message=f"the training thread ended unexpectedly while "
+                                                         f"{trainer.phase}; the run's files are kept as they were")
+        return snap
 
     @property
     def active(self) -> bool:

@@ -43,9 +43,9 @@ PRESETS: dict[str, Preset] = {
             "ten times studio's learning rates (2e-3), no dropout in D, an EMA of G with a warm-up, on all cores; "
             "the grid shows one class per row.",
             "Fashion GAN Studio",
-            "On a 2-core CPU: clothes in the live grid within a minute; after 2 minutes FID 6.2 with every class at "
-            "7.5-12.2 % of samples; after 10, FID 3.7, precision 0.79, recall 0.48, what the studio recipe needed "
-            "51 minutes for (benchmarks/README.md).",
+            "On a 2-core CPU, two runs: clothes in the live grid within a minute; after 2 minutes FID 6.2-6.3 with "
+            "every class at 7.5-12.2 % of samples; after 10, FID 3.7-3.8, precision 0.79-0.80, recall 0.48, what "
+            "the studio recipe needed 51 minutes for (benchmarks/README.md).",
             {**_STUDIO, "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3, "grid_size": 100},
         ),
         Preset(

@@ -17,7 +17,6 @@ from gan_core.runtime import set_threads
 from gan_core.training import Trainer
 
 IMAGES_PER_CLASS = 6_000  # Fashion-MNIST's training split
-LOOP_OVERHEAD = 1.08      # grids every few seconds, metrics rows and checkpoints, measured on the studio presets
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,10 @@ def estimate(cfg: TrainConfig, rate: float) -> Estimate:
     batch = min(cfg.batch_size, training_images(cfg))
     total = cfg.epochs * (training_images(cfg) // batch)
     total = min(total, cfg.max_steps) if cfg.max_steps else total
-    return Estimate(images_per_sec=rate, total_steps=total, seconds=total * batch / rate * LOOP_OVERHEAD)
+    # The loop's own work (grids, metrics rows, checkpoints) is left out: on the default preset the whole loop ran
+    # at 797 images/s over 10 minutes and this probe at 548-778 in the same session (benchmarks/README.md), so
+    # the machine's drift, not the loop, decides how far off an estimate is.
+    return Estimate(images_per_sec=rate, total_steps=total, seconds=total * batch / rate)
 
 
 def timing_key(cfg: TrainConfig) -> TrainConfig:

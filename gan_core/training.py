@@ -12,6 +12,7 @@ torch's global RNG (dropout) and both Adam states.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -118,6 +119,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self.rundir: RunDir | None = None
+        self.phase = "starting"  # what the worker is doing, for the message if it fails there
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -158,7 +160,6 @@ class Trainer:
         data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
                           max_images=cfg.max_images or None)
         self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
-        self.step = 0
         self.wall_time = 0.0
         if ckpt_path is not None:
             self._load_checkpoint(ckpt_path)
@@ -363,7 +364,7 @@ class Trainer:
         }
 
     def grid_source(self) -> str:
-        """Which generator the grids (and checkpoints' sampling) use, as a caption says it."""
+        """Which copy of G draws the grids (the same copy a checkpoint's generator file holds), for a caption."""
         if not self.config.ema:
             return "G itself (no EMA in this run)"
         return (f"the EMA of G's weights (decay {ema_decay(self.config.ema, self.step):.3f} now, warming up to "
@@ -403,16 +404,37 @@ class Trainer:
         return bool(cfg.grid_every_s) and time.monotonic() - last_t >= cfg.grid_every_s
 
     def run(self, on_step: Callable[[Snapshot], None] | None = None) -> Snapshot:
-        """Train until done, stopped or failed; returns the final snapshot. Never raises for a failed run."""
+        """Train until done, stopped or failed; returns the final snapshot. Never raises for a failed run.
+
+        Any exception in any phase (setup, a step, logging, evaluation, a grid, a checkpoint, the finish) ends the
+        run as "failed" with a message naming the phase, the error and what is kept, so no view is left showing a
+        run as active whose worker has died.
+        """
+        self.phase = "setting up the run"
         try:
             self._setup()
+            return self._loop(on_step)
         except Exception as exc:
-            msg = str(exc) if isinstance(exc, (ConfigError, TrainingError, ValueError, OSError)) else repr(exc)
-            if self.rundir is not None:
-                self.rundir.write_status(status="failed", message=msg)
-            self._publish(status="failed", message=msg)
-            return self.snapshot()
-        return self._loop(on_step)
+            return self._crash(exc)
+
+    def _crash(self, exc: Exception) -> Snapshot:
+        known = isinstance(exc, (ConfigError, TrainingError, ValueError, OSError))
+        what = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        if self.phase == "setting up the run":
+            msg = what
+        else:
+            kept = None
+            with contextlib.suppress(OSError):
+                kept = self.rundir.latest_checkpoint() if self.rundir is not None else None
+            msg = (f"the run stopped at step {self.step:,} while {self.phase}: {what}. "
+                   + (f"Kept: every file written before, up to the checkpoint {kept.name}; resume from it on the "
+                      "Train page's Checkpoints tab or with `python -m gan_core train --resume`."
+                      if kept else "No checkpoint had been saved yet; the run's other files are kept."))
+        if self.rundir is not None:
+            with contextlib.suppress(OSError):  # the run folder may be what failed (deleted, disk full)
+                self.rundir.write_status(status="failed", message=msg, step=getattr(self, "step", 0))
+        self._publish(status="failed", message=msg)
+        return self.snapshot()
 
     def _loop(self, on_step: Callable[[Snapshot], None] | None) -> Snapshot:
         cfg, run = self.config, self.rundir
@@ -420,6 +442,7 @@ class Trainer:
         self._publish(status="running")
         self._last_grid = (-1, time.monotonic())
         if self.step == 0:
+            self.phase = "drawing a sample grid"
             self._record_grid()
         pending: list[dict[str, float]] = []
         rate = 0.0
@@ -434,6 +457,7 @@ class Trainer:
                 last_ckpt_step = self.step
                 eta = EtaClock(self.step)  # a pause is not training time
                 continue
+            self.phase = "training a step"
             t0 = time.perf_counter()
             stats = self.train_step()
             dt = time.perf_counter() - t0
@@ -446,10 +470,13 @@ class Trainer:
             epoch = (self.step - 1) // self.steps_per_epoch + 1
             end_of_epoch = self.step % self.steps_per_epoch == 0
             if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                self.phase = "logging metrics"
                 row = {k: float(np.mean([p[k] for p in pending])) for k in pending[0]}
                 row.update(step=self.step, epoch=epoch, time_s=round(self.wall_time, 3), images_per_sec=rate)
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    self.phase = "evaluating FID and coverage"
                     row.update(self._evaluate())
+                    self.phase = "logging metrics"
                 pending.clear()
                 run.append_metrics([row])
                 with self._lock:
@@ -465,8 +492,10 @@ class Trainer:
                                  wall_time_s=round(self.wall_time, 3))
                 last_beat = time.monotonic()
             if self._grid_due(end_of_epoch):
+                self.phase = "drawing a sample grid"
                 self._record_grid()
             if cfg.checkpoint_every and end_of_epoch and (self.step // self.steps_per_epoch) % cfg.checkpoint_every == 0:
+                self.phase = "saving a checkpoint"
                 self.save_checkpoint()
                 last_ckpt_step = self.step
             self._publish(step=self.step, epoch=epoch, images_per_sec=rate, elapsed_s=self.wall_time,
@@ -479,6 +508,7 @@ class Trainer:
 
     def _pause_point(self, last_ckpt_step: int) -> None:
         """Save on pause (so closing the app while paused loses nothing), then wait for resume or stop."""
+        self.phase = "pausing (saving a checkpoint)"
         self._publish(status="paused")  # first: the page shows the pause at once, the save follows
         if self.step != last_ckpt_step:
             self.save_checkpoint()
@@ -492,6 +522,7 @@ class Trainer:
 
     def _finish(self) -> Snapshot:
         assert self.rundir is not None
+        self.phase = "finishing (last grid, checkpoint and GIF)"
         stopped = self.step < self.total_steps
         self._publish(status="stopping" if stopped else self._live.snap.status)
         grids, latest = self.rundir.grids(), self.rundir.latest_checkpoint()
@@ -533,7 +564,7 @@ class EtaClock:
     """Time left, from wall-clock progress (grids, logging and checkpoints included) over the last minutes.
 
     The per-step rate swings with every grid, checkpoint and browser refresh; steps per wall-clock second over a
-    window of up to ETA_WINDOW_S, itself smoothed, moves by a few per cent once the first minute is past.
+    window of up to ETA_WINDOW_S, itself smoothed once a second, does not.
     """
 
     def __init__(self, step: int) -> None:

@@ -41,7 +41,7 @@ TABS = ("Live", "New run", "Checkpoints")
 LIVE_INTERVAL = "3s"
 CURVES_INTERVAL = "15s"
 GRID_SCALE = 2
-GRID_WIDTH = 620  # pixels: a fixed size, never stretched to the page (a large image is costly to repaint each refresh)
+GRID_WIDTH = 620  # pixels: about the 10x10 grid at twice its size, not stretched to the page's width
 LATEST = -1  # the checkpoint picker's "latest" entry
 # Material icons ship with Streamlit's own font, so they render even where the browser has no emoji font.
 STATUS_BADGES = {
@@ -285,7 +285,7 @@ def _new_run() -> None:
             _start(config, what=f"Started a run from preset {preset_name} (architecture {config.arch})")
 
 
-@st.cache_data(max_entries=32, show_spinner="Timing a few training steps of these networks…")
+@st.cache_data(max_entries=32, ttl="10m", show_spinner="Timing a few training steps of these networks…")
 def _images_per_sec(timing_json: str) -> float:
     return speed.images_per_sec(TrainConfig.from_dict(json.loads(timing_json)))
 

@@ -77,6 +77,29 @@ def test_train_without_a_preset_uses_the_default_preset(tmp_path):
                                                                         expected.grid_size)
 
 
+@needs_data
+def test_sigterm_saves_a_checkpoint_and_stops_like_ctrl_c(tmp_path):
+    import os
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--preset", "studio", "--max-images", "256",
+                             "--batch-size", "32", "--epochs", "100000", "--width", "0.25", "--threads", "1",
+                             "--checkpoint-every", "0", "--name", "termed", "--runs-root", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    metrics = tmp_path / "termed" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") > 2):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "stopped: stopped at step" in out and "saving a checkpoint" in err
+    assert list((tmp_path / "termed" / "checkpoints").glob("step_*.safetensors")), "the stop saved no checkpoint"
+
+
 def test_sample_from_a_non_weights_file(tmp_path):
     bogus = tmp_path / "x.safetensors"
     bogus.write_text("hello")

@@ -85,3 +85,40 @@ def test_manager_controls_a_real_run(manager, tmp_path):
     manager.start(_config("second"))
     again = _wait(manager, lambda s: s.status == "running" and s.step >= 1, 60, "the second run training")
     assert again.run_name == "second" and again.history[0]["step"] == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread dies on purpose
+def test_a_worker_that_dies_leaves_the_manager_startable(manager, monkeypatch):
+    from gan_core import training
+
+    def die(self, on_step=None):
+        self._publish(status="running")
+        raise SystemExit("killed")  # not an Exception: Trainer.run cannot catch it, the thread just ends
+
+    monkeypatch.setattr(training.Trainer, "run", die)
+    manager.start(_config("dies"))
+    assert manager.join(10)
+    snap = manager.snapshot()
+    assert snap.status == "failed" and "ended unexpectedly" in snap.message and not manager.active
+    monkeypatch.undo()
+    manager.start(_config("after-death"))  # not refused
+    _wait(manager, lambda s: s.status == "running" and s.step > 0, 60, "the next run training")
+
+
+def test_a_fault_mid_run_frees_the_manager_at_once(manager, monkeypatch):
+    from gan_core import training
+
+    real = training.Trainer.save_checkpoint
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training.Trainer, "save_checkpoint", full_disk)
+    manager.start(_config("diskfull"))
+    _wait(manager, lambda s: s.step > 2, 60, "steps")
+    manager.stop()  # the stop saves a checkpoint: the fault happens there
+    snap = _wait(manager, lambda s: not s.active, 30, "the run ending")
+    assert snap.status == "failed" and "while finishing" in snap.message and "No space left" in snap.message
+    monkeypatch.setattr(training.Trainer, "save_checkpoint", real)
+    manager.start(_config("after-fault"))
+    _wait(manager, lambda s: s.status == "running" and s.step > 0, 60, "the next run training")

@@ -249,3 +249,36 @@ def test_eta_clock_uses_wall_clock_progress(monkeypatch):
     assert eta == pytest.approx(40.0, rel=0.05)
     now[0] += 0.5  # within the same second the rate is not re-measured
     assert clock.update(601, 1000) == pytest.approx((1000 - 601) / 10.0, rel=0.05)
+
+
+@pytest.mark.parametrize(("method", "phase"), [
+    ("train_step", "training a step"),
+    ("_record_grid", "drawing a sample grid"),
+    ("save_checkpoint", "saving a checkpoint"),
+    ("_evaluate", "evaluating FID and coverage"),
+])
+def test_a_fault_in_any_phase_ends_the_run_as_failed_with_what_is_kept(tiny_config, runs_root, method, phase):
+    calls = {"n": 0}
+
+    class Faulty(Trainer):
+        pass
+
+    def faulty(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second call: after the first checkpoint for save_checkpoint, mid-run for the rest
+            raise OSError(28, "No space left on device")
+        return getattr(Trainer, method)(self, *args, **kwargs)
+
+    setattr(Faulty, method, faulty)
+    cfg = tiny_config.replace(name=f"fault-{method}", eval_every=4 if method == "_evaluate" else 0, eval_samples=100)
+    snap = Faulty(cfg, runs_root=runs_root).run()
+    assert snap.status == "failed" and not snap.active
+    assert f"while {phase}" in snap.message and "No space left on device" in snap.message
+    assert ("Kept:" in snap.message) or ("No checkpoint had been saved yet" in snap.message)
+    assert RunDir(runs_root / f"fault-{method}").read_status()["status"] == "failed"
+
+
+def test_a_fault_in_setup_fails_with_the_error_alone(tiny_config, runs_root, monkeypatch):
+    monkeypatch.setattr(Trainer, "prepare", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    snap = Trainer(tiny_config.replace(name="setupfault"), runs_root=runs_root).run()
+    assert snap.status == "failed" and snap.message == "RuntimeError: out of memory"
