@@ -82,7 +82,8 @@ def _phase(runs: Path, seconds: float) -> tuple[float, int, float]:
     c0 = _browser_cpu_s()
     time.sleep(seconds)
     s1, _ = _last_step(runs)
-    return (s1 - s0) / seconds, batch, (_browser_cpu_s() - c0) / seconds
+    # Renderer processes that exit during the phase take their counters with them: count no less than nothing.
+    return (s1 - s0) / seconds, batch, max(0.0, _browser_cpu_s() - c0) / seconds
 
 
 def main() -> None:
