@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gan_core.checkpoints import atomic_write_text
+from gan_core.paths import atomic_write_text
 
 SHARE_RANGE = (0.07, 0.13)
 MIN_PRECISION = 0.70

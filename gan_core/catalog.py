@@ -6,10 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gan_core.paths import WEIGHTS_DIR
 from gan_core.runs import list_runs
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-CLASSIFIER_PATH = WEIGHTS_DIR / "classifier" / "fashion-cnn.safetensors"
 DEFAULT_GENERATOR = "dcgan"
 
 

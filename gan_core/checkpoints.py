@@ -10,21 +10,17 @@ Nothing here unpickles: optimizer hyper-parameters travel as JSON.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from gan_core.config import ModelConfig
-from gan_core.models import Discriminator, Generator, build_discriminator, build_generator
+from gan_core.models import Discriminator, Generator, ModelConfig, build_discriminator, build_generator
+from gan_core.paths import atomic_write_bytes, parse_safetensors
+from gan_core.runs import RunDir
 
 FORMAT_CHECKPOINT = "fashion-gan-studio/checkpoint/1"
 FORMAT_GENERATOR = "fashion-gan-studio/generator/1"
@@ -33,43 +29,6 @@ _PICKLE_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x0
 
 class CheckpointError(ValueError):
     """A weights file is missing, corrupt, not ours, or does not fit its model."""
-
-
-# ----------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: str | Path, data: bytes, *, _before_replace: Callable[[Path], None] | None = None) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`.
-
-    A crash at any point leaves either the old file or the new one, never half of one.
-    `_before_replace` lets tests simulate a crash between the write and the rename.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; saved runs and weights are ordinary files
-        if _before_replace is not None:
-            _before_replace(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask is process-wide, so never toggle it while threads write
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------- tensors <-> dicts
@@ -118,15 +77,12 @@ def parse_weights(data: bytes, name: str = "upload") -> tuple[dict[str, torch.Te
             "or pick a .safetensors file written by this app or `python -m gan_core`."
         )
     try:
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        tensors = st_load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as exc:
+        tensors, meta = parse_safetensors(data)
+    except ValueError as exc:
         raise CheckpointError(
             f"{name} is not a readable safetensors file ({exc}); it may be truncated or of another format. "
             "Pick a .safetensors file written by Fashion GAN Studio."
         ) from None
-    meta = header.get("__metadata__") or {}
     if meta.get("format") not in (FORMAT_CHECKPOINT, FORMAT_GENERATOR):
         raise CheckpointError(
             f"{name} is a safetensors file but not one of Fashion GAN Studio's (no 'format' metadata "
@@ -170,9 +126,65 @@ def export_card(loaded: LoadedGenerator, name: str, command: str = "") -> dict[s
     }
 
 
-def checkpoint_bytes(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> bytes:
-    meta = {"format": FORMAT_CHECKPOINT, **meta}
-    return st_save(tensors, metadata=meta)
+# ----------------------------------------------------------------------------- training checkpoints
+@dataclass
+class TrainingState:
+    """What a training checkpoint holds besides its metadata: a resumed run continues exactly from it."""
+
+    G: Generator
+    D: Discriminator
+    G_ema: Generator | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    noise: torch.Generator  # the trainer's latent stream; torch's global RNG (dropout) is saved beside it
+
+
+def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str, step: int, wall_time_s: float) -> None:
+    """Write a training checkpoint atomically: G, D, G's EMA copy, both Adam states, the RNG states, the step."""
+    tensors = {**_prefixed("G", state.G.state_dict()), **_prefixed("D", state.D.state_dict())}
+    if state.G_ema is not None:
+        tensors.update(_prefixed("G_ema", state.G_ema.state_dict()))
+    t_g, groups_g = optimizer_to_tensors("opt_g", state.opt_g)
+    t_d, groups_d = optimizer_to_tensors("opt_d", state.opt_d)
+    tensors.update(t_g)
+    tensors.update(t_d)
+    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/noise"] = state.noise.get_state()
+    meta = {
+        "format": FORMAT_CHECKPOINT,
+        "model": json.dumps(state.G.cfg.to_dict()),
+        "config": config_json,
+        "step": str(step),
+        "wall_time_s": f"{wall_time_s:.3f}",
+        "opt_g_groups": groups_g,
+        "opt_d_groups": groups_d,
+    }
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+
+
+def load_checkpoint(path: str | Path, state: TrainingState, *, lr_g: float, lr_d: float) -> tuple[int, float]:
+    """Load a training checkpoint into `state` (and torch's RNG); returns (step, training seconds so far).
+
+    The saved param groups carry the old learning rates; `lr_g` and `lr_d` (maybe lowered on resume) win.
+    """
+    tensors, meta = read_weights(path)
+    if "opt_g_groups" not in meta:
+        raise CheckpointError(f"{path} is a generator-only file; resuming needs a training checkpoint")
+    try:
+        state.G.load_state_dict(_unprefixed("G", tensors))
+        state.D.load_state_dict(_unprefixed("D", tensors))
+        if state.G_ema is not None:
+            state.G_ema.load_state_dict(_unprefixed("G_ema", tensors) or _unprefixed("G", tensors))
+        optimizer_from_tensors(state.opt_g, "opt_g", tensors, meta["opt_g_groups"])
+        optimizer_from_tensors(state.opt_d, "opt_d", tensors, meta["opt_d_groups"])
+        for opt, lr in ((state.opt_g, lr_g), (state.opt_d, lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path} does not fit this run's model: {str(exc).splitlines()[0]}") from None
+    torch.set_rng_state(tensors["rng/torch"])
+    state.noise.set_state(tensors["rng/noise"])
+    return int(meta["step"]), float(meta.get("wall_time_s", 0.0))
 
 
 # ----------------------------------------------------------------------------- one loader
@@ -198,10 +210,11 @@ def resolve_weights_path(path: str | Path) -> Path:
     """A run folder means its latest checkpoint; a file means itself."""
     p = Path(path)
     if p.is_dir():
-        ckpts = sorted((p / "checkpoints").glob("step_*.safetensors"))
-        if not ckpts:
-            raise CheckpointError(f"{p} has no checkpoints yet (looked in {p / 'checkpoints'})")
-        return ckpts[-1]
+        run = RunDir(p)
+        latest = run.latest_checkpoint()
+        if latest is None:
+            raise CheckpointError(f"{p} has no checkpoints yet (looked in {run.checkpoints_dir})")
+        return latest
     if not p.exists():
         raise CheckpointError(f"{p}: no such file or run folder")
     return p

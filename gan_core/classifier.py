@@ -24,14 +24,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from gan_core.catalog import CLASSIFIER_PATH
-from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.data import CLASS_NAMES, load_split
+from gan_core.paths import CLASSIFIER_PATH, atomic_write_bytes, atomic_write_text, parse_safetensors
 from gan_core.runtime import set_threads
 
 FORMAT_CLASSIFIER = "fashion-gan-studio/classifier/1"
@@ -138,11 +135,9 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
 def _read(path: Path) -> FashionClassifier:
     data = path.read_bytes()
     try:
-        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-        tensors = st_load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as exc:
+        tensors, meta = parse_safetensors(data)
+    except ValueError as exc:
         raise ClassifierError(_missing_message(path, f"is not a readable safetensors file ({exc})")) from None
-    meta = header.get("__metadata__") or {}
     if meta.get("format") != FORMAT_CLASSIFIER:
         raise ClassifierError(_missing_message(path, f"is not a Fashion GAN Studio classifier (format {meta.get('format')!r})"))
     with torch.random.fork_rng(devices=[]):  # initialising layers draws from the global RNG; a training run must not notice

@@ -22,6 +22,7 @@ from gan_core.checkpoints import CheckpointError, export_card, load_generator, s
 from gan_core.config import FIELD_HELP, ConfigError, TrainConfig
 from gan_core.data import CLASS_NAMES, CorruptDatasetError, DatasetNotFoundError
 from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from gan_core.runs import RunDir, RunStatus
 
 if TYPE_CHECKING:
     import torch
@@ -80,10 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         run_dir = Path(args.resume)
-        from gan_core.runs import RunDir
-
-        target = run_dir if run_dir.is_dir() else run_dir.parent.parent
-        saved = RunDir(target).read_config()
+        saved = (RunDir(run_dir) if run_dir.is_dir() else RunDir.of_checkpoint(run_dir)).read_config()
         config = saved.replace(**explicit_overrides(args))
     else:
         config = config_from_args(args)
@@ -119,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.close()
     for w in snap.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if snap.status == "failed":
+    if snap.status == RunStatus.FAILED:
         print(f"error: {snap.message}", file=sys.stderr)
         return 1
     print(f"{snap.status}: {snap.message}. Run folder: {snap.run_dir}")

@@ -11,7 +11,10 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gan_core.models import ModelConfig
 
 LOSSES = ("bce", "hinge", "lsgan")
 D_OUTPUTS = ("logit", "sigmoid")
@@ -22,131 +25,91 @@ class ConfigError(ValueError):
     """A configuration value is out of range or of the wrong type."""
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """What it takes to rebuild a generator and discriminator (stored with every weights file)."""
+def _f(default: Any, help: str, label: str, *, low: float | None = None, high: float | None = None,
+       resumable: bool = False) -> Any:
+    """A TrainConfig field with its facts: CLI/tooltip help, form label, allowed range, whether a resume may change it.
 
-    arch: str = "dcgan"
-    latent_dim: int = 100
-    width: float = 1.0
-    num_classes: int = 0  # 0: unconditional; 10: class-conditional
-    d_width: float = 0.0  # 0: the discriminator follows `width` (files written before this field)
-    info_codes: int = 0  # InfoGAN categories read off z's first entries (0: off)
-    batch_norm: bool = True
-    spectral_norm: bool = False
-    d_output: str = "logit"
-    dropout: float = 0.3
-
-    @property
-    def conditional(self) -> bool:
-        return self.num_classes > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-# Help text for each field, used by the CLI flags and the Train page tooltips.
-FIELD_HELP: dict[str, str] = {
-    "name": "run name (folder under runs/); empty: arch + timestamp",
-    "preset": "name of the preset this config started from (informational)",
-    "arch": "architecture from the model registry (see `python -m gan_core info`)",
-    "width": "channel/width multiplier of both networks",
-    "d_width": "channel/width multiplier of the discriminator alone (0: same as width)",
-    "info_codes": "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must recover "
-                  "from the image (0: off; e.g. 10)",
-    "info_weight": "weight of the InfoGAN code loss in both G's and D's objectives",
-    "conditional": "class-conditional generator and projection discriminator",
-    "latent_dim": "size of the noise vector z",
-    "loss": "bce (non-saturating), hinge or lsgan (least squares)",
-    "label_smoothing": "one-sided label smoothing: real target becomes 1 - s",
-    "d_output": "logit (linear output, recommended) or sigmoid (probabilities into BCE)",
-    "batch_norm": "use BatchNorm where the architecture has it",
-    "spectral_norm": "spectral normalisation on the discriminator's layers",
-    "dropout": "dropout rate in the discriminator",
-    "batch_size": "images per step",
-    "lr_g": "generator learning rate (Adam)",
-    "lr_d": "discriminator learning rate (Adam)",
-    "beta1": "Adam beta1",
-    "beta2": "Adam beta2",
-    "d_steps": "discriminator steps per generator step",
-    "r1_gamma": "R1 gradient penalty weight on real images (0: off)",
-    "ema": "exponential moving average of generator weights (0: off, e.g. 0.999)",
-    "epochs": "passes over the training images",
-    "max_steps": "stop after this many steps in total (0: no limit)",
-    "classes": "train only on these classes (empty: all ten)",
-    "max_images": "use at most this many training images (0: all)",
-    "seed": "random seed (weights, noise, data order)",
-    "sample_every": "steps between fixed-noise sample grids (0: once per epoch)",
-    "grid_every_s": "seconds between live fixed-noise grids, besides the step cadence (0: step cadence only)",
-    "grid_size": "images in the fixed-noise grid",
-    "checkpoint_every": "epochs between checkpoints (0: only at the end or on stop)",
-    "keep_checkpoints": "keep only this many newest checkpoints, deleting older ones (0: keep all)",
-    "log_every": "steps between rows of metrics.csv",
-    "eval_every": "steps between cheap evaluations (FID, class coverage; 0: off)",
-    "eval_samples": "generated images per in-training evaluation",
-    "threads": "CPU threads for PyTorch (0: PyTorch's default, one per physical core)",
-    "device": "auto, cpu, cuda or mps",
-    "data_dir": "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
-}
+    A `low` or `high` bound makes validation check the number's type and range (None: open on that side).
+    """
+    meta = {"help": help, "label": label, "resumable": resumable}
+    if low is not None or high is not None:
+        meta["range"] = (low, high)
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run.
+    """Everything that defines a training run; each field says once what it means and what it may be.
 
-    Defaults are the `studio` recipe: a small DCGAN that trains at several
-    hundred images/s on one CPU core.
+    Defaults are the `studio` recipe: a small DCGAN that trains at several hundred images/s on one CPU core.
+    What a resume may change is the schedule, the outputs, the runtime, and the learning rates (lowering them for
+    the last epochs is how a run is annealed); the model, the loss and the data stay as the checkpoint has them.
     """
 
-    name: str = ""
-    preset: str = ""
+    name: str = _f("", "run name (folder under runs/); empty: arch + timestamp", "Run name")
+    preset: str = _f("", "name of the preset this config started from (informational)", "Preset")
     # model
-    arch: str = "dcgan"
-    width: float = 1.0
-    d_width: float = 0.0
-    conditional: bool = False
-    info_codes: int = 0
-    latent_dim: int = 100
-    batch_norm: bool = True
-    spectral_norm: bool = False
-    dropout: float = 0.3
-    d_output: str = "logit"
+    arch: str = _f("dcgan", "architecture from the model registry (see `python -m gan_core info`)", "Architecture")
+    width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0)
+    d_width: float = _f(0.0, "channel/width multiplier of the discriminator alone (0: same as width)",
+                        "D width (0: same)", low=0.0, high=8.0)
+    conditional: bool = _f(False, "class-conditional generator and projection discriminator", "Class-conditional")
+    info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "
+                            "recover from the image (0: off; e.g. 10)", "InfoGAN code categories (0: off)",
+                         low=0, high=1024)
+    latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024)
+    batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm")
+    spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D")
+    dropout: float = _f(0.3, "dropout rate in the discriminator", "D dropout", low=0.0, high=0.9)
+    d_output: str = _f("logit", "logit (linear output, recommended) or sigmoid (probabilities into BCE)", "D output")
     # objective and optimiser
-    loss: str = "bce"
-    label_smoothing: float = 0.0
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    d_steps: int = 1
-    r1_gamma: float = 0.0
-    info_weight: float = 1.0
-    ema: float = 0.0
+    loss: str = _f("bce", "bce (non-saturating), hinge or lsgan (least squares)", "Loss")
+    label_smoothing: float = _f(0.0, "one-sided label smoothing: real target becomes 1 - s", "Label smoothing",
+                                low=0.0, high=0.5)
+    batch_size: int = _f(64, "images per step", "Batch size", low=1, high=4096)
+    lr_g: float = _f(2e-4, "generator learning rate (Adam)", "Learning rate G", resumable=True)
+    lr_d: float = _f(2e-4, "discriminator learning rate (Adam)", "Learning rate D", resumable=True)
+    beta1: float = _f(0.5, "Adam beta1", "Adam β1", low=0.0, high=0.999)
+    beta2: float = _f(0.999, "Adam beta2", "Adam β2", low=0.0, high=0.9999)
+    d_steps: int = _f(1, "discriminator steps per generator step", "D steps per G step", low=1, high=10)
+    r1_gamma: float = _f(0.0, "R1 gradient penalty weight on real images (0: off)", "R1 penalty γ",
+                         low=0.0, high=1000.0)
+    info_weight: float = _f(1.0, "weight of the InfoGAN code loss in both G's and D's objectives",
+                            "InfoGAN code weight", low=0.0, high=100.0)
+    ema: float = _f(0.0, "exponential moving average of generator weights (0: off, e.g. 0.999)", "EMA of G",
+                    low=0.0, high=0.99999)
     # schedule and data
-    epochs: int = 5
-    max_steps: int = 0
-    classes: tuple[str, ...] = field(default_factory=tuple)
-    max_images: int = 0
-    seed: int = 0
+    epochs: int = _f(5, "passes over the training images", "Epochs", low=1, high=100_000, resumable=True)
+    max_steps: int = _f(0, "stop after this many steps in total (0: no limit)", "Max steps (0: no limit)",
+                        low=0, resumable=True)
+    classes: tuple[str, ...] = _f((), "train only on these classes (empty: all ten)", "Train on classes (empty: all ten)")
+    max_images: int = _f(0, "use at most this many training images (0: all)", "Max training images (0: all 60,000)",
+                         low=0, high=60_000)
+    seed: int = _f(0, "random seed (weights, noise, data order)", "Seed", low=0, high=2**31 - 1)
     # outputs
-    sample_every: int = 200
-    grid_every_s: float = 10.0
-    grid_size: int = 64
-    checkpoint_every: int = 1
-    keep_checkpoints: int = 0
-    log_every: int = 5
-    eval_every: int = 0
-    eval_samples: int = 2000
+    sample_every: int = _f(200, "steps between fixed-noise sample grids (0: once per epoch)",
+                           "Sample grid every (steps)", low=0, resumable=True)
+    grid_every_s: float = _f(10.0, "seconds between live fixed-noise grids, besides the step cadence (0: step "
+                                   "cadence only)", "Live grid every (seconds, 0: off)", low=0.0, high=3600.0,
+                             resumable=True)
+    grid_size: int = _f(64, "images in the fixed-noise grid", "Images in the sample grid", low=1, high=100)
+    checkpoint_every: int = _f(1, "epochs between checkpoints (0: only at the end or on stop)",
+                               "Checkpoint every (epochs)", low=0, resumable=True)
+    keep_checkpoints: int = _f(0, "keep only this many newest checkpoints, deleting older ones (0: keep all)",
+                               "Keep newest checkpoints (0: all)", low=0, resumable=True)
+    log_every: int = _f(5, "steps between rows of metrics.csv", "Log metrics every (steps)", low=1, resumable=True)
+    eval_every: int = _f(0, "steps between cheap evaluations (FID, class coverage; 0: off)",
+                         "Evaluate FID / coverage every (steps, 0: off)", low=0, resumable=True)
+    eval_samples: int = _f(2000, "generated images per in-training evaluation", "Images per evaluation",
+                           low=100, high=50_000, resumable=True)
     # runtime
-    threads: int = 0
-    device: str = "auto"
-    data_dir: str = ""
+    threads: int = _f(0, "CPU threads for PyTorch (0: PyTorch's default, one per physical core)", "CPU threads",
+                      low=0, high=256, resumable=True)
+    device: str = _f("auto", "auto, cpu, cuda or mps", "Device", resumable=True)
+    data_dir: str = _f("", "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
+                       "Fashion-MNIST folder", resumable=True)
 
     def __post_init__(self) -> None:
         # Normalise a list of classes (from JSON or a form) into a tuple of canonical names.
@@ -159,18 +122,11 @@ class TrainConfig:
 
     # ----------------------------------------------------------------- derived
     def model_config(self) -> ModelConfig:
-        return ModelConfig(
-            arch=self.arch,
-            latent_dim=self.latent_dim,
-            width=self.width,
-            d_width=self.d_width,
-            info_codes=self.info_codes,
-            num_classes=10 if self.conditional else 0,
-            batch_norm=self.batch_norm,
-            spectral_norm=self.spectral_norm,
-            d_output=self.d_output,
-            dropout=self.dropout,
-        )
+        """The networks' part of this config: every ModelConfig field by name, and `conditional` as 10 classes."""
+        from gan_core.models import ModelConfig
+
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelConfig) if f.name != "num_classes"}
+        return ModelConfig(**shared, num_classes=10 if self.conditional else 0)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -209,41 +165,20 @@ def _canonical_classes(raw: list[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# (field, type, low, high); None means unbounded on that side.
-_NUMERIC_RANGES: list[tuple[str, type, float | None, float | None]] = [
-    ("width", float, 0.125, 8.0),
-    ("d_width", float, 0.0, 8.0),
-    ("info_codes", int, 0, 1024),
-    ("info_weight", float, 0.0, 100.0),
-    ("latent_dim", int, 1, 1024),
-    ("dropout", float, 0.0, 0.9),
-    ("label_smoothing", float, 0.0, 0.5),
-    ("batch_size", int, 1, 4096),
-    ("beta1", float, 0.0, 0.999),
-    ("beta2", float, 0.0, 0.9999),
-    ("d_steps", int, 1, 10),
-    ("r1_gamma", float, 0.0, 1000.0),
-    ("ema", float, 0.0, 0.99999),
-    ("epochs", int, 1, 100_000),
-    ("max_steps", int, 0, None),
-    ("max_images", int, 0, 60_000),
-    ("seed", int, 0, 2**31 - 1),
-    ("sample_every", int, 0, None),
-    ("grid_every_s", float, 0.0, 3600.0),
-    ("grid_size", int, 1, 100),
-    ("checkpoint_every", int, 0, None),
-    ("keep_checkpoints", int, 0, None),
-    ("log_every", int, 1, None),
-    ("eval_every", int, 0, None),
-    ("eval_samples", int, 100, 50_000),
-    ("threads", int, 0, 256),
+# Read off the fields' metadata: what the CLI, the form, validation and resume use.
+FIELD_HELP: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+FIELD_LABELS: dict[str, str] = {f.name: f.metadata["label"] for f in dataclasses.fields(TrainConfig)}
+RESUMABLE: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resumable"])
+_RANGES: list[tuple[str, type, float | None, float | None]] = [
+    (f.name, int if f.type == "int" else float, *f.metadata["range"])
+    for f in dataclasses.fields(TrainConfig) if "range" in f.metadata
 ]
 
 
 def _validate(cfg: TrainConfig) -> None:
     from gan_core.models import ARCHITECTURES
 
-    for name, kind, low, high in _NUMERIC_RANGES:
+    for name, kind, low, high in _RANGES:
         value = getattr(cfg, name)
         _check_number(name, value, kind, low, high)
     if 0 < cfg.d_width < 0.125:

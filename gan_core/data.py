@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gan_core.paths import cache_dir
+
 if TYPE_CHECKING:
     import torch
 
@@ -64,7 +66,6 @@ _MAGIC_LABELS = 0x00000801
 _MAGIC_IMAGES = 0x00000803
 _GZIP_MAGIC = b"\x1f\x8b"
 _IMAGE_SHAPE = (28, 28)
-_CACHE_APP = "fashion-gan-studio"
 _TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -179,15 +180,9 @@ def read_idx(path: str | Path) -> np.ndarray:
 # --------------------------------------------------------------------------- caching
 
 
-def _cache_dir() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / _CACHE_APP
-
-
 def _disk_cache_path(path: str, size: int, mtime_ns: int) -> Path:
     digest = hashlib.sha256(path.encode()).hexdigest()[:16]
-    return _cache_dir() / f"{Path(path).name}-{digest}-{size}-{mtime_ns}.npy"
+    return cache_dir() / f"{Path(path).name}-{digest}-{size}-{mtime_ns}.npy"
 
 
 def _disk_cache_load(cache: Path) -> np.ndarray | None:

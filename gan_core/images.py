@@ -5,18 +5,20 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # torch is not imported here: run folders read and write grids without it
+    import torch
 
 T = TypeVar("T")
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """(N,1,28,28) or (N,28,28) in [-1, 1] (float) or uint8 -> (N,28,28) uint8."""
-    if isinstance(images, torch.Tensor):
+    if hasattr(images, "detach"):  # a torch.Tensor
         images = images.detach().cpu().numpy()
     arr = np.asarray(images)
     if arr.ndim == 4:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gan_core.config import TrainConfig
+from gan_core.runs import RunStatus
 from gan_core.training import Snapshot, Trainer
 
 
@@ -48,7 +49,7 @@ class TrainingManager:
             return Snapshot()
         snap = trainer.snapshot()
         if snap.active and thread is not None and not thread.is_alive():
-            return replace(snap, status="failed", message=f"the training thread ended unexpectedly while "
+            return replace(snap, status=RunStatus.FAILED, message=f"the training thread ended unexpectedly while "
                                                          f"{trainer.phase}; the run's files are kept as they were")
         return snap
 

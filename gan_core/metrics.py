@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,9 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.classifier import classifier_path, embed, load_classifier
 from gan_core.data import CLASS_NAMES, class_index, load_split
+from gan_core.format import number, percent
+from gan_core.paths import atomic_write_bytes, atomic_write_text, cache_dir
 from gan_core.sampling import generate, nearest_real
 
 FID_LABEL = "FID (Fashion classifier)"
@@ -183,12 +183,6 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.RLock()
 
 
-def cache_dir() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "fashion-gan-studio"
-
-
 def classifier_hash(path: str | Path | None = None) -> str:
     p = Path(path) if path is not None else classifier_path()
     st = p.stat()
@@ -315,10 +309,10 @@ class EvalReport:
         if self.classes:
             out.append(("Share outside the trained classes", *pair(lambda r: f"{r.off_target_share:.1%}"), "lower is better"))
         if self.conditional_accuracy is not None:
-            out.append(("Conditional accuracy", *pair(lambda r: _pct(r.conditional_accuracy)),
+            out.append(("Conditional accuracy", *pair(lambda r: percent(r.conditional_accuracy, missing="")),
                         "classified as the class asked for (floor: classifier accuracy on real images)"))
         if self.memorization_median is not None:
-            out.append(("Median L2 to nearest training image", *pair(lambda r: _num(r.memorization_median)),
+            out.append(("Median L2 to nearest training image", *pair(lambda r: number(r.memorization_median, missing="")),
                         "far below the floor = copying training images"))
         return out
 
@@ -338,14 +332,6 @@ class EvalReport:
                              "slightly higher, so the floor is a little pessimistic next to these samples")
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{x:.1%}"
-
-
-def _num(x: float | None) -> str:
-    return "" if x is None else f"{x:.3f}"
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gan_core.catalog import CLASSIFIER_PATH
+from gan_core.paths import CLASSIFIER_PATH
 
 DEFAULT_N = 10_000
 DEFAULT_N_SWEEP = 2_000
@@ -164,7 +164,7 @@ def _sweep(args: argparse.Namespace, n: int) -> int:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    from gan_core.checkpoints import atomic_write_text
+    from gan_core.paths import atomic_write_text
 
     atomic_write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
     print(f"wrote {path}")

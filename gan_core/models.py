@@ -9,16 +9,45 @@ and spectral normalisation. Keeping the bodies as flat Sequentials is what lets
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_core.config import ModelConfig
-
 IMAGE_SHAPE = (1, 28, 28)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What it takes to rebuild a generator and discriminator (stored with every weights file)."""
+
+    arch: str = "dcgan"
+    latent_dim: int = 100
+    width: float = 1.0
+    num_classes: int = 0  # 0: unconditional; 10: class-conditional
+    d_width: float = 0.0  # 0: the discriminator follows `width` (files written before this field)
+    info_codes: int = 0  # InfoGAN categories read off z's first entries (0: off)
+    batch_norm: bool = True
+    spectral_norm: bool = False
+    d_output: str = "logit"
+    dropout: float = 0.3
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class GlobalMaxPool2d(nn.Module):
@@ -486,3 +515,9 @@ def summarize(model: Generator | Discriminator, title: str | None = None) -> Mod
             shape = shapes.get(id(m), ())
         rows.append(LayerRow(name, kind, shape, total, trainable))
     return ModelSummary(title or ("generator" if isinstance(model, Generator) else "discriminator"), rows)
+
+
+@functools.lru_cache(maxsize=64)
+def parameter_counts(model: ModelConfig) -> tuple[int, int]:
+    """(G, D) totals as the Keras-style summaries count them (BatchNorm statistics included)."""
+    return summarize(build_generator(model)).total, summarize(build_discriminator(model)).total

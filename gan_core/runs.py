@@ -1,4 +1,4 @@
-"""A run folder on disk, the one record of a training run that every view reads.
+"""Run folders: the one home of a training run on disk, from its layout to its listing, renaming and deletion.
 
     runs/<name>/
         config.json            the TrainConfig
@@ -7,6 +7,10 @@
         samples/step_XXXXXXX.png   fixed-noise grids
         checkpoints/step_XXXXXXX.safetensors
         progress.gif           the grids as an animation
+
+Here: the layout (`RunDir`), the statuses a run goes through (`RunStatus`), what a resume does to the folder
+(`resume_point`, `RunDir.rewind`), whether a process is writing it now (`training_elsewhere`), the summaries that
+listings and comparisons read (`RunRecord`), and renaming and deleting, which refuse a run that is training.
 """
 
 from __future__ import annotations
@@ -19,30 +23,60 @@ import re
 import shutil
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from gan_core.checkpoints import atomic_write_bytes, atomic_write_text
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.images import MAX_GIF_FRAMES, gif_bytes, png_bytes, thin_evenly
+from gan_core.paths import atomic_write_bytes, atomic_write_text, default_runs_root
 
 METRIC_FIELDS = (
     "step", "epoch", "time_s", "images_per_sec", "d_loss", "g_loss", "d_real", "d_fake",
     "fid", "coverage_classes", "coverage_kl",
 )
 _STEP_RE = re.compile(r"step_(\d+)\.")
+HEARTBEAT_S = 20.0   # a trainer rewrites status.json this often while active: older means its process died
+LIVE_WINDOW_S = 120  # a run whose files changed this recently, with an active status, is training somewhere
+RATE_ROWS = 5        # a listing's images/s is the mean of this many last metric rows (each already a moving average)
 
 
-def default_runs_root() -> Path:
-    return Path(os.environ.get("GAN_STUDIO_RUNS", "runs"))
+class RunStatus(str, Enum):
+    """The status in status.json and in the trainer's snapshot (a str, so it compares equal to the bare word)."""
+
+    def __str__(self) -> str:  # "running", not "RunStatus.RUNNING", in messages and f-strings (as StrEnum, 3.11+)
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    IDLE = "idle"                # no run in this server yet (the trainer's snapshot only)
+    CREATED = "created"          # a forked run, not trained yet
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # listings only: an active status whose files went quiet, so its process died
+    UNKNOWN = "unknown"          # listings only: no status.json
+
+
+ACTIVE = frozenset({RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING})
 
 
 @dataclass(frozen=True)
 class RunDir:
     path: Path
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path) -> RunDir:
+        """The run a checkpoint file belongs to (runs/<name>/checkpoints/step_N.safetensors)."""
+        return cls(Path(checkpoint).parent.parent)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -110,6 +144,16 @@ class RunDir:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
+    def steps_per_epoch(self) -> int | None:
+        """Steps in one epoch, as the trainer recorded them (total_steps over the epochs; None before it did).
+
+        With `max_steps` set the total is cut short, so no epoch length can be read off it.
+        """
+        config, total = self.read_config(), int(self.read_status().get("total_steps", 0))
+        if config.max_steps or not total or not config.epochs:
+            return None
+        return total // config.epochs or None
+
     # ------------------------------------------------------------------ metrics
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
         new = not self.metrics_path.exists()
@@ -175,6 +219,19 @@ class RunDir:
         ckpts = self.checkpoints()
         return ckpts[-1][1] if ckpts else None
 
+    def prune_checkpoints(self, keep: int) -> None:
+        """Keep the `keep` newest checkpoints (0: all). Call it only after the newest is in place."""
+        if keep:
+            for _, old in self.checkpoints()[:-keep]:
+                old.unlink(missing_ok=True)
+
+    def rewind(self, step: int) -> None:
+        """Forget what was logged and drawn after `step`: a resume from that step's checkpoint replays it."""
+        self.truncate_metrics(step)
+        for s, p in self.grids():
+            if s > step:
+                p.unlink()
+
     def fork(self, step: int, root: Path | None = None) -> RunDir:
         """A new run holding this one's history up to `step`, so a rollback loses nothing already saved."""
         config = self.read_config()
@@ -188,8 +245,198 @@ class RunDir:
         if self.metrics_path.exists():
             shutil.copy2(self.metrics_path, forked.metrics_path)
             forked.truncate_metrics(step)
-        forked.write_status(status="created", forked_from=f"{self.name}@{step}")
+        forked.write_status(status=RunStatus.CREATED, forked_from=f"{self.name}@{step}")
         return forked
+
+
+def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDir, Path]:
+    """The run and checkpoint a resume from `path` (a run folder or one checkpoint file) continues.
+
+    A checkpoint older than its run's latest forks a new run (under `runs_root`, else beside the old one), so the
+    later history is kept; either way the run is rewound to the checkpoint's step.
+    """
+    path = Path(path)
+    if path.is_dir():
+        run = RunDir(path)
+        ckpt = run.latest_checkpoint()
+        if ckpt is None:
+            raise ValueError(f"{path} has no checkpoint to resume from (looked in {run.checkpoints_dir})")
+    else:
+        ckpt, run = path, RunDir.of_checkpoint(path)
+    step = step_of(ckpt)
+    latest = run.latest_checkpoint()
+    if latest is not None and step_of(latest) > step:
+        run = run.fork(step, runs_root or run.path.parent)
+        ckpt = run.checkpoint_path(step)
+    run.rewind(step)
+    return run, ckpt
+
+
+def resolve_run(arg: str, root: Path | None = None) -> RunDir:
+    """A run from a folder path or from a name under the runs root."""
+    path = Path(arg)
+    if not path.is_dir():
+        path = Path(root or default_runs_root()) / arg
+    run = RunDir(path)
+    if not run.config_path.is_file():
+        where = f"{Path(arg)} or {path}" if str(path) != arg else arg
+        raise ValueError(f"{where} is not a run folder (no config.json); `python -m gan_core runs` lists the runs")
+    return run
+
+
+# ------------------------------------------------------------------ records: what listings and comparisons read
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder, summarised for listings and comparisons."""
+
+    name: str
+    path: Path
+    preset: str
+    arch: str
+    created: float               # seconds since the epoch
+    status: str
+    steps: int
+    total_steps: int
+    wall_time_s: float
+    images_per_sec: float | None
+    d_loss: float | None
+    g_loss: float | None
+    fid: float | None
+    coverage_classes: float | None
+    coverage_kl: float | None
+    g_params: int | None
+    d_params: int | None
+    config: TrainConfig | None
+    error: str = ""              # why the config could not be read (the run is listed anyway)
+
+    @property
+    def created_date(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created)) if self.created else "—"
+
+    @property
+    def total_params(self) -> int | None:
+        return self.g_params + self.d_params if self.g_params is not None and self.d_params is not None else None
+
+    def row(self) -> dict[str, Any]:
+        """The listing row (plain values, for a table or a dataframe)."""
+        return {
+            "name": self.name, "preset": self.preset or "—", "arch": self.arch, "created": self.created_date,
+            "status": self.status, "steps": self.steps, "wall_time_s": round(self.wall_time_s, 1),
+            "images_per_sec": _round(self.images_per_sec, 0), "d_loss": _round(self.d_loss, 3),
+            "g_loss": _round(self.g_loss, 3), "fid": _round(self.fid, 2), "coverage_classes": self.coverage_classes,
+        }
+
+
+def run_record(run: RunDir) -> RunRecord:
+    status = run.read_status()
+    config: TrainConfig | None = None
+    error = ""
+    try:
+        config = run.read_config()
+    except ConfigError as exc:  # an unreadable config.json still lists the run, so it can be deleted
+        error = str(exc)
+    rows = read_metrics_safely(run)
+    g_params = d_params = None
+    if config is not None:
+        from gan_core.models import parameter_counts  # torch, only when a run is listed
+
+        try:
+            g_params, d_params = parameter_counts(config.model_config())
+        except (ValueError, RuntimeError) as exc:
+            error = f"cannot build its networks: {exc}"
+    last = rows[-1] if rows else {}
+    rates = [r["images_per_sec"] for r in rows[-RATE_ROWS:] if "images_per_sec" in r]
+    steps = int(max(status.get("step", 0), last.get("step", 0)))
+    # status.json's wall time is written at checkpoints; a live run's last metrics row is newer.
+    wall = float(max(status.get("wall_time_s", 0.0), last.get("time_s", 0.0)))
+    state = status.get("status", RunStatus.UNKNOWN)
+    if state in ACTIVE and not _recently_written(run):
+        state = RunStatus.INTERRUPTED  # trainers rewrite status.json every HEARTBEAT_S while active
+    return RunRecord(
+        name=run.name, path=run.path,
+        preset=config.preset if config else "", arch=config.arch if config else "?",
+        created=created_time(run), status=state, steps=steps,
+        total_steps=int(status.get("total_steps", 0)), wall_time_s=wall,
+        images_per_sec=sum(rates) / len(rates) if rates else None,
+        d_loss=last.get("d_loss"), g_loss=last.get("g_loss"),
+        fid=_last(rows, "fid"), coverage_classes=_last(rows, "coverage_classes"), coverage_kl=_last(rows, "coverage_kl"),
+        g_params=g_params, d_params=d_params, config=config, error=error,
+    )
+
+
+def read_metrics_safely(run: RunDir) -> list[dict[str, float]]:
+    """The metrics rows ([] when the file cannot be read; RunDir already skips a line cut short by a crash)."""
+    try:
+        return run.read_metrics()
+    except OSError:
+        return []
+
+
+def created_time(run: RunDir) -> float:
+    """When the run started: config.json is rewritten on resume, the step-0 grid is not."""
+    times = [p.stat().st_mtime for p in (run.config_path, run.samples_dir / "step_0000000.png") if p.exists()]
+    return min(times) if times else 0.0
+
+
+def list_records(root: Path | None = None) -> list[RunRecord]:
+    """Every run under `root`, newest first."""
+    return sorted((run_record(r) for r in list_runs(root)), key=lambda r: r.created, reverse=True)
+
+
+# ------------------------------------------------------------------ rename and delete
+def rename_run(run: RunDir, new_name: str, active_run_name: str | None = None) -> RunDir:
+    """Rename the folder and the name in its config.json; returns the renamed run."""
+    new_name = new_name.strip()
+    if not new_name:
+        raise ValueError("the new name is empty: type a name for the run")
+    if new_name == run.name:
+        raise ValueError(f"the run is already named {new_name!r}")
+    config = run.read_config()
+    config.replace(name=new_name)  # the same rule as a new run's name (raises ConfigError)
+    _refuse_if_training(run, active_run_name, "rename")
+    target = run.path.parent / new_name
+    if target.exists():
+        raise ValueError(f"a run named {new_name!r} already exists in {run.path.parent}: pick another name")
+    created = run.config_path.stat()
+    run.path.rename(target)
+    renamed = RunDir(target)
+    try:
+        renamed.write_config(config.replace(name=new_name))
+        os.utime(renamed.config_path, (created.st_atime, created.st_mtime))  # listings keep their order
+    except OSError:
+        target.rename(run.path)
+        raise
+    return renamed
+
+
+def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Path | None = None) -> None:
+    """Remove a run folder with its checkpoints; only ever a run folder directly inside the runs root."""
+    root = Path(runs_root or default_runs_root()).resolve()
+    if run.path.is_symlink() or run.path.resolve().parent != root:
+        raise ValueError(f"{run.path} is not a run folder inside {root}: refusing to delete it")
+    if not run.config_path.is_file():
+        raise ValueError(f"{run.path} is not a run folder (no config.json): refusing to delete it")
+    _refuse_if_training(run, active_run_name, "delete")
+    shutil.rmtree(run.path)
+
+
+def training_elsewhere(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
+    """True when another process (a terminal `train`) seems to be writing this run right now."""
+    return run.read_status().get("status") in ACTIVE and _recently_written(run, within_s)
+
+
+def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
+    times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
+    return bool(times) and time.time() - max(times) < within_s
+
+
+def _refuse_if_training(run: RunDir, active_run_name: str | None, verb: str) -> None:
+    if active_run_name and run.name == active_run_name:
+        raise ValueError(f"run {run.name!r} is training: stop it on the Train page before you {verb} it")
+    if training_elsewhere(run):
+        raise ValueError(f"run {run.name!r} is being written by another process (its status is "
+                         f"{run.read_status().get('status')!r} and its files changed in the last "
+                         f"{LIVE_WINDOW_S} s): stop that training before you {verb} it")
 
 
 def list_runs(root: Path | None = None) -> list[RunDir]:
@@ -219,3 +466,11 @@ def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.6g}"
     return value
+
+
+def _last(rows: list[dict[str, float]], key: str) -> float | None:
+    return next((r[key] for r in reversed(rows) if key in r), None)
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import threading
 import time
@@ -29,35 +28,25 @@ import torch
 import torch.nn.functional as F
 
 from gan_core import checkpoints as ck
-from gan_core.config import ConfigError, TrainConfig
+from gan_core.config import RESUMABLE, TrainConfig
 from gan_core.data import class_index, load_split
 from gan_core.health import diagnose
 from gan_core.images import make_grid
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
 from gan_core.models import Discriminator, Generator, build_discriminator, build_generator, info_code
-from gan_core.runs import RunDir, step_of
+from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunStatus, resume_point, step_of
 from gan_core.runtime import resolve_device, set_threads
 
-ACTIVE = ("starting", "running", "paused", "stopping")
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
 ETA_WINDOW_S = 180.0  # the ETA's rate is measured over this much wall-clock time
-HEARTBEAT_S = 20.0   # status.json is rewritten this often while a run is active: older means its process died
-# What a resume may change: the schedule, the outputs, the runtime, and the learning rates (lowering them for
-# the last epochs is how a run is annealed). The model, the loss and the data stay as the checkpoint has them.
-RESUMABLE_OVERRIDES = ("epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s", "checkpoint_every",
-                       "keep_checkpoints", "log_every", "eval_every", "eval_samples", "threads", "device", "data_dir")
-
-
-class TrainingError(RuntimeError):
-    """The run cannot continue (non-finite loss, unusable checkpoint, ...)."""
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """Everything a view needs, copied under the trainer's lock."""
 
-    status: str = "idle"        # idle, starting, running, paused, stopping, finished, stopped, failed
+    status: str = RunStatus.IDLE  # a RunStatus: idle, starting, running, paused, stopping, finished, stopped, failed
     run_name: str = ""
     run_dir: str = ""
     step: int = 0
@@ -114,7 +103,7 @@ class Trainer:
         self.runs_root = Path(runs_root) if runs_root else None
         self.resume_path = Path(resume) if resume else None
         self._lock = threading.Lock()
-        self._live = _Live(Snapshot(status="starting", config=config))
+        self._live = _Live(Snapshot(status=RunStatus.STARTING, config=config))
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -162,9 +151,9 @@ class Trainer:
         self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
         self.wall_time = 0.0
         if ckpt_path is not None:
-            self._load_checkpoint(ckpt_path)
+            self.step, self.wall_time = ck.load_checkpoint(ckpt_path, self._state(), lr_g=cfg.lr_g, lr_d=cfg.lr_d)
         assert self.rundir is not None
-        self.rundir.write_status(status="running", step=self.step, total_steps=self.total_steps)
+        self.rundir.write_status(status=RunStatus.RUNNING, step=self.step, total_steps=self.total_steps)
         grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
         history = self.rundir.read_metrics()
         with self._lock:
@@ -210,86 +199,34 @@ class Trainer:
         self.step = 0
 
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
+        """The run to continue (forked if the checkpoint is older than its latest) with what a resume may change.
+
+        Fixed on resume: everything a checkpoint's networks, optimisers and data order depend on (model, loss,
+        batch, data, seed); a resume may change the fields marked resumable in gan_core.config.
+        """
         assert self.resume_path is not None
-        path = self.resume_path
-        if path.is_dir():
-            run = RunDir(path)
-            ckpt = run.latest_checkpoint()
-            if ckpt is None:
-                raise TrainingError(f"{path} has no checkpoint to resume from (looked in {run.checkpoints_dir})")
-        else:
-            ckpt = path
-            run = RunDir(path.parent.parent)
-        step = step_of(ckpt)
+        run, ckpt = resume_point(self.resume_path, self.runs_root)
         saved = run.read_config()
-        latest = run.latest_checkpoint()
-        if latest is not None and step_of(latest) > step:
-            run = run.fork(step, self.runs_root or run.path.parent)
-            ckpt = run.checkpoint_path(step)
-        changes = {k: getattr(override, k) for k in RESUMABLE_OVERRIDES if getattr(override, k) != getattr(saved, k)}
+        changes = {k: getattr(override, k) for k in RESUMABLE if getattr(override, k) != getattr(saved, k)}
         cfg = saved.replace(**changes, name=run.name)
         run.write_config(cfg)
-        run.truncate_metrics(step)
-        for s, p in run.grids():
-            if s > step:
-                p.unlink()
         self.rundir = run
         return cfg, ckpt
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self) -> Path:
-        assert self.rundir is not None
-        tensors: dict[str, torch.Tensor] = {}
-        tensors.update(ck._prefixed("G", self.G.state_dict()))
-        tensors.update(ck._prefixed("D", self.D.state_dict()))
-        if self.G_ema is not None:
-            tensors.update(ck._prefixed("G_ema", self.G_ema.state_dict()))
-        t_g, groups_g = ck.optimizer_to_tensors("opt_g", self.opt_g)
-        t_d, groups_d = ck.optimizer_to_tensors("opt_d", self.opt_d)
-        tensors.update(t_g)
-        tensors.update(t_d)
-        tensors["rng/torch"] = torch.get_rng_state()
-        tensors["rng/noise"] = self.noise.get_state()
-        meta = {
-            "model": json.dumps(self.config.model_config().to_dict()),
-            "config": self.config.to_json(),
-            "step": str(self.step),
-            "wall_time_s": f"{self.wall_time:.3f}",
-            "opt_g_groups": groups_g,
-            "opt_d_groups": groups_d,
-        }
-        path = self.rundir.checkpoint_path(self.step)
-        ck.atomic_write_bytes(path, ck.checkpoint_bytes(tensors, meta))
-        if self.config.keep_checkpoints:
-            # Only after the new file is in place, so a crash here never leaves a run without a checkpoint.
-            for _, old in self.rundir.checkpoints()[: -self.config.keep_checkpoints]:
-                old.unlink(missing_ok=True)
-        self.rundir.write_gif()
-        self.rundir.write_status(step=self.step, wall_time_s=round(self.wall_time, 2),
-                              last_checkpoint=path.name)
-        return path
+    def _state(self) -> ck.TrainingState:
+        return ck.TrainingState(self.G, self.D, self.G_ema, self.opt_g, self.opt_d, self.noise)
 
-    def _load_checkpoint(self, path: Path) -> None:
-        tensors, meta = ck.read_weights(path)
-        if "opt_g_groups" not in meta:
-            raise TrainingError(f"{path} is a generator-only file; resuming needs a training checkpoint")
-        try:
-            self.G.load_state_dict(ck._unprefixed("G", tensors))
-            self.D.load_state_dict(ck._unprefixed("D", tensors))
-            if self.G_ema is not None:
-                self.G_ema.load_state_dict(ck._unprefixed("G_ema", tensors) or ck._unprefixed("G", tensors))
-            ck.optimizer_from_tensors(self.opt_g, "opt_g", tensors, meta["opt_g_groups"])
-            ck.optimizer_from_tensors(self.opt_d, "opt_d", tensors, meta["opt_d_groups"])
-            # The saved param groups carry the old learning rates; the config's (maybe lowered on resume) win.
-            for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = lr
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise TrainingError(f"{path} does not fit this run's model: {str(exc).splitlines()[0]}") from None
-        torch.set_rng_state(tensors["rng/torch"])
-        self.noise.set_state(tensors["rng/noise"])
-        self.step = int(meta["step"])
-        self.wall_time = float(meta.get("wall_time_s", 0.0))
+    def save_checkpoint(self) -> Path:
+        """A checkpoint of this step; then the older ones beyond `keep_checkpoints`, the GIF and status.json."""
+        assert self.rundir is not None
+        path = self.rundir.checkpoint_path(self.step)
+        ck.save_checkpoint(path, self._state(), config_json=self.config.to_json(), step=self.step,
+                           wall_time_s=self.wall_time)
+        self.rundir.prune_checkpoints(self.config.keep_checkpoints)  # only now: a crash never leaves none
+        self.rundir.write_gif()
+        self.rundir.write_status(step=self.step, wall_time_s=round(self.wall_time, 2), last_checkpoint=path.name)
+        return path
 
     # ------------------------------------------------------------------ the loop
     def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,10 +261,12 @@ class Trainer:
         """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan."""
         cfg = self.config
         probs = self.D.outputs_probabilities
-        real, y_real = self._batch(self.step)
+        real, y_real = self._batch(self.step)            # real: (batch, 1, 28, 28) in [-1, 1]
         y_real = y_real if cfg.conditional else None
+        # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
+        #     InfoGAN code's likelihood through the Q head and, with r1_gamma, minus a gradient penalty on reals.
         for _ in range(cfg.d_steps):
-            z, y_fake = self._noise(len(real))
+            z, y_fake = self._noise(len(real))           # z: (batch, latent_dim); y_fake: (batch,) or None
             code = info_code(z, cfg.info_codes) if cfg.info_codes else None
             fake = self.G(z, y_fake)
             if cfg.r1_gamma > 0:
@@ -340,11 +279,14 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + info_d).backward()
             self.opt_d.step()
+        # (2) Update G: maximize log D(G(z)) (the non-saturating form), plus the code's likelihood: G must draw
+        #     images from which Q recovers the code it was given.
         out_gen, info_g = self._score_fake(fake, y_fake, code)
         loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g + info_g).backward()
         self.opt_g.step()
+        # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
         if self.G_ema is not None:
             # Warm-up: early on the average spans only the last few steps ((1 + t) / (10 + t) grows to cfg.ema
             # by step ~9,000 at 0.999), so the EMA generator follows G from the first seconds instead of
@@ -418,7 +360,7 @@ class Trainer:
             return self._crash(exc)
 
     def _crash(self, exc: Exception) -> Snapshot:
-        known = isinstance(exc, (ConfigError, TrainingError, ValueError, OSError))
+        known = isinstance(exc, (ValueError, OSError))  # their messages already say what to do
         what = str(exc) if known else f"{type(exc).__name__}: {exc}"
         if self.phase == "setting up the run":
             msg = what
@@ -432,14 +374,14 @@ class Trainer:
                       if kept else "No checkpoint had been saved yet; the run's other files are kept."))
         if self.rundir is not None:
             with contextlib.suppress(OSError):  # the run folder may be what failed (deleted, disk full)
-                self.rundir.write_status(status="failed", message=msg, step=getattr(self, "step", 0))
-        self._publish(status="failed", message=msg)
+                self.rundir.write_status(status=RunStatus.FAILED, message=msg, step=getattr(self, "step", 0))
+        self._publish(status=RunStatus.FAILED, message=msg)
         return self.snapshot()
 
     def _loop(self, on_step: Callable[[Snapshot], None] | None) -> Snapshot:
         cfg, run = self.config, self.rundir
         assert run is not None
-        self._publish(status="running")
+        self._publish(status=RunStatus.RUNNING)
         self._last_grid = (-1, time.monotonic())
         if self.step == 0:
             self.phase = "drawing a sample grid"
@@ -488,7 +430,7 @@ class Trainer:
                                                              classes_trained=len(self.label_pool)))
                 self._publish(warnings=warnings)
             if time.monotonic() - last_beat >= HEARTBEAT_S:
-                run.write_status(status="running", step=self.step, total_steps=self.total_steps,
+                run.write_status(status=RunStatus.RUNNING, step=self.step, total_steps=self.total_steps,
                                  wall_time_s=round(self.wall_time, 3))
                 last_beat = time.monotonic()
             if self._grid_due(end_of_epoch):
@@ -509,22 +451,22 @@ class Trainer:
     def _pause_point(self, last_ckpt_step: int) -> None:
         """Save on pause (so closing the app while paused loses nothing), then wait for resume or stop."""
         self.phase = "pausing (saving a checkpoint)"
-        self._publish(status="paused")  # first: the page shows the pause at once, the save follows
+        self._publish(status=RunStatus.PAUSED)  # first: the page shows the pause at once, the save follows
         if self.step != last_ckpt_step:
             self.save_checkpoint()
         assert self.rundir is not None
-        self.rundir.write_status(status="paused", step=self.step)
+        self.rundir.write_status(status=RunStatus.PAUSED, step=self.step)
         while not self._running.wait(timeout=HEARTBEAT_S):
-            self.rundir.write_status(status="paused")  # heartbeat: this process is alive, only paused
+            self.rundir.write_status(status=RunStatus.PAUSED)  # heartbeat: this process is alive, only paused
         if not self._stop.is_set():
-            self._publish(status="running")
-            self.rundir.write_status(status="running")
+            self._publish(status=RunStatus.RUNNING)
+            self.rundir.write_status(status=RunStatus.RUNNING)
 
     def _finish(self) -> Snapshot:
         assert self.rundir is not None
         self.phase = "finishing (last grid, checkpoint and GIF)"
         stopped = self.step < self.total_steps
-        self._publish(status="stopping" if stopped else self._live.snap.status)
+        self._publish(status=RunStatus.STOPPING if stopped else self._live.snap.status)
         grids, latest = self.rundir.grids(), self.rundir.latest_checkpoint()
         if not grids or grids[-1][0] != self.step:
             self._record_grid()
@@ -532,7 +474,7 @@ class Trainer:
             self.save_checkpoint()
         else:
             self.rundir.write_gif()
-        status = "stopped" if stopped else "finished"
+        status = RunStatus.STOPPED if stopped else RunStatus.FINISHED
         msg = f"stopped at step {self.step:,} of {self.total_steps:,}" if stopped else \
             f"finished {self.step:,} steps in {self.wall_time:.0f} s"
         self.rundir.write_status(status=status, step=self.step, wall_time_s=round(self.wall_time, 2), message=msg)
@@ -548,8 +490,8 @@ class Trainer:
                + (f"The last good checkpoint ({kept.name}) is kept; resume from it with a lower learning rate. "
                   if kept else "No checkpoint had been saved yet. ")
                + "Lower learning rates, a logit output or spectral norm usually help.")
-        self.rundir.write_status(status="failed", message=msg, step=self.step)
-        self._publish(status="failed", message=msg)
+        self.rundir.write_status(status=RunStatus.FAILED, message=msg, step=self.step)
+        self._publish(status=RunStatus.FAILED, message=msg)
         return self.snapshot()
 
     def _evaluate(self) -> dict[str, float]:

@@ -12,11 +12,11 @@ import streamlit as st
 from gan_core.cards import recheck
 from gan_core.classifier import ClassifierError, classifier_card, classifier_path, load_classifier
 from gan_core.data import CLASS_NAMES, load_split
+from gan_core.format import duration
 from gan_core.images import to_uint8
 from gan_core.metrics import COVERAGE_THRESHOLD, FID_LABEL, EvalReport, evaluate_generator, real_floor, trained_classes
 from gan_core.runs import RunDir
 from gan_core.sampling import generate, nearest_real
-from ui.format import duration
 from ui.images import image_row
 from ui.pickers import pick_generator
 
@@ -140,7 +140,7 @@ else:
 
 # ------------------------------------------------------------------ FID over the run's steps
 if entry.kind == "checkpoint":
-    run = RunDir(entry.path.parent.parent)
+    run = RunDir.of_checkpoint(entry.path)
     rows = [r for r in run.read_metrics() if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     st.subheader(f"{FID_LABEL} over the steps of {run.name}")
     if not rows:

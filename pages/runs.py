@@ -7,20 +7,20 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core.compare import (
-    INTERRUPTED,
-    Comparison,
+from gan_core.compare import Comparison, compare_runs
+from gan_core.format import duration
+from gan_core.paths import default_runs_root
+from gan_core.runs import (
+    RunDir,
     RunRecord,
-    compare_runs,
+    RunStatus,
     delete_run,
     list_records,
     read_metrics_safely,
     rename_run,
     training_elsewhere,
 )
-from gan_core.runs import RunDir, default_runs_root
 from ui.charts import metric_figure
-from ui.format import duration
 from ui.images import show_image
 from ui.state import manager
 
@@ -55,7 +55,7 @@ def listing(records: list[RunRecord]) -> None:
                                                               help="classes with at least 5 % of the samples"),
         },
     )
-    interrupted = [r.name for r in records if r.status == INTERRUPTED]
+    interrupted = [r.name for r in records if r.status == RunStatus.INTERRUPTED]
     if interrupted:
         st.info(f"**{', '.join(interrupted)}**: interrupted — the process training it ended mid-run (app or terminal "
                 "closed). Nothing saved is lost: resume it from its last checkpoint on the Train page's **Checkpoints** "

@@ -7,8 +7,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from gan_core.catalog import CLASSIFIER_PATH
 from gan_core.config import TrainConfig
+from gan_core.paths import CLASSIFIER_PATH
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 

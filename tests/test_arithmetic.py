@@ -13,9 +13,8 @@ from gan_core.arithmetic import (
     seed_latent,
     typical_length,
 )
-from gan_core.config import ModelConfig
 from gan_core.data import CLASS_NAMES
-from gan_core.models import build_generator
+from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import generate, interpolate
 
 

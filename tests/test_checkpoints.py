@@ -6,6 +6,7 @@ import torch
 from gan_core import checkpoints as ck
 from gan_core.config import TrainConfig
 from gan_core.models import build_generator
+from gan_core.paths import atomic_write_bytes
 
 
 def _generator_file(tmp_path, name="g.safetensors"):
@@ -31,7 +32,7 @@ def test_crash_between_write_and_rename_keeps_previous_file(tmp_path):
         raise OSError("simulated power cut")
 
     with pytest.raises(OSError, match="simulated"):
-        ck.atomic_write_bytes(path, b"half a new file", _before_replace=crash)
+        atomic_write_bytes(path, b"half a new file", _before_replace=crash)
     assert path.read_bytes() == before
     ck.load_generator(path)  # still loadable
     assert [p.name for p in tmp_path.iterdir()] == [path.name], "temporary file left behind"

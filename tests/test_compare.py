@@ -9,10 +9,10 @@ import time
 import pytest
 
 from gan_core.cli import main
-from gan_core.compare import compare_runs, delete_run, list_records, rename_run, run_record, training_elsewhere
+from gan_core.compare import compare_runs
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.presets import preset_config
-from gan_core.runs import RunDir
+from gan_core.runs import RunDir, delete_run, list_records, rename_run, run_record, training_elsewhere
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 

@@ -69,9 +69,26 @@ def test_preset_override_changes_only_that_field():
 def test_every_field_has_help_and_a_form_label():
     import dataclasses
 
-    from gan_core.config import FIELD_HELP
-    from ui.config_form import LABELS
+    from gan_core.config import FIELD_HELP, FIELD_LABELS
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"preset"}
-    assert names <= set(FIELD_HELP), names - set(FIELD_HELP)
-    assert names <= set(LABELS), names - set(LABELS)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert names == set(FIELD_HELP) == set(FIELD_LABELS)
+    assert all(FIELD_HELP[n].strip() and FIELD_LABELS[n].strip() for n in names)
+
+
+def test_what_a_resume_may_change_is_read_off_the_fields():
+    """The schedule, outputs, runtime and learning rates; never the model, loss, batch, data or seed."""
+    from gan_core.config import RESUMABLE
+
+    assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s",
+                              "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
+                              "threads", "device", "data_dir"}
+
+
+def test_model_config_is_read_off_the_train_config_by_field_name():
+    cfg = TrainConfig(arch="dcgan-deep", width=0.5, d_width=1.5, conditional=True, latent_dim=32, info_codes=4,
+                      batch_norm=False, spectral_norm=True, dropout=0.1, d_output="sigmoid")
+    m = cfg.model_config()
+    assert (m.arch, m.width, m.d_width, m.num_classes, m.latent_dim, m.info_codes) == ("dcgan-deep", 0.5, 1.5, 10, 32, 4)
+    assert (m.batch_norm, m.spectral_norm, m.dropout, m.d_output) == (False, True, 0.1, "sigmoid")
+    assert TrainConfig().model_config().num_classes == 0

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from gan_core.config import ModelConfig
-from gan_core.models import build_generator
+from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import code_grid, generate, latents, row_majorities
 
 

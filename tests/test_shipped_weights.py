@@ -7,11 +7,12 @@ import torch
 
 from gan_core import metrics
 from gan_core.cards import recheck
-from gan_core.catalog import CLASSIFIER_PATH, shipped_generators
+from gan_core.catalog import shipped_generators
 from gan_core.checkpoints import load_generator
 from gan_core.classifier import embed, load_classifier
 from gan_core.cli import main
 from gan_core.data import load_split
+from gan_core.paths import CLASSIFIER_PATH
 from gan_core.sampling import generate
 from tests.conftest import needs_data
 

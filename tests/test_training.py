@@ -192,7 +192,7 @@ def test_in_training_evaluation_without_classifier_fails_at_setup(tiny_config, r
 
 
 def test_in_training_evaluation_logs_fid_and_coverage(tiny_config, runs_root):
-    from gan_core.catalog import CLASSIFIER_PATH
+    from gan_core.paths import CLASSIFIER_PATH
 
     if not CLASSIFIER_PATH.exists():
         pytest.skip("shipped classifier missing")

@@ -11,26 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from gan_core.config import D_OUTPUTS, DEVICES, FIELD_HELP, LOSSES, ConfigError, TrainConfig
+from gan_core.config import D_OUTPUTS, DEVICES, FIELD_HELP, FIELD_LABELS, LOSSES, ConfigError, TrainConfig
 from gan_core.data import CLASS_NAMES
 from gan_core.models import ARCHITECTURES
 
-LABELS: dict[str, str] = {
-    "name": "Run name", "arch": "Architecture", "width": "Width multiplier", "d_width": "D width (0: same)",
-    "conditional": "Class-conditional", "latent_dim": "Latent size (z)", "loss": "Loss", "d_output": "D output",
-    "batch_norm": "Batch norm", "info_codes": "InfoGAN code categories (0: off)", "info_weight": "InfoGAN code weight",
-    "spectral_norm": "Spectral norm on D", "dropout": "D dropout", "label_smoothing": "Label smoothing",
-    "batch_size": "Batch size", "lr_g": "Learning rate G", "lr_d": "Learning rate D", "beta1": "Adam β1",
-    "beta2": "Adam β2", "d_steps": "D steps per G step", "r1_gamma": "R1 penalty γ", "ema": "EMA of G",
-    "epochs": "Epochs", "max_steps": "Max steps (0: no limit)", "classes": "Train on classes (empty: all ten)",
-    "max_images": "Max training images (0: all 60,000)", "seed": "Seed", "sample_every": "Sample grid every (steps)",
-    "grid_every_s": "Live grid every (seconds, 0: off)",
-    "grid_size": "Images in the sample grid", "checkpoint_every": "Checkpoint every (epochs)",
-    "keep_checkpoints": "Keep newest checkpoints (0: all)",
-    "log_every": "Log metrics every (steps)", "eval_every": "Evaluate FID / coverage every (steps, 0: off)",
-    "eval_samples": "Images per evaluation", "threads": "CPU threads", "device": "Device",
-    "data_dir": "Fashion-MNIST folder",
-}
 _LOSS_NAMES = {"bce": "bce (non-saturating)", "hinge": "hinge", "lsgan": "lsgan (least squares)"}
 
 
@@ -47,17 +31,17 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
     def num(col: Any, name: str, *, step: float | int, fmt: str | None = None) -> Any:
         value = getattr(initial, name)
         value = float(value) if isinstance(step, float) else int(value)
-        return col.number_input(LABELS[name], value=value, step=step, format=fmt, help=FIELD_HELP[name], key=k(name))
+        return col.number_input(FIELD_LABELS[name], value=value, step=step, format=fmt, help=FIELD_HELP[name], key=k(name))
 
     # ---------------------------------------------------------------- the essentials
     c1, c2, c3, c4 = st.columns(4)
     archs = list(ARCHITECTURES)
-    v["arch"] = c1.selectbox(LABELS["arch"], archs, index=archs.index(initial.arch), key=k("arch"),
+    v["arch"] = c1.selectbox(FIELD_LABELS["arch"], archs, index=archs.index(initial.arch), key=k("arch"),
                              help=FIELD_HELP["arch"])
     c1.caption(ARCHITECTURES[v["arch"]].description)
     v["width"] = num(c2, "width", step=0.125, fmt="%g")
     v["latent_dim"] = num(c3, "latent_dim", step=1)
-    v["loss"] = c4.selectbox(LABELS["loss"], LOSSES, index=LOSSES.index(initial.loss), format_func=_LOSS_NAMES.get,
+    v["loss"] = c4.selectbox(FIELD_LABELS["loss"], LOSSES, index=LOSSES.index(initial.loss), format_func=_LOSS_NAMES.get,
                              key=k("loss"), help=FIELD_HELP["loss"])
     c1, c2, c3, c4 = st.columns(4)
     v["epochs"] = num(c1, "epochs", step=1)
@@ -65,23 +49,23 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
     v["lr_g"] = num(c3, "lr_g", step=1e-5, fmt="%.2e")
     v["lr_d"] = num(c4, "lr_d", step=1e-5, fmt="%.2e")
     c1, c2, c3 = st.columns([2, 1, 1])
-    v["classes"] = c1.multiselect(LABELS["classes"], CLASS_NAMES, default=list(initial.classes), key=k("classes"),
+    v["classes"] = c1.multiselect(FIELD_LABELS["classes"], CLASS_NAMES, default=list(initial.classes), key=k("classes"),
                                   help=FIELD_HELP["classes"])
     v["max_images"] = num(c2, "max_images", step=100)
-    v["name"] = c3.text_input(LABELS["name"], value=initial.name, key=k("name"), help=FIELD_HELP["name"],
+    v["name"] = c3.text_input(FIELD_LABELS["name"], value=initial.name, key=k("name"), help=FIELD_HELP["name"],
                               placeholder=f"automatic: {initial.preset or initial.arch}-<date>-<time>").strip()
-    v["conditional"] = st.toggle(LABELS["conditional"], value=initial.conditional, key=k("conditional"),
+    v["conditional"] = st.toggle(FIELD_LABELS["conditional"], value=initial.conditional, key=k("conditional"),
                                  help=FIELD_HELP["conditional"])
 
     # ---------------------------------------------------------------- the rest, folded away
     with st.expander("Model details: D width, D output, normalisation, dropout"):
         c0, c1, c2, c3, c4 = st.columns(5)
         v["d_width"] = num(c0, "d_width", step=0.125, fmt="%g")
-        v["d_output"] = c1.selectbox(LABELS["d_output"], D_OUTPUTS, index=D_OUTPUTS.index(initial.d_output),
+        v["d_output"] = c1.selectbox(FIELD_LABELS["d_output"], D_OUTPUTS, index=D_OUTPUTS.index(initial.d_output),
                                      key=k("d_output"), help=FIELD_HELP["d_output"])
-        v["batch_norm"] = c2.checkbox(LABELS["batch_norm"], value=initial.batch_norm, key=k("batch_norm"),
+        v["batch_norm"] = c2.checkbox(FIELD_LABELS["batch_norm"], value=initial.batch_norm, key=k("batch_norm"),
                                       help=FIELD_HELP["batch_norm"])
-        v["spectral_norm"] = c3.checkbox(LABELS["spectral_norm"], value=initial.spectral_norm, key=k("spectral_norm"),
+        v["spectral_norm"] = c3.checkbox(FIELD_LABELS["spectral_norm"], value=initial.spectral_norm, key=k("spectral_norm"),
                                          help=FIELD_HELP["spectral_norm"])
         v["dropout"] = num(c4, "dropout", step=0.05, fmt="%g")
     with st.expander("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1, InfoGAN code"):
@@ -111,9 +95,9 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         c0, c1, c2, c3 = st.columns([1, 1, 1, 2])
         v["keep_checkpoints"] = num(c0, "keep_checkpoints", step=1)
         v["threads"] = num(c1, "threads", step=1)
-        v["device"] = c2.selectbox(LABELS["device"], DEVICES, index=DEVICES.index(initial.device), key=k("device"),
+        v["device"] = c2.selectbox(FIELD_LABELS["device"], DEVICES, index=DEVICES.index(initial.device), key=k("device"),
                                    help=FIELD_HELP["device"])
-        v["data_dir"] = c3.text_input(LABELS["data_dir"], value=initial.data_dir, key=k("data_dir"),
+        v["data_dir"] = c3.text_input(FIELD_LABELS["data_dir"], value=initial.data_dir, key=k("data_dir"),
                                       help=FIELD_HELP["data_dir"], placeholder="search the usual places").strip()
         st.caption("Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is faster while "
                    "other programs keep the cores busy.")
@@ -130,5 +114,5 @@ def _label_of(message: str) -> str:
     m = re.match(r"(\w+)", message)
     field = m.group(1) if m else ""
     if field == "loss" and "d_output" in message:
-        return f"{LABELS['loss']} / {LABELS['d_output']}"
-    return LABELS.get(field, "Configuration")
+        return f"{FIELD_LABELS['loss']} / {FIELD_LABELS['d_output']}"
+    return FIELD_LABELS.get(field, "Configuration")

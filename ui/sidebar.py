@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ui.format import duration
+from gan_core.format import duration
+from gan_core.runs import RunStatus  # torch-free, like everything this module imports
 
 if TYPE_CHECKING:
     from gan_core.training import Snapshot
 
 STATUS_ICONS = {
-    "idle": ":material/radio_button_unchecked:", "starting": ":material/hourglass_top:",
-    "running": ":green[:material/play_circle:]", "paused": ":orange[:material/pause_circle:]",
-    "stopping": ":orange[:material/stop_circle:]", "finished": ":green[:material/check_circle:]",
-    "stopped": ":material/stop_circle:", "failed": ":red[:material/error:]",
+    RunStatus.IDLE: ":material/radio_button_unchecked:", RunStatus.STARTING: ":material/hourglass_top:",
+    RunStatus.RUNNING: ":green[:material/play_circle:]", RunStatus.PAUSED: ":orange[:material/pause_circle:]",
+    RunStatus.STOPPING: ":orange[:material/stop_circle:]", RunStatus.FINISHED: ":green[:material/check_circle:]",
+    RunStatus.STOPPED: ":material/stop_circle:", RunStatus.FAILED: ":red[:material/error:]",
 }
 
 
@@ -25,7 +26,7 @@ def training_status() -> None:
         if "gan_core.manager" not in sys.modules:
             # No page of this server process has loaded the trainer yet, so no run can exist: say so without
             # importing torch, and the first page paints at once. The next rerun shows the live status.
-            st.markdown(f"**Training:** {STATUS_ICONS['idle']} idle")
+            st.markdown(f"**Training:** {STATUS_ICONS[RunStatus.IDLE]} idle")
             return
         from ui.live import live
 
@@ -36,11 +37,11 @@ def training_status() -> None:
 
 def _status_box(snap: Snapshot) -> None:
     st.markdown(f"**Training:** {STATUS_ICONS.get(snap.status, '')} {snap.status}")
-    if snap.status != "idle":
+    if snap.status != RunStatus.IDLE:
         st.caption(f"run `{snap.run_name}`")
         st.progress(snap.progress, text=f"step {snap.step:,} / {snap.total_steps:,} · epoch {snap.epoch}/{snap.epochs}")
         if snap.images_per_sec:
-            eta = f" · ETA {duration(snap.eta_s)}" if snap.eta_s and snap.status == "running" else ""
+            eta = f" · ETA {duration(snap.eta_s)}" if snap.eta_s and snap.status == RunStatus.RUNNING else ""
             st.caption(f"{snap.images_per_sec:,.0f} images/s{eta}")
-        if snap.status == "failed":
+        if snap.status == RunStatus.FAILED:
             st.error(snap.message)

@@ -10,8 +10,6 @@ from gan_core.checkpoints import LoadedGenerator, load_generator
 from gan_core.data import FashionMNIST, load_split
 from gan_core.manager import TrainingManager, shared_manager
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
 
 @st.cache_resource
 def manager() -> TrainingManager:
