@@ -11,25 +11,31 @@ them by conditioning (the class travels as the label); an unconditional one has
 no labels, so its samples are sorted by the shipped Fashion-MNIST classifier.
 
 A generator with an InfoGAN code reads a discrete switch off z (the argmax of its
-first entries, fed in as a one-hot), so its full input is (z, code). The arithmetic
-is done on both parts: a class mean's code is the mean of its exemplars' one-hots,
-and the result's code is the signed sum of the operands' codes. Summing z alone
-would let the argmax of the sum pick one operand's switch and drop the others.
+first entries, fed in as a one-hot), so its full input is (z, code): a `Latent`
+(gan_core.latent). The arithmetic is done on both parts: a class mean's code is the
+mean of its exemplars' one-hots, and the result's code is the signed sum of the
+operands' codes. Summing z alone would let the argmax of the sum pick one operand's
+switch and drop the others.
+
+An `Operand` is one term of the sum: its sign, its latent, the class a conditional
+generator decodes it with, and what it is (a seed or a class mean), which also
+gives the text that names it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from gan_core.data import CLASS_NAMES, class_index
 from gan_core.images import scale_to_unit
+from gan_core.latent import Latent, signed_sum, stacked_codes, with_codes
 from gan_core.models import Generator
-from gan_core.sampling import latents
+from gan_core.sampling import generate, latents
 
 #: sign patterns of the operations the app offers
 OPERATIONS: dict[str, tuple[int, ...]] = {
@@ -38,6 +44,7 @@ OPERATIONS: dict[str, tuple[int, ...]] = {
     "A − B + C": (1, -1, 1),
 }
 RESCALINGS = ("minmax", "clip")
+NAMES = "ABC"  # operands are named by their position in the sum
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,10 @@ class LatentMean:
         """Share of drawn samples that were of this class (1.0 when conditioning)."""
         return self.n_found / self.n_drawn if self.n_drawn else 0.0
 
+    @property
+    def latent(self) -> Latent:
+        return Latent(self.z, self.code)
+
     def describe(self) -> str:
         name = CLASS_NAMES[self.cls]
         if self.by == "conditioning":
@@ -137,7 +148,8 @@ def class_mean_latent(
         raise ValueError(f"k must be between 1 and 1000 (got {k})")
     if g.num_classes:
         members = latents(k, g.latent_dim, _class_seed(seed, c))
-        return LatentMean(members.mean(0), k, k, c, k, members, "conditioning", _mean_code(g, members))
+        mean = Latent.mean_of(members, g.cfg.info_codes)
+        return LatentMean(mean.z, k, k, c, k, members, "conditioning", mean.code)
 
     if classifier is None:
         from gan_core.classifier import load_classifier
@@ -168,11 +180,71 @@ def class_mean_latent(
             f"rarely or never makes this class, a sign of mode collapse (or of a generator not trained far enough "
             f"yet). Pick another class, use a seed operand, or a class-conditional generator."
         )
-    return LatentMean(members.mean(0), n_found, drawn, c, k, members, "classifier", _mean_code(g, members))
+    mean = Latent.mean_of(members, g.cfg.info_codes)
+    return LatentMean(mean.z, n_found, drawn, c, k, members, "classifier", mean.code)
 
 
-def _mean_code(g: Generator, members: torch.Tensor) -> torch.Tensor | None:
-    return g.codes_of(members).mean(0) if g.cfg.info_codes else None
+@torch.no_grad()
+def exemplar_images(g: Generator, mean: LatentMean) -> torch.Tensor:
+    """(n_found, 1, 28, 28): the exemplars that were averaged, each decoded from its own latent."""
+    return generate(g, mean.n_found, z=mean.members, label=mean.cls if g.num_classes else None)
+
+
+def signed(sign: int, position: int, text: str) -> str:
+    """'A', '− B', '+ C': the first operand's plus sign is not written."""
+    return f"{'−' if sign < 0 else '+'} {text}" if position or sign < 0 else text
+
+
+def expression(signs: Sequence[int], term: str = "{}") -> str:
+    """The sum written out, operand i named by term.format(NAMES[i]): "G(z{})" gives 'G(zA) − G(zB)'."""
+    return " ".join(signed(s, i, term.format(NAMES[i])) for i, s in enumerate(signs))
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One term of a sum: its sign, its latent, the class a conditional G decodes it with, and what it is.
+
+    `arithmetic` returns the operands again with `image` filled in.
+    """
+
+    sign: int                          # +1 or -1
+    latent: Latent
+    label: int | None = None           # class index for a conditional generator; None for an unconditional one
+    position: int = 0                  # 0, 1, 2: A, B, C in the written sum
+    seed: int | None = None            # a seed operand: the seed of its z
+    mean: LatentMean | None = None     # a class operand: the class mean that is its latent
+    image: torch.Tensor | None = None  # (1, 28, 28) in [-1, 1]: G of its latent, as `arithmetic` decoded it
+
+    @classmethod
+    def of_seed(cls, g: Generator, seed: int, *, sign: int = 1, position: int = 0,
+                label: int | str | None = None) -> Operand:
+        """One seed's z; the code is read off it. `label` is the class a conditional G decodes it as."""
+        return cls(sign, Latent(seed_latent(g, seed)), None if label is None else class_index(label), position, seed=seed)
+
+    @classmethod
+    def of_mean(cls, g: Generator, mean: LatentMean, *, sign: int = 1, position: int = 0) -> Operand:
+        """A class mean with its mean code; a conditional G decodes it with its class."""
+        return cls(sign, mean.latent, mean.cls if g.num_classes else None, position, mean=mean)
+
+    @property
+    def kind(self) -> str:
+        return "class mean" if self.mean is not None else "seed" if self.seed is not None else "latent"
+
+    @property
+    def name(self) -> str:
+        return NAMES[self.position]
+
+    def heading(self) -> str:
+        """'− B: Sneaker' for a class mean, '− B: seed 101' for a seed."""
+        what = (CLASS_NAMES[self.mean.cls] if self.mean is not None else
+                f"seed {self.seed}" if self.seed is not None else "latent")
+        return f"{signed(self.sign, self.position, self.name)}: {what}"
+
+    def caption(self) -> str:
+        """What its image is: 'G(zB), mean of 3', or 'G(zB) as Sneaker' for a seed decoded with a class."""
+        if self.mean is not None:
+            return f"G(z{self.name}), mean of {self.mean.n_found}"
+        return f"G(z{self.name})" + (f" as {CLASS_NAMES[self.label]}" if self.label is not None else "")
 
 
 @dataclass(frozen=True)
@@ -186,12 +258,19 @@ class ArithmeticResult:
     rescaling: str
     renormalized: bool = False      # operands and result were set to length sqrt(latent_dim) before decoding
     code_result: torch.Tensor | None = None  # (info_codes,): the signed sum of the operands' InfoGAN codes
+    operands: tuple[Operand, ...] = ()       # the operands, each with its decoded image
 
     def rescaling_note(self) -> str:
         lo, hi = float(self.pixel_result_raw.min()), float(self.pixel_result_raw.max())
         if self.rescaling == "clip":
             return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; values outside the image range [-1, 1] were clipped"
         return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; min-max rescaled to the image range [-1, 1]"
+
+    def code_terms(self) -> str:
+        """The summed InfoGAN code as '+1.00·c3, -1.00·c7' (zero weights left out; '0' when all are)."""
+        if self.code_result is None:
+            return ""
+        return ", ".join(f"{w:+.2f}·c{j}" for j, w in enumerate(self.code_result.tolist()) if abs(w) > 1e-6) or "0"
 
 
 def typical_length(z: torch.Tensor) -> torch.Tensor:
@@ -204,61 +283,56 @@ def typical_length(z: torch.Tensor) -> torch.Tensor:
     return (z64 * (math.sqrt(z.shape[-1]) / z64.norm().clamp_min(1e-12))).to(z.dtype)
 
 
-def _check_z(z: Any, dim: int, i: int) -> torch.Tensor:
-    z = torch.as_tensor(z)
-    if z.shape != (dim,):
-        raise ValueError(f"operand {i + 1}: a latent vector of shape ({dim},) is needed, got {tuple(z.shape)}")
-    return z
+def _checked(g: Generator, op: Operand, i: int) -> int | None:
+    """The operand's class index for G (None for an unconditional G), after checking the operand fits G."""
+    if op.sign not in (1, -1):
+        raise ValueError(f"operand {i + 1}: sign must be +1 or -1 (got {op.sign!r})")
+    z = torch.as_tensor(op.latent.z)
+    if z.shape != (g.latent_dim,):
+        raise ValueError(f"operand {i + 1}: a latent vector of shape ({g.latent_dim},) is needed, got {tuple(z.shape)}")
+    k, code = g.cfg.info_codes, op.latent.code
+    if code is not None:
+        if not k:
+            raise ValueError("this generator has no InfoGAN code: operands cannot carry codes")
+        if torch.as_tensor(code).shape != (k,):
+            raise ValueError(f"operand {i + 1}: an InfoGAN code of shape ({k},) is needed, "
+                             f"got {tuple(torch.as_tensor(code).shape)}")
+    if not g.num_classes:
+        if op.label is not None:
+            raise ValueError(f"operand {i + 1}: this generator is unconditional and cannot take a class label")
+        return None
+    if op.label is None:
+        raise ValueError(f"operand {i + 1}: this generator is class-conditional, so every operand needs a class")
+    return class_index(op.label)
 
 
 @torch.no_grad()
-def arithmetic(
-    g: Generator,
-    operands: Sequence[tuple[int, torch.Tensor, int | str | None]],
-    rescale: str = "minmax",
-    renormalize: bool = False,
-    codes: Sequence[torch.Tensor | None] | None = None,
-) -> ArithmeticResult:
+def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax", renormalize: bool = False
+               ) -> ArithmeticResult:
     """Vector-space and pixel-space results of sum(sign_i * operand_i) for the same operands.
 
-    `operands` are (sign +1/-1, z of shape (latent_dim,), label or None). A conditional G decodes
-    every operand with its own label and the latent result with the first operand's label.
-    The latent sum is taken in float64, so A + B − B is exactly A. `renormalize` sets every operand
-    and the sum to the typical length first (see `typical_length`; codes are not rescaled).
-    For a G with an InfoGAN code, `codes` gives each operand's code (a class mean's `LatentMean.code`);
-    None, or a None entry, is the one-hot read off that operand's z.
+    A conditional G decodes every operand with its own label and the latent result with the first operand's
+    label. The latent sum is taken in float64, so A + B − B is exactly A. `renormalize` sets every operand and
+    the sum to the typical length first (see `typical_length`; codes are not rescaled). For a G with an InfoGAN
+    code, an operand's code is its latent's, or the one-hot read off its z, and the codes are summed too.
     """
     if not operands:
-        raise ValueError("no operands: give at least one (sign, z, label)")
+        raise ValueError("no operands: give at least one Operand")
     if rescale not in RESCALINGS:
         raise ValueError(f"rescale must be one of {RESCALINGS} (got {rescale!r})")
-    signs, zs, labels = [], [], []
-    for i, (sign, z, label) in enumerate(operands):
-        if sign not in (1, -1):
-            raise ValueError(f"operand {i + 1}: sign must be +1 or -1 (got {sign!r})")
-        signs.append(sign)
-        z = _check_z(z, g.latent_dim, i)
-        zs.append(typical_length(z) if renormalize else z)
-        if g.num_classes:
-            if label is None:
-                raise ValueError(f"operand {i + 1}: this generator is class-conditional, so every operand needs a class")
-            labels.append(class_index(label))
-        elif label is not None:
-            raise ValueError(f"operand {i + 1}: this generator is unconditional and cannot take a class label")
-    z_ops = torch.stack(zs).float()
-    z_sum = sum(s * z.double() for s, z in zip(signs, zs, strict=True)).float()
-    if renormalize:
-        z_sum = typical_length(z_sum)
-    code_ops = _operand_codes(g, z_ops, codes)
-    code_sum = None
-    c_all = None
-    if code_ops is not None:
-        code_sum = sum(s * c.double() for s, c in zip(signs, code_ops, strict=True)).float()
-        c_all = torch.cat([code_ops, code_sum[None]])
-    result_label = labels[0] if labels else None
+    labels = [_checked(g, op, i) for i, op in enumerate(operands)]
+    signs = [op.sign for op in operands]
+    zs = [torch.as_tensor(op.latent.z) for op in operands]
+    terms = with_codes([Latent(typical_length(z) if renormalize else z, op.latent.code)
+                        for z, op in zip(zs, operands, strict=True)], g.cfg.info_codes)
+    total = signed_sum(signs, terms)
+    z_sum = typical_length(total.z) if renormalize else total.z
+    code_ops = stacked_codes(terms)
+    c_all = None if code_ops is None else torch.cat([code_ops, total.code[None]])
+    result_label = labels[0]
     # One batch for operands and result: G is in eval mode, so each image is decoded independently.
-    z_all = torch.cat([z_ops, z_sum[None]])
-    y_all = torch.tensor([*labels, labels[0]]) if labels else None
+    z_all = torch.cat([torch.stack([t.z for t in terms]).float(), z_sum[None]])
+    y_all = torch.tensor([*labels, labels[0]]) if g.num_classes else None
     device = next(g.parameters()).device
     g.eval()
     decoded = g(z_all.to(device), None if y_all is None else y_all.to(device),
@@ -267,29 +341,6 @@ def arithmetic(
     sign_t = torch.tensor(signs, dtype=operand_images.dtype).view(-1, 1, 1, 1)
     raw = (sign_t * operand_images).sum(0, keepdim=True)
     pixel = scale_to_unit(raw) if rescale == "minmax" else raw.clamp(-1, 1)
+    done = tuple(dataclasses.replace(op, image=img) for op, img in zip(operands, operand_images, strict=True))
     return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, result_label, rescale, renormalize,
-                            code_sum)
-
-
-def _operand_codes(g: Generator, z_ops: torch.Tensor, codes: Sequence[torch.Tensor | None] | None) -> torch.Tensor | None:
-    """(n_operands, info_codes): each operand's given code, or the one-hot read off its z; None without a code."""
-    k = g.cfg.info_codes
-    if not k:
-        if codes is not None and any(c is not None for c in codes):
-            raise ValueError("this generator has no InfoGAN code: operands cannot carry codes")
-        return None
-    if codes is None:
-        codes = [None] * len(z_ops)
-    if len(codes) != len(z_ops):
-        raise ValueError(f"{len(codes)} codes given for {len(z_ops)} operands")
-    read = g.codes_of(z_ops)
-    out = []
-    for i, c in enumerate(codes):
-        if c is None:
-            out.append(read[i])
-            continue
-        c = torch.as_tensor(c, dtype=torch.float32)
-        if c.shape != (k,):
-            raise ValueError(f"operand {i + 1}: an InfoGAN code of shape ({k},) is needed, got {tuple(c.shape)}")
-        out.append(c)
-    return torch.stack(out)
+                            total.code, done)

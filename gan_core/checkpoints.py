@@ -10,7 +10,9 @@ Nothing here unpickles: optimizer hyper-parameters travel as JSON.
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,19 @@ from typing import Any
 import torch
 from safetensors.torch import save as st_save
 
+from gan_core.config import ConfigError, TrainConfig
 from gan_core.models import Discriminator, Generator, ModelConfig, build_discriminator, build_generator
 from gan_core.paths import atomic_write_bytes, parse_safetensors
 from gan_core.runs import RunDir
 
 FORMAT_CHECKPOINT = "fashion-gan-studio/checkpoint/1"
 FORMAT_GENERATOR = "fashion-gan-studio/generator/1"
+NO_DISCRIMINATOR = (
+    "{path} holds a generator only. The discriminator lives in training checkpoints: pass a run folder "
+    "(runs/<name>) or one of its checkpoints/step_*.safetensors files instead of a shipped/exported generator file."
+)
+MAX_WEIGHTS_BYTES = 2 * 2**30   # the largest config the form admits writes checkpoints well below this
+MAX_PARAMETERS = 200_000_000    # per network; tf-tutorial at width 8, the largest allowed, has about 70 M
 _PICKLE_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
@@ -65,6 +74,10 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{path} is {size / 2**30:.1f} GiB, more than any Fashion GAN Studio weights file "
+                              f"({MAX_WEIGHTS_BYTES / 2**30:.0f} GiB at most): it is not one of ours, so it is not read")
     data = path.read_bytes()
     return parse_weights(data, str(path))
 
@@ -92,10 +105,22 @@ def parse_weights(data: bytes, name: str = "upload") -> tuple[dict[str, torch.Te
 
 
 def model_config_of(meta: dict[str, str], name: str = "file") -> ModelConfig:
+    """The file's model description, checked against TrainConfig's own ranges before anything is built from it."""
     try:
-        return ModelConfig.from_dict(json.loads(meta["model"]))
+        data = json.loads(meta["model"])
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        model = ModelConfig.from_dict(data)
     except (KeyError, json.JSONDecodeError, TypeError) as exc:
         raise CheckpointError(f"{name}: metadata lacks a valid model description ({exc})") from None
+    if model.num_classes not in (0, 10):
+        raise CheckpointError(f"{name}: its model says num_classes {model.num_classes!r}; a generator here is "
+                              "unconditional (0) or conditional on the ten classes (10)")
+    try:  # the same checks (types, ranges, architecture names) a training config gets
+        TrainConfig(**{k: v for k, v in model.to_dict().items() if k != "num_classes"}, conditional=model.conditional)
+    except ConfigError as exc:
+        raise CheckpointError(f"{name}: its model description is invalid: {exc}") from None
+    return model
 
 
 # ----------------------------------------------------------------------------- writing
@@ -235,24 +260,50 @@ def generator_from_tensors(
     with_discriminator: bool = False, use_ema: bool = True,
 ) -> LoadedGenerator:
     model = model_config_of(meta, str(path))
-    try:
-        g = build_generator(model)
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
     g_state = _unprefixed("G_ema", tensors) if use_ema else {}
     if not g_state:
         g_state = _unprefixed("G", tensors)
-    _load_state(g, g_state, path, "generator")
+    g = _build_checked(build_generator, model, g_state, path, "generator")
     d = None
     if with_discriminator:
         d_state = _unprefixed("D", tensors)
         if not d_state:
-            raise CheckpointError(f"{path} holds a generator only; a discriminator needs a training checkpoint")
-        d = build_discriminator(model)
-        _load_state(d, d_state, path, "discriminator")
+            raise CheckpointError(NO_DISCRIMINATOR.format(path=path))
+        d = _build_checked(build_discriminator, model, d_state, path, "discriminator")
         d.to(device).eval()
     card = json.loads(meta.get("card", "{}") or "{}")
     return LoadedGenerator(g.to(device).eval(), model, path, meta, d, card)
+
+
+def _build_checked(build: Callable[[ModelConfig], torch.nn.Module], model: ModelConfig,
+                   state: dict[str, torch.Tensor], path: Path, what: str) -> Any:
+    """Build the network only after its shapes, taken on the meta device (no memory), match the file's tensors.
+
+    A file whose metadata asks for an absurd model (billions of parameters) or relabels another architecture is
+    refused here, before a byte of the model is allocated.
+    """
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build(model).state_dict().items()}
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the {what} it describes cannot be built ({str(exc).splitlines()[0]})") from None
+    n_params = sum(math.prod(s) for s in shapes.values())
+    if n_params > MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: its model description asks for a {what} of {n_params:,} parameters (at most "
+                              f"{MAX_PARAMETERS:,} here): the file is not a Fashion GAN Studio {what}")
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != shapes:
+        missing, extra = sorted(set(shapes) - set(found)), sorted(set(found) - set(shapes))
+        wrong = sorted(k for k in set(shapes) & set(found) if shapes[k] != found[k])
+        detail = "; ".join(part for part in (
+            f"missing {', '.join(missing[:3])}" if missing else "",
+            f"unexpected {', '.join(extra[:3])}" if extra else "",
+            f"{wrong[0]} is {found[wrong[0]]} where the model has {shapes[wrong[0]]}" if wrong else "") if part)
+        raise CheckpointError(f"{path}: the {what} weights do not fit the described model "
+                              f"({model.arch}, width {model.width:g}): {detail}")
+    module = build(model)
+    _load_state(module, state, path, what)
+    return module
 
 
 def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:

@@ -8,17 +8,14 @@ differ, G and D sizes relative to the first run, speed and the final metrics.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gan_core.config import TrainConfig
 from gan_core.format import count, duration, number, percent
-from gan_core.paths import default_runs_root
-from gan_core.runs import RunDir, RunRecord, list_records, resolve_run, run_record
+from gan_core.runs import RunDir, RunRecord, run_record
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -110,63 +107,9 @@ def compare_runs(runs: Sequence[RunDir]) -> Comparison:
     return Comparison(records, differing)
 
 
-# ----------------------------------------------------------------------------- CLI
-def _compare_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders or run names")
-    p.add_argument("--runs-root", default=None, help="where run names are looked up (default: ./runs or $GAN_STUDIO_RUNS)")
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    if len(args.runs) < 2:
-        raise ValueError(f"compare needs at least two runs (got {len(args.runs)}): "
-                         "python -m gan_core compare RUN RUN [RUN ...]")
-    root = Path(args.runs_root) if args.runs_root else None
-    print(compare_runs([resolve_run(a, root) for a in args.runs]).table())
-    return 0
-
-
-def _runs_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-root", default=None, help="folder holding run folders (default: ./runs or $GAN_STUDIO_RUNS)")
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    root = Path(args.runs_root) if args.runs_root else default_runs_root()
-    records = list_records(root)
-    if not records:
-        print(f"no runs in {root} (train one: python -m gan_core train --preset studio)")
-        return 0
-    header = ["name", "preset", "created", "status", "steps", "wall time", "img/s", "D loss", "G loss", "FID",
-              "classes"]
-    rows = [[r.name, r.preset or "—", r.created_date, r.status, f"{r.steps:,}", duration(r.wall_time_s),
-             number(r.images_per_sec, 0), number(r.d_loss, 3), number(r.g_loss, 3), number(r.fid, 2),
-             number(r.coverage_classes, 0)] for r in records]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    for line in [header, *rows]:
-        print("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
-    for r in records:
-        if r.error:
-            print(f"warning: {r.name}: {r.error}")
-    return 0
-
-
-COMMANDS = [
-    ("compare", "compare two or more runs: config differences, G/D sizes and ratios, speed, final metrics",
-     _compare_args, cmd_compare),
-    ("runs", "list runs", _runs_args, cmd_runs),
-]
-
-
 # ----------------------------------------------------------------------------- formatting
-def _last(rows: list[dict[str, float]], key: str) -> float | None:
-    return next((r[key] for r in reversed(rows) if key in r), None)
-
-
 def _ratio(a: int | None, b: int | None) -> float | None:
     return a / b if a is not None and b else None
-
-
-def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(x, digits)
 
 
 def _cell(value: Any) -> str:

@@ -9,28 +9,14 @@ discriminator: shipped generator files keep G alone.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from gan_core.checkpoints import (
-    FORMAT_GENERATOR,
-    CheckpointError,
-    LoadedGenerator,
-    generator_from_tensors,
-    read_weights,
-    resolve_weights_path,
-)
+from gan_core.checkpoints import NO_DISCRIMINATOR, LoadedGenerator
 from gan_core.sampling import generate
-
-NO_DISCRIMINATOR = (
-    "{path} holds a generator only. The discriminator lives in training checkpoints: pass a run folder "
-    "(runs/<name>) or one of its checkpoints/step_*.safetensors files instead of a shipped/exported generator file."
-)
 
 
 @dataclass(frozen=True)
@@ -152,15 +138,6 @@ def discriminator_test(
     return DiscriminatorReport(_scores(d, real, labels_real), _scores(d, fake, labels_fake), seed)
 
 
-def load_with_discriminator(source: str | Path) -> LoadedGenerator:
-    """G and D of a run folder or checkpoint; a generator-only file gets a message saying where D lives."""
-    path = resolve_weights_path(source)
-    tensors, meta = read_weights(path)
-    if meta.get("format") == FORMAT_GENERATOR or not any(k.startswith("D/") for k in tensors):
-        raise CheckpointError(NO_DISCRIMINATOR.format(path=path))
-    return generator_from_tensors(tensors, meta, path, with_discriminator=True)
-
-
 def real_test_set(loaded: LoadedGenerator, data_dir: str | None = None) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
     """The test split, limited to the classes the run trained on (all ten when it trained on all)."""
     from gan_core.data import load_split
@@ -168,38 +145,3 @@ def real_test_set(loaded: LoadedGenerator, data_dir: str | None = None) -> tuple
     classes = tuple((loaded.train_config or {}).get("classes") or ())
     ds = load_split("test", data_dir=data_dir or None, classes=list(classes) or None)
     return ds.to_tensor(), np.asarray(ds.labels), classes
-
-
-# ----------------------------------------------------------------------------- CLI
-def _add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint file")
-    p.add_argument("--n", type=int, default=1000, help="real and generated images each (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="picks the real images and the generated ones")
-    p.add_argument("--bins", type=int, default=20, help="rows of the text histogram")
-    p.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files (default: the usual places)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (0: PyTorch's default)")
-
-
-def _run(args: argparse.Namespace) -> int:
-    from gan_core.runtime import set_threads
-
-    set_threads(args.threads)
-    loaded = load_with_discriminator(args.source)
-    real, labels, classes = real_test_set(loaded, args.data_dir)
-    report = discriminator_test(loaded, real, labels, n=args.n, seed=args.seed)
-    where = f"classes {', '.join(classes)}" if classes else "all classes"
-    step = f" (step {loaded.step:,})" if loaded.step is not None else ""
-    print(f"discriminator of {loaded.path}{step}: {report.n} real test images ({where}) "
-          f"vs {report.n} generated, seed {args.seed}")
-    print(f"accuracy at threshold 0: {report.accuracy:.3f} "
-          f"(real called real {report.accuracy_real:.3f}, generated called fake {report.accuracy_fake:.3f})")
-    print(f"ROC AUC: {report.roc_auc:.3f}  (0.5: D cannot tell them apart; 1.0: D separates them perfectly)")
-    print(f"mean logit: real {report.scores_real.mean():+.3f}, generated {report.scores_fake.mean():+.3f}")
-    print(report.text_histogram(args.bins))
-    return 0
-
-
-COMMANDS = [
-    ("discriminate", "score real test images vs generated ones with a checkpoint's discriminator (accuracy, ROC AUC)",
-     _add_args, _run),
-]

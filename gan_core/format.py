@@ -29,3 +29,8 @@ def count(x: int | None, *, missing: str = MISSING) -> str:
 def percent(x: float | None, digits: int = 1, *, missing: str = MISSING) -> str:
     """A share as `12.3 %` (0.123 in, a space before the sign as in the project's tables)."""
     return missing if x is None else f"{x:.{digits}%}".replace("%", " %")
+
+
+def size(n_bytes: float) -> str:
+    """`897 MB`, `58.8 GB` (binary units, as free and du print them)."""
+    return f"{number(n_bytes / 2**30, 1)} GB" if n_bytes >= 2**30 else f"{number(n_bytes / 2**20, 0)} MB"

@@ -7,6 +7,7 @@ UI: it only updates the trainer's lock-protected snapshot.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from gan_core.config import TrainConfig
 from gan_core.runs import RunStatus
 from gan_core.training import Snapshot, Trainer
+
+SHUTDOWN_WAIT_S = 10.0  # at exit, how long an active run gets to save its checkpoint (a few seconds at most)
 
 
 class RunActiveError(RuntimeError):
@@ -81,6 +84,16 @@ class TrainingManager:
         return True
 
 
+    def shutdown(self, wait: float = SHUTDOWN_WAIT_S) -> None:
+        """The process is ending: ask an active run to stop, which saves its checkpoint, and wait up to `wait` s.
+
+        Registered with atexit for the shared manager, so stopping the server (Ctrl-C, SIGTERM) loses nothing since
+        the last checkpoint: the worker is a daemon thread, still alive when atexit handlers run.
+        """
+        if self.active:
+            self.stop(wait=wait)
+
+
 _shared: TrainingManager | None = None
 _shared_lock = threading.Lock()
 
@@ -91,4 +104,5 @@ def shared_manager() -> TrainingManager:
     with _shared_lock:
         if _shared is None:
             _shared = TrainingManager()
+            atexit.register(_shared.shutdown)
         return _shared

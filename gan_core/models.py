@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_core.latent import read_codes
+
 IMAGE_SHAPE = (1, 28, 28)
 
 
@@ -89,16 +91,7 @@ class Generator(nn.Module):
         k = self.cfg.info_codes
         if not k:
             raise ValueError("this generator has no InfoGAN code (info_codes is 0)")
-        return F.one_hot(info_code(z, k), k).to(z.dtype)
-
-
-def info_code(z: torch.Tensor, k: int) -> torch.Tensor:
-    """The InfoGAN category a latent vector carries: the argmax of its first k entries (uniform over k).
-
-    Read off z rather than drawn beside it, so z stays one plain Gaussian vector for sampling, seeds and
-    latent arithmetic, while the generator still sees a discrete switch it can use to keep modes apart.
-    """
-    return z[:, :k].argmax(dim=1)
+        return read_codes(z, k)
 
 
 class Discriminator(nn.Module):
@@ -152,7 +145,14 @@ class Discriminator(nn.Module):
         return torch.logit(out, eps=1e-6) if self.outputs_probabilities else out
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- building blocks
+# The blocks return lists of layers that the architectures splice into one flat Sequential, so each layer
+# keeps its own index: the indices are part of the state_dict keys that shipped weights and checkpoints load by.
+#
+# Shape comments give the tensor after the line they sit on. A generator body takes (B, z) with
+# z = latent_dim + num_classes + info_codes; a discriminator body takes (B, 1, 28, 28). `w` is the width
+# multiplier, `d` the discriminator's (d_width, or width when d_width is 0); "128w" channels is round(128 * w),
+# at least 1.
 def _ch(base: int, cfg: ModelConfig) -> int:
     return max(1, round(base * cfg.width))
 
@@ -174,42 +174,68 @@ def _gen_in(cfg: ModelConfig) -> int:
     return cfg.latent_dim + cfg.num_classes + cfg.info_codes
 
 
-# ----------------------------------------------------------------------------- dcgan (studio)
-def _dcgan_to_14(cfg: ModelConfig, c1: int, c2: int) -> list[nn.Module]:
-    """Dense to c1x7x7, then a 4x4 transposed conv to c2x14x14: the start both DCGAN generators share."""
+def _up(c_in: int, c_out: int, cfg: ModelConfig, *, bias: bool, momentum: float = 0.1) -> list[nn.Module]:
+    """4x4 stride-2 transposed conv, its BatchNorm (if cfg.batch_norm), LeakyReLU(0.2): doubles H and W (7 -> 14 -> 28)."""
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias), *_bn2d(c_out, cfg, momentum), nn.LeakyReLU(0.2)]
+
+
+def _down(c_in: int, c_out: int, cfg: ModelConfig, *, kernel: int, slope: float,
+          bn_momentum: float | None = None, dropout: bool = False) -> list[nn.Module]:
+    """Stride-2 conv, BatchNorm, LeakyReLU, dropout: halves H and W (28 -> 14 -> 7).
+
+    BatchNorm only where a report put it (`bn_momentum` given) and cfg.batch_norm is on; dropout at cfg.dropout.
+    Padding (kernel - 1) // 2 halves 28 and 14 exactly for the 3x3, 4x4 and 5x5 kernels used here.
+    """
     return [
-        nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),
-        nn.Unflatten(1, (c1, 7, 7)),
+        nn.Conv2d(c_in, c_out, kernel, 2, (kernel - 1) // 2),
+        *(_bn2d(c_out, cfg, bn_momentum) if bn_momentum is not None else []),
+        nn.LeakyReLU(slope),
+        *([nn.Dropout(cfg.dropout)] if dropout else []),
+    ]
+
+
+def _strided_d(c1: int, c2: int, *, kernel: int, slope: float) -> Callable[[ModelConfig], Discriminator]:
+    """The discriminator of dcgan, tf-tutorial and ankle-boot: two `_down` stages with dropout, flattened.
+
+    c1 and c2 are the channels at width 1; they scale with d.
+    """
+
+    def build(cfg: ModelConfig) -> Discriminator:
+        a, b = _dch(c1, cfg), _dch(c2, cfg)
+        features = nn.Sequential(
+            *_down(1, a, cfg, kernel=kernel, slope=slope, dropout=True),  # (B, c1·d, 14, 14)
+            *_down(a, b, cfg, kernel=kernel, slope=slope, dropout=True),  # (B, c2·d, 7, 7)
+            nn.Flatten(),  # (B, c2·d·7·7)
+        )
+        return Discriminator(features, b * 7 * 7, cfg)
+
+    return build
+
+
+# ----------------------------------------------------------------------------- dcgan (studio)
+def _dcgan_to_14(cfg: ModelConfig) -> list[nn.Module]:
+    """Dense to 128w x 7 x 7, then a 4x4 transposed conv to 64w x 14 x 14: the start both DCGAN generators share."""
+    c1, c2 = _ch(128, cfg), _ch(64, cfg)
+    return [
+        nn.Linear(_gen_in(cfg), c1 * 7 * 7, bias=not cfg.batch_norm),  # (B, 128w·7·7)
+        nn.Unflatten(1, (c1, 7, 7)),  # (B, 128w, 7, 7)
         *_bn2d(c1, cfg),
         nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not cfg.batch_norm),
-        *_bn2d(c2, cfg),
-        nn.LeakyReLU(0.2),
+        *_up(c1, c2, cfg, bias=not cfg.batch_norm),  # (B, 64w, 14, 14)
     ]
 
 
 def _dcgan_g(cfg: ModelConfig) -> Generator:
-    c1, c2 = _ch(128, cfg), _ch(64, cfg)
     body = nn.Sequential(
-        *_dcgan_to_14(cfg, c1, c2),
-        nn.ConvTranspose2d(c2, 1, 4, 2, 1),
+        *_dcgan_to_14(cfg),  # (B, 64w, 14, 14)
+        nn.ConvTranspose2d(_ch(64, cfg), 1, 4, 2, 1),  # (B, 1, 28, 28)
         nn.Tanh(),
     )
     return Generator(body, cfg)
 
 
-def _dcgan_d(cfg: ModelConfig) -> Discriminator:
-    c1, c2 = _dch(64, cfg), _dch(128, cfg)
-    features = nn.Sequential(
-        nn.Conv2d(1, c1, 4, 2, 1),
-        nn.LeakyReLU(0.2),
-        nn.Dropout(cfg.dropout),
-        nn.Conv2d(c1, c2, 4, 2, 1),
-        nn.LeakyReLU(0.2),
-        nn.Dropout(cfg.dropout),
-        nn.Flatten(),
-    )
-    return Discriminator(features, c2 * 7 * 7, cfg)
+# 4x4 convs: (B, 64d, 14, 14) -> (B, 128d, 7, 7) -> (B, 128d·7·7)
+_dcgan_d = _strided_d(64, 128, kernel=4, slope=0.2)
 
 
 def _dcgan_deep_g(cfg: ModelConfig) -> Generator:
@@ -218,36 +244,35 @@ def _dcgan_deep_g(cfg: ModelConfig) -> Generator:
     The two-layer studio G must turn one Gaussian into ten separate clothing manifolds with a single
     dense layer; unconditionally it fills the gaps with shirt/coat/pullover blends (low precision).
     """
-    c1, c2, c3 = _ch(128, cfg), _ch(64, cfg), _ch(32, cfg)
+    c2, c3 = _ch(64, cfg), _ch(32, cfg)
     body = nn.Sequential(
-        *_dcgan_to_14(cfg, c1, c2),
-        nn.Conv2d(c2, c2, 3, 1, 1, bias=not cfg.batch_norm),
+        *_dcgan_to_14(cfg),  # (B, 64w, 14, 14)
+        nn.Conv2d(c2, c2, 3, 1, 1, bias=not cfg.batch_norm),  # (B, 64w, 14, 14)
         *_bn2d(c2, cfg),
         nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(c2, c3, 4, 2, 1, bias=not cfg.batch_norm),
-        *_bn2d(c3, cfg),
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(c3, 1, 3, 1, 1),
+        *_up(c2, c3, cfg, bias=not cfg.batch_norm),  # (B, 32w, 28, 28)
+        nn.Conv2d(c3, 1, 3, 1, 1),  # (B, 1, 28, 28)
         nn.Tanh(),
     )
     return Generator(body, cfg)
 
 
 # ----------------------------------------------------------------------------- mlp (report 004)
+def _dense(c_in: int, c_out: int, cfg: ModelConfig, act: nn.Module) -> list[nn.Module]:
+    """Linear, its BatchNorm (if cfg.batch_norm), then the activation: the stage both MLP bodies repeat."""
+    return [nn.Linear(c_in, c_out), *_bn1d(c_out, cfg), act]
+
+
 def _mlp_g(cfg: ModelConfig) -> Generator:
     h1, h2, h3 = _ch(128, cfg), _ch(256, cfg), _ch(512, cfg)
     body = nn.Sequential(
-        nn.Linear(_gen_in(cfg), h1),
+        nn.Linear(_gen_in(cfg), h1),  # (B, 128w)
         nn.ReLU(),
-        nn.Linear(h1, h2),
-        *_bn1d(h2, cfg),
-        nn.ReLU(),
-        nn.Linear(h2, h3),
-        *_bn1d(h3, cfg),
-        nn.ReLU(),
-        nn.Linear(h3, 28 * 28),
+        *_dense(h1, h2, cfg, nn.ReLU()),  # (B, 256w)
+        *_dense(h2, h3, cfg, nn.ReLU()),  # (B, 512w)
+        nn.Linear(h3, 28 * 28),  # (B, 784)
         nn.Tanh(),
-        nn.Unflatten(1, IMAGE_SHAPE),
+        nn.Unflatten(1, IMAGE_SHAPE),  # (B, 1, 28, 28)
     )
     return Generator(body, cfg)
 
@@ -255,13 +280,9 @@ def _mlp_g(cfg: ModelConfig) -> Generator:
 def _mlp_d(cfg: ModelConfig) -> Discriminator:
     h1, h2 = _dch(512, cfg), _dch(256, cfg)
     features = nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(28 * 28, h1),
-        *_bn1d(h1, cfg),
-        nn.LeakyReLU(0.2),
-        nn.Linear(h1, h2),
-        *_bn1d(h2, cfg),
-        nn.LeakyReLU(0.2),
+        nn.Flatten(),  # (B, 784)
+        *_dense(28 * 28, h1, cfg, nn.LeakyReLU(0.2)),  # (B, 512d)
+        *_dense(h1, h2, cfg, nn.LeakyReLU(0.2)),  # (B, 256d)
     )
     return Discriminator(features, h2, cfg)
 
@@ -271,49 +292,35 @@ def _mlp_d(cfg: ModelConfig) -> Discriminator:
 def _tf_g(cfg: ModelConfig) -> Generator:
     c1, c2, c3 = _ch(256, cfg), _ch(128, cfg), _ch(64, cfg)
     body = nn.Sequential(
-        nn.Linear(_gen_in(cfg), 7 * 7 * c1, bias=False),
+        nn.Linear(_gen_in(cfg), 7 * 7 * c1, bias=False),  # (B, 256w·7·7)
         *_bn1d(7 * 7 * c1, cfg, 0.01),
         nn.LeakyReLU(0.3),
-        nn.Unflatten(1, (c1, 7, 7)),
-        nn.ConvTranspose2d(c1, c2, 5, 1, 2, bias=False),
+        nn.Unflatten(1, (c1, 7, 7)),  # (B, 256w, 7, 7)
+        nn.ConvTranspose2d(c1, c2, 5, 1, 2, bias=False),  # (B, 128w, 7, 7)
         *_bn2d(c2, cfg, 0.01),
         nn.LeakyReLU(0.3),
-        nn.ConvTranspose2d(c2, c3, 5, 2, 2, output_padding=1, bias=False),
+        nn.ConvTranspose2d(c2, c3, 5, 2, 2, output_padding=1, bias=False),  # (B, 64w, 14, 14)
         *_bn2d(c3, cfg, 0.01),
         nn.LeakyReLU(0.3),
-        nn.ConvTranspose2d(c3, 1, 5, 2, 2, output_padding=1, bias=False),
+        nn.ConvTranspose2d(c3, 1, 5, 2, 2, output_padding=1, bias=False),  # (B, 1, 28, 28)
         nn.Tanh(),
     )
     return Generator(body, cfg)
 
 
-def _tf_d(cfg: ModelConfig) -> Discriminator:
-    c1, c2 = _dch(64, cfg), _dch(128, cfg)
-    features = nn.Sequential(
-        nn.Conv2d(1, c1, 5, 2, 2),
-        nn.LeakyReLU(0.3),
-        nn.Dropout(cfg.dropout),
-        nn.Conv2d(c1, c2, 5, 2, 2),
-        nn.LeakyReLU(0.3),
-        nn.Dropout(cfg.dropout),
-        nn.Flatten(),
-    )
-    return Discriminator(features, c2 * 7 * 7, cfg)
+# 5x5 convs, Keras' LeakyReLU slope 0.3: (B, 64d, 14, 14) -> (B, 128d, 7, 7) -> (B, 128d·7·7)
+_tf_d = _strided_d(64, 128, kernel=5, slope=0.3)
 
 
 # ----------------------------------------------------------------------------- compact-dcgan (report 001)
 def _compact_g(cfg: ModelConfig) -> Generator:
     c = _ch(128, cfg)
     body = nn.Sequential(
-        nn.Linear(_gen_in(cfg), 7 * 7 * c),
-        nn.Unflatten(1, (c, 7, 7)),
-        nn.ConvTranspose2d(c, c, 4, 2, 1),
-        *_bn2d(c, cfg, 0.01),
-        nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(c, c, 4, 2, 1),
-        *_bn2d(c, cfg, 0.01),
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(c, 1, 7, 1, 3),
+        nn.Linear(_gen_in(cfg), 7 * 7 * c),  # (B, 128w·7·7)
+        nn.Unflatten(1, (c, 7, 7)),  # (B, 128w, 7, 7)
+        *_up(c, c, cfg, bias=True, momentum=0.01),  # (B, 128w, 14, 14)
+        *_up(c, c, cfg, bias=True, momentum=0.01),  # (B, 128w, 28, 28)
+        nn.Conv2d(c, 1, 7, 1, 3),  # (B, 1, 28, 28)
         nn.Tanh(),
     )
     return Generator(body, cfg)
@@ -322,12 +329,9 @@ def _compact_g(cfg: ModelConfig) -> Generator:
 def _compact_d(cfg: ModelConfig) -> Discriminator:
     c1, c2 = _dch(64, cfg), _dch(128, cfg)
     features = nn.Sequential(
-        nn.Conv2d(1, c1, 3, 2, 1),
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(c1, c2, 3, 2, 1),
-        *_bn2d(c2, cfg, 0.01),
-        nn.LeakyReLU(0.2),
-        GlobalMaxPool2d(),
+        *_down(1, c1, cfg, kernel=3, slope=0.2),  # (B, 64d, 14, 14)
+        *_down(c1, c2, cfg, kernel=3, slope=0.2, bn_momentum=0.01),  # (B, 128d, 7, 7)
+        GlobalMaxPool2d(),  # (B, 128d)
     )
     return Discriminator(features, c2, cfg)
 
@@ -335,21 +339,18 @@ def _compact_d(cfg: ModelConfig) -> Discriminator:
 # ----------------------------------------------------------------------------- ankle-boot (report 002)
 # The report gives only GAN2's totals (G 106,641, D 29,089) and the ratios GAN2/GAN1
 # (D 25.6 %, whole GAN 41.0 %); these layers are our choice, sized to land within 5 %.
+# The channel arguments are at width 1 (GAN1: G 32, 48, 32 and D 96, 128; GAN2: G 16, 32, 32 and D 40, 72).
 def _ankle_g(c_dense: int, c1: int, c2: int) -> Callable[[ModelConfig], Generator]:
     def build(cfg: ModelConfig) -> Generator:
         a, b, c = _ch(c_dense, cfg), _ch(c1, cfg), _ch(c2, cfg)
         body = nn.Sequential(
-            nn.Linear(_gen_in(cfg), 7 * 7 * a, bias=False),
+            nn.Linear(_gen_in(cfg), 7 * 7 * a, bias=False),  # (B, c_dense·w·7·7)
             *_bn1d(7 * 7 * a, cfg, 0.01),
             nn.LeakyReLU(0.2),
-            nn.Unflatten(1, (a, 7, 7)),
-            nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False),
-            *_bn2d(b, cfg, 0.01),
-            nn.LeakyReLU(0.2),
-            nn.ConvTranspose2d(b, c, 4, 2, 1, bias=False),
-            *_bn2d(c, cfg, 0.01),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(c, 1, 3, 1, 1),
+            nn.Unflatten(1, (a, 7, 7)),  # (B, c_dense·w, 7, 7)
+            *_up(a, b, cfg, bias=False, momentum=0.01),  # (B, c1·w, 14, 14)
+            *_up(b, c, cfg, bias=False, momentum=0.01),  # (B, c2·w, 28, 28)
+            nn.Conv2d(c, 1, 3, 1, 1),  # (B, 1, 28, 28)
             nn.Tanh(),
         )
         return Generator(body, cfg)
@@ -358,20 +359,8 @@ def _ankle_g(c_dense: int, c1: int, c2: int) -> Callable[[ModelConfig], Generato
 
 
 def _ankle_d(c1: int, c2: int) -> Callable[[ModelConfig], Discriminator]:
-    def build(cfg: ModelConfig) -> Discriminator:
-        a, b = _dch(c1, cfg), _dch(c2, cfg)
-        features = nn.Sequential(
-            nn.Conv2d(1, a, 3, 2, 1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(cfg.dropout),
-            nn.Conv2d(a, b, 3, 2, 1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(cfg.dropout),
-            nn.Flatten(),
-        )
-        return Discriminator(features, b * 7 * 7, cfg)
-
-    return build
+    """3x3 convs: (B, c1·d, 14, 14) -> (B, c2·d, 7, 7) -> (B, c2·d·7·7)."""
+    return _strided_d(c1, c2, kernel=3, slope=0.2)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: RunLock falls back to the heartbeat's age
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 from PIL import Image
@@ -39,8 +46,9 @@ METRIC_FIELDS = (
     "fid", "coverage_classes", "coverage_kl",
 )
 _STEP_RE = re.compile(r"step_(\d+)\.")
-HEARTBEAT_S = 20.0   # a trainer rewrites status.json this often while active: older means its process died
-LIVE_WINDOW_S = 120  # a run whose files changed this recently, with an active status, is training somewhere
+HEARTBEAT_S = 20.0   # a trainer rewrites status.json this often while active (the lock's fallback reads its age)
+LIVE_WINDOW_S = 120  # without fcntl: a run whose files changed this recently, with an active status, is training
+MAX_GRIDS_ON_DISK = 2000  # a run keeps at most about this many grids (a grid every step would fill any disk)
 RATE_ROWS = 5        # a listing's images/s is the mean of this many last metric rows (each already a moving average)
 
 
@@ -107,6 +115,10 @@ class RunDir:
     def gif_path(self) -> Path:
         return self.path / "progress.gif"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / ".lock"
+
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, config: TrainConfig, root: Path | None = None) -> RunDir:
@@ -125,12 +137,22 @@ class RunDir:
         atomic_write_text(self.config_path, config.to_json())
 
     def read_config(self) -> TrainConfig:
+        """The run's TrainConfig; ConfigError (never another exception) when config.json is missing or damaged."""
         try:
-            return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
+            data = json.loads(self.config_path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"{self.path} is not a run folder (no config.json)") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{self.config_path} is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.config_path} holds {type(data).__name__} {str(data)[:40]}, not a "
+                              "configuration (a JSON object of TrainConfig fields)")
+        try:
+            return TrainConfig.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config_path}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # e.g. "classes": 5
+            raise ConfigError(f"{self.config_path} does not describe a valid run ({exc})") from None
 
     # ------------------------------------------------------------------ status
     def write_status(self, **fields: Any) -> None:
@@ -165,33 +187,63 @@ class RunDir:
                 writer.writerow({k: _fmt(row.get(k)) for k in METRIC_FIELDS})
 
     def read_metrics(self) -> list[dict[str, float]]:
-        if not self.metrics_path.exists():
-            return []
-        rows = []
-        with self.metrics_path.open(newline="") as fh:
-            for row in csv.DictReader(fh):
-                try:  # a line cut short by a crash is skipped, not fatal
-                    rows.append({k: float(v) for k, v in row.items() if k and v not in ("", None)})
-                except (TypeError, ValueError):
-                    continue
-        return [r for r in rows if "step" in r]
+        """The logged rows as numbers (see `_metric_rows` for what a crash can leave and is skipped)."""
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in self._metric_rows()]
 
     def truncate_metrics(self, last_step: int) -> None:
-        """Drop rows logged after `last_step` (a resume from a checkpoint replays them)."""
+        """Drop rows logged after `last_step` (a resume from a checkpoint replays them), and any damaged line."""
         if not self.metrics_path.exists():
             return
-        with self.metrics_path.open(newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if int(float(r["step"])) <= last_step]
+        rows = [r for r in self._metric_rows() if float(r["step"]) <= last_step]
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
+        writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.metrics_path, buf.getvalue())
 
+    def _metric_rows(self) -> list[dict[str, str]]:
+        """metrics.csv's rows as text, without what a crash or a full disk can leave behind.
+
+        Skipped: the part after the last newline (a line cut short, whose last number may read as another), lines
+        with NUL bytes (a file extended but never written), rows with a missing or non-numeric field, and rows whose
+        step is not after the previous row's.
+        """
+        try:
+            text = self.metrics_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")[:-1]  # only lines that ended with their newline
+        if not lines:
+            return []
+        header = next(csv.reader([lines[0]]))
+        rows: list[dict[str, str]] = []
+        last = -math.inf
+        for line in lines[1:]:
+            if not line or "\x00" in line:
+                continue
+            values = next(csv.reader([line]))
+            if len(values) != len(header):
+                continue
+            row = dict(zip(header, values, strict=True))
+            if not all(_is_number(v) for v in values if v) or not _is_number(row.get("step", "")):
+                continue
+            step = float(row["step"])
+            if not math.isfinite(step) or step <= last:
+                continue
+            last = step
+            rows.append(row)
+        return rows
+
     # ------------------------------------------------------------------ grids and GIF
     def save_grid(self, step: int, grid: np.ndarray) -> Path:
+        """Save a grid; beyond MAX_GRIDS_ON_DISK, every other older grid goes (the first and the newest half stay)."""
         path = self.samples_dir / f"step_{step:07d}.png"
         atomic_write_bytes(path, png_bytes(grid))
+        grids = self.grids()
+        if len(grids) > MAX_GRIDS_ON_DISK:
+            older = grids[1 : len(grids) // 2]
+            for _, old in older[1::2]:
+                old.unlink(missing_ok=True)
         return path
 
     def grids(self) -> list[tuple[int, Path]]:
@@ -249,11 +301,12 @@ class RunDir:
         return forked
 
 
-def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDir, Path]:
-    """The run and checkpoint a resume from `path` (a run folder or one checkpoint file) continues.
+def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDir, Path, RunLock]:
+    """The run and checkpoint a resume from `path` (a run folder or one checkpoint file) continues, locked.
 
     A checkpoint older than its run's latest forks a new run (under `runs_root`, else beside the old one), so the
-    later history is kept; either way the run is rewound to the checkpoint's step.
+    later history is kept. The run is locked before it is rewound to the checkpoint's step, so a run that another
+    process trains is refused (RunBusyError) before anything of it is touched. The caller releases the lock.
     """
     path = Path(path)
     if path.is_dir():
@@ -268,8 +321,13 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
     if latest is not None and step_of(latest) > step:
         run = run.fork(step, runs_root or run.path.parent)
         ckpt = run.checkpoint_path(step)
-    run.rewind(step)
-    return run, ckpt
+    lock = RunLock.acquire(run)
+    try:
+        run.rewind(step)
+    except BaseException:
+        lock.release()
+        raise
+    return run, ckpt, lock
 
 
 def resolve_run(arg: str, root: Path | None = None) -> RunDir:
@@ -350,8 +408,8 @@ def run_record(run: RunDir) -> RunRecord:
     # status.json's wall time is written at checkpoints; a live run's last metrics row is newer.
     wall = float(max(status.get("wall_time_s", 0.0), last.get("time_s", 0.0)))
     state = status.get("status", RunStatus.UNKNOWN)
-    if state in ACTIVE and not _recently_written(run):
-        state = RunStatus.INTERRUPTED  # trainers rewrite status.json every HEARTBEAT_S while active
+    if state in ACTIVE and not training_elsewhere(run):
+        state = RunStatus.INTERRUPTED  # its trainer's lock is gone: the process ended without a final status
     return RunRecord(
         name=run.name, path=run.path,
         preset=config.preset if config else "", arch=config.arch if config else "?",
@@ -420,23 +478,91 @@ def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Pa
     shutil.rmtree(run.path)
 
 
-def training_elsewhere(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
-    """True when another process (a terminal `train`) seems to be writing this run right now."""
-    return run.read_status().get("status") in ACTIVE and _recently_written(run, within_s)
-
-
-def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
-    times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
-    return bool(times) and time.time() - max(times) < within_s
+def training_elsewhere(run: RunDir) -> bool:
+    """True while a process trains this run: its lock is held (by another process, or by this one's trainer)."""
+    return RunLock.holder(run) is not None
 
 
 def _refuse_if_training(run: RunDir, active_run_name: str | None, verb: str) -> None:
     if active_run_name and run.name == active_run_name:
         raise ValueError(f"run {run.name!r} is training: stop it on the Train page before you {verb} it")
-    if training_elsewhere(run):
-        raise ValueError(f"run {run.name!r} is being written by another process (its status is "
-                         f"{run.read_status().get('status')!r} and its files changed in the last "
-                         f"{LIVE_WINDOW_S} s): stop that training before you {verb} it")
+    holder = RunLock.holder(run)
+    if holder is not None:
+        raise RunBusyError(f"run {run.name!r} is being trained by another process ({holder}): stop that training "
+                           f"before you {verb} it")
+
+
+# ------------------------------------------------------------------ the run lock
+class RunBusyError(ValueError):
+    """Another process trains this run (it holds the run's lock)."""
+
+
+class RunLock:
+    """An OS lock on runs/<name>/.lock, held by the one process that trains the run, for as long as it trains it.
+
+    The kernel releases it when that process ends, however it ends (kill -9 included), so a run whose status still
+    says "running" but whose lock is free was interrupted. Where the OS has no `fcntl` (Windows), the lock is
+    emulated by status.json's age: a run whose trainer wrote no heartbeat for LIVE_WINDOW_S counts as free.
+    """
+
+    def __init__(self, run: RunDir, fd: int | None) -> None:
+        self.run, self._fd = run, fd
+
+    @classmethod
+    def acquire(cls, run: RunDir) -> RunLock:
+        """Take the lock, or raise RunBusyError naming the process that holds it."""
+        run.path.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            if _recently_written(run) and run.read_status().get("status") in ACTIVE:
+                raise RunBusyError(f"run {run.name!r} is being trained by another process (its files changed in "
+                                   f"the last {LIVE_WINDOW_S} s): stop that training first")
+            return cls(run, None)
+        fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunBusyError(f"run {run.name!r} is being trained by another process "
+                               f"({cls._describe(run)}): stop that training first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        return cls(run, fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @classmethod
+    def holder(cls, run: RunDir) -> str | None:
+        """Who holds the run's lock ("pid N on HOST"), or None when nobody trains it now."""
+        if fcntl is None:
+            active = run.read_status().get("status") in ACTIVE and _recently_written(run)
+            return "a process that wrote its files in the last two minutes" if active else None
+        try:
+            fd = os.open(run.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return cls._describe(run)
+        finally:
+            os.close(fd)  # closing drops the probe's own shared lock, if it got one
+        return None
+
+    @staticmethod
+    def _describe(run: RunDir) -> str:
+        try:
+            return run.lock_path.read_text().strip() or "a process"
+        except OSError:
+            return "a process"
+
+
+def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
+    times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
+    return bool(times) and time.time() - max(times) < within_s
 
 
 def list_runs(root: Path | None = None) -> list[RunDir]:
@@ -474,3 +600,11 @@ def _last(rows: list[dict[str, float]], key: str) -> float | None:
 
 def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from gan_core.data import class_index
+from gan_core.images import to_uint8
+from gan_core.latent import Latent, blend, planted_codes
 from gan_core.models import Generator
 
 
@@ -84,8 +87,7 @@ def code_grid(g: Generator, per_code: int = 10, seed: int = 0) -> torch.Tensor:
     if not k:
         raise ValueError("a code-by-row grid needs a generator trained with an InfoGAN code (info_codes > 0)")
     z = latents(per_code, g.latent_dim, seed).repeat(k, 1)
-    codes = torch.eye(k).repeat_interleave(per_code, dim=0)
-    return generate(g, len(z), z=z, codes=codes)
+    return generate(g, len(z), z=z, codes=planted_codes(k, per_code))
 
 
 def code_rows_classes(images: torch.Tensor, rows: int, classifier: torch.nn.Module | None = None) -> list[tuple[int, int]]:
@@ -112,24 +114,10 @@ def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: 
                 spherical: bool = True) -> torch.Tensor:
     """Images along the path from z(seed_a) to z(seed_b); slerp keeps |z| typical for a Gaussian.
 
-    An InfoGAN code moves linearly from A's to B's, so the walk blends the two switches instead of jumping
-    where the argmax of z's first entries changes hands.
+    An InfoGAN code moves linearly from A's to B's (see `gan_core.latent.blend`).
     """
-    za, zb = latents(1, g.latent_dim, seed_a)[0], latents(1, g.latent_dim, seed_b)[0]
-    t = torch.linspace(0, 1, steps)
-    if spherical:
-        omega = torch.arccos(torch.clamp(torch.dot(za / za.norm(), zb / zb.norm()), -1, 1))
-        so = torch.sin(omega)
-        if so.abs() < 1e-6:
-            z = (1 - t)[:, None] * za + t[:, None] * zb
-        else:
-            z = (torch.sin((1 - t) * omega) / so)[:, None] * za + (torch.sin(t * omega) / so)[:, None] * zb
-    else:
-        z = (1 - t)[:, None] * za + t[:, None] * zb
-    codes = None
-    if g.cfg.info_codes:
-        ca, cb = g.codes_of(torch.stack([za, zb]))
-        codes = (1 - t)[:, None] * ca + t[:, None] * cb
+    a, b = Latent(latents(1, g.latent_dim, seed_a)[0]), Latent(latents(1, g.latent_dim, seed_b)[0])
+    z, codes = blend(a, b, steps, g.cfg.info_codes, spherical=spherical)
     return generate(g, steps, z=z, codes=codes, label=label if g.num_classes else None)
 
 
@@ -152,3 +140,21 @@ def nearest_real(
         best_d, pos = cand_d.topk(k, dim=1, largest=False)
         best_i = cand_i.gather(1, pos)
     return best_i.numpy(), best_d.sqrt().numpy()
+
+
+@dataclass(frozen=True)
+class NearestPair:
+    """A generated image beside the closest real image: is the sample new, or a copy?"""
+
+    sample: np.ndarray  # (28, 28) uint8
+    real: np.ndarray    # (28, 28) uint8: the nearest image of the split searched
+    index: int          # that image's index in the split
+    distance: float     # L2 over 784 pixels in [0, 1]
+
+
+def memorization_pairs(g: Generator, n: int, seed: int, real: np.ndarray) -> list[NearestPair]:
+    """n samples from z(seed), each paired with its nearest image of `real` (a split's (N,28,28) uint8 images)."""
+    samples = generate(g, n, seed=seed)
+    idx, dist = nearest_real(samples, real, k=1)
+    shown = to_uint8(samples)
+    return [NearestPair(shown[i], np.array(real[idx[i, 0]]), int(idx[i, 0]), float(dist[i, 0])) for i in range(n)]

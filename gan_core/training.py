@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import math
+import shutil
 import threading
 import time
 from collections import deque
@@ -28,17 +30,21 @@ import torch
 import torch.nn.functional as F
 
 from gan_core import checkpoints as ck
+from gan_core.budget import check_fits
 from gan_core.config import RESUMABLE, TrainConfig
 from gan_core.data import class_index, load_split
 from gan_core.health import diagnose
 from gan_core.images import make_grid
+from gan_core.latent import info_code
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
-from gan_core.models import Discriminator, Generator, build_discriminator, build_generator, info_code
-from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunStatus, resume_point, step_of
+from gan_core.models import Discriminator, Generator, build_discriminator, build_generator
+from gan_core.paths import default_runs_root
+from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunLock, RunStatus, resume_point, step_of
 from gan_core.runtime import resolve_device, set_threads
 
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
+CHECKPOINT_MARGIN_BYTES = 64 * 2**20  # free space kept besides the checkpoint itself (status, metrics, GIF, grids)
 ETA_WINDOW_S = 180.0  # the ETA's rate is measured over this much wall-clock time
 
 
@@ -102,12 +108,15 @@ class Trainer:
         self.config = config
         self.runs_root = Path(runs_root) if runs_root else None
         self.resume_path = Path(resume) if resume else None
+        # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change).
+        self.budget = check_fits(config, self.runs_root or default_runs_root())
         self._lock = threading.Lock()
         self._live = _Live(Snapshot(status=RunStatus.STARTING, config=config))
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self.rundir: RunDir | None = None
+        self.rundir: RunDir | None = None  # set only once the run's lock is held: nothing is written before
+        self._run_lock: RunLock | None = None
         self.phase = "starting"  # what the worker is doing, for the message if it fails there
 
     # ------------------------------------------------------------------ control (any thread)
@@ -136,10 +145,13 @@ class Trainer:
         if self.resume_path is not None:
             cfg, ckpt_path = self._prepare_resume(cfg)
         else:
-            self.rundir = RunDir.create(cfg, self.runs_root)
-            cfg = self.rundir.read_config()  # carries the final, unique name
-            ckpt_path = None
+            run = RunDir.create(cfg, self.runs_root)
+            self._run_lock = RunLock.acquire(run)  # a fresh folder: nobody else can hold it
+            self.rundir, ckpt_path = run, None
+            cfg = run.read_config()  # carries the final, unique name
         self.config = cfg
+        # Published the moment the folder exists and is locked, so no page can rename or delete it while it starts.
+        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg)
         set_threads(cfg.threads)
         if cfg.eval_every:  # fail now, with the classifier's own message, rather than at the first evaluation
             from gan_core.classifier import load_classifier
@@ -205,7 +217,7 @@ class Trainer:
         batch, data, seed); a resume may change the fields marked resumable in gan_core.config.
         """
         assert self.resume_path is not None
-        run, ckpt = resume_point(self.resume_path, self.runs_root)
+        run, ckpt, self._run_lock = resume_point(self.resume_path, self.runs_root)
         saved = run.read_config()
         changes = {k: getattr(override, k) for k in RESUMABLE if getattr(override, k) != getattr(saved, k)}
         cfg = saved.replace(**changes, name=run.name)
@@ -221,6 +233,11 @@ class Trainer:
         """A checkpoint of this step; then the older ones beyond `keep_checkpoints`, the GIF and status.json."""
         assert self.rundir is not None
         path = self.rundir.checkpoint_path(self.step)
+        free, need = shutil.disk_usage(self.rundir.path).free, self.budget.checkpoint + CHECKPOINT_MARGIN_BYTES
+        if free < need:  # checked before writing, so a full disk leaves the previous checkpoint as it was
+            raise OSError(errno.ENOSPC, f"not enough free disk space for a checkpoint ({free / 2**20:,.0f} MB free, "
+                          f"{need / 2**20:,.0f} MB needed): free some space (or delete old runs on the Runs page), "
+                          "then resume")
         ck.save_checkpoint(path, self._state(), config_json=self.config.to_json(), step=self.step,
                            wall_time_s=self.wall_time)
         self.rundir.prune_checkpoints(self.config.keep_checkpoints)  # only now: a crash never leaves none
@@ -358,6 +375,9 @@ class Trainer:
             return self._loop(on_step)
         except Exception as exc:
             return self._crash(exc)
+        finally:
+            if self._run_lock is not None:  # the process ending would release it too; a server process lives on
+                self._run_lock.release()
 
     def _crash(self, exc: Exception) -> Snapshot:
         known = isinstance(exc, (ValueError, OSError))  # their messages already say what to do

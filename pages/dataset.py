@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
-from gan_core.data import CLASS_NAMES  # noqa: E402
+from gan_core.data import CLASS_NAMES, FashionMNIST  # noqa: E402
 from gan_core.images import make_grid, png_bytes  # noqa: E402
 from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
 from ui.explore import dataset_or_message  # noqa: E402
@@ -34,31 +34,29 @@ def _random_image(pool: np.ndarray) -> None:
     st.session_state["ds_index"] = int(np.random.default_rng().choice(pool))
 
 
+def filters() -> tuple[str, list[int]]:
+    """The split and the classes shown (empty: all ten)."""
+    c_split, c_classes = st.columns([1, 4])
+    split = c_split.segmented_control("Split", ["train", "test"], default="train", required=True, key="ds_split")
+    classes = c_classes.multiselect("Show classes (empty: all ten)", list(range(len(CLASS_NAMES))),
+                                    format_func=lambda c: f"{c} · {CLASS_NAMES[c]}", key="ds_classes")
+    return split, classes
 
-c_split, c_classes = st.columns([1, 4])
-split = c_split.segmented_control("Split", ["train", "test"], default="train", required=True, key="ds_split")
-classes = c_classes.multiselect("Show classes (empty: all ten)", list(range(len(CLASS_NAMES))),
-                                format_func=lambda c: f"{c} · {CLASS_NAMES[c]}", key="ds_classes")
-ds = dataset_or_message(split)
-if ds is None:
-    st.info("The Sample and Latent arithmetic pages do not need the dataset: they work from the shipped generator "
-            "weights and from your runs' checkpoints.")
-    st.stop()
 
-pool = np.flatnonzero(np.isin(ds.labels, classes)) if classes else np.arange(len(ds))
-n_pages = max(1, math.ceil(len(pool) / PAGE))
-
-# ------------------------------------------------------------------ grid page + one image
-left, right = st.columns([3, 2], gap="large")
-with left:
+def grid_page(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray) -> np.ndarray:
+    """One page of the (filtered) split as a 10 x 10 grid; returns the indices it shows."""
+    n_pages = max(1, math.ceil(len(pool) / PAGE))
     # The page key follows the filter, so a shorter filtered list never leaves the widget past its end.
     page = st.number_input(f"Page (of {n_pages:,}; {len(pool):,} images)", 1, n_pages, 1,
                            key=f"ds_page_{split}_{'-'.join(map(str, classes))}")
     shown = pool[(page - 1) * PAGE : page * PAGE]
     st.image(png_bytes(make_grid(ds.images[shown], nrow=10), scale=2),
              caption=f"page {page} of the {'filtered ' if classes else ''}{split} split, in dataset order, row by row")
+    return shown
 
-with right:
+
+def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray, shown: np.ndarray) -> None:
+    """One image large, with its pixel intensities."""
     # A new split or filter moves the large view to the first image it shows.
     signature = (split, tuple(classes))
     if st.session_state.get("ds_signature") != signature or st.session_state.get("ds_index", len(ds)) >= len(ds):
@@ -78,30 +76,52 @@ with right:
     st.plotly_chart(fig, key="ds_hist")
     st.caption(f"{int((img == 0).sum())} of 784 pixels are exactly 0 (background); mean intensity {img.mean():.1f}.")
 
-# Short names keep ten columns readable without scrolling sideways.
-cells = np.array([f"{i} {SHORT[ds.labels[i]]}" for i in shown] + [""] * (PAGE - len(shown))).reshape(10, 10)
-st.dataframe(pd.DataFrame(cells, columns=[str(c + 1) for c in range(10)]), hide_index=True, key="ds_table")
-st.caption("Index and class of each image of the grid above, in the same places.")
 
-# ------------------------------------------------------------------ class balance
-st.subheader("Images per class")
-counts = ds.class_counts()
-colors = ["#4c78a8" if (not classes or c in classes) else "#c7c7c7" for c in range(len(CLASS_NAMES))]
-fig = go.Figure(go.Bar(x=list(CLASS_NAMES), y=counts, marker_color=colors, text=[f"{n:,}" for n in counts],
-                       textposition="outside"))
-fig.update_layout(yaxis_title="images", height=320, margin={"l": 10, "r": 10, "t": 20, "b": 10},
-                  yaxis_range=[0, counts.max() * 1.15])
-st.plotly_chart(fig, key="ds_counts")
-st.caption(f"The {split} split is balanced: {counts.min():,} to {counts.max():,} images per class."
-           + (" Grey bars are the classes the filter hides." if classes else ""))
+def index_table(ds: FashionMNIST, shown: np.ndarray) -> None:
+    # Short names keep ten columns readable without scrolling sideways.
+    cells = np.array([f"{i} {SHORT[ds.labels[i]]}" for i in shown] + [""] * (PAGE - len(shown))).reshape(10, 10)
+    st.dataframe(pd.DataFrame(cells, columns=[str(c + 1) for c in range(10)]), hide_index=True, key="ds_table")
+    st.caption("Index and class of each image of the grid above, in the same places.")
 
-# ------------------------------------------------------------------ per-class mean / std
-st.subheader("Per-class mean and standard deviation")
-means, stds = _class_stats(split)
-names = [f"{c} · {n}" for c, n in enumerate(CLASS_NAMES)]
-image_row((means * 255).round().astype(np.uint8), names, scale=3)
-st.caption("Mean image of each class: the average of every image of that class, pixel by pixel (black 0, white 255).")
-top = float(np.nanmax(stds))
-image_row((stds / top * 255).round().astype(np.uint8), names, scale=3)
-st.caption(f"Standard deviation per pixel, scaled so the largest ({top * 255:.0f} intensity levels) is white: bright "
-           "where images of the class disagree (outlines, sleeves, soles), dark where they agree.")
+
+def class_balance(ds: FashionMNIST, split: str, classes: list[int]) -> None:
+    st.subheader("Images per class")
+    counts = ds.class_counts()
+    colors = ["#4c78a8" if (not classes or c in classes) else "#c7c7c7" for c in range(len(CLASS_NAMES))]
+    fig = go.Figure(go.Bar(x=list(CLASS_NAMES), y=counts, marker_color=colors, text=[f"{n:,}" for n in counts],
+                           textposition="outside"))
+    fig.update_layout(yaxis_title="images", height=320, margin={"l": 10, "r": 10, "t": 20, "b": 10},
+                      yaxis_range=[0, counts.max() * 1.15])
+    st.plotly_chart(fig, key="ds_counts")
+    st.caption(f"The {split} split is balanced: {counts.min():,} to {counts.max():,} images per class."
+               + (" Grey bars are the classes the filter hides." if classes else ""))
+
+
+def class_mean_and_spread(split: str) -> None:
+    st.subheader("Per-class mean and standard deviation")
+    means, stds = _class_stats(split)
+    names = [f"{c} · {n}" for c, n in enumerate(CLASS_NAMES)]
+    image_row((means * 255).round().astype(np.uint8), names, scale=3)
+    st.caption("Mean image of each class: the average of every image of that class, pixel by pixel (black 0, white 255).")
+    top = float(np.nanmax(stds))
+    image_row((stds / top * 255).round().astype(np.uint8), names, scale=3)
+    st.caption(f"Standard deviation per pixel, scaled so the largest ({top * 255:.0f} intensity levels) is white: bright "
+               "where images of the class disagree (outlines, sleeves, soles), dark where they agree.")
+
+
+# ------------------------------------------------------------------ page
+split, classes = filters()
+ds = dataset_or_message(split)
+if ds is None:
+    st.info("The Sample and Latent arithmetic pages do not need the dataset: they work from the shipped generator "
+            "weights and from your runs' checkpoints.")
+    st.stop()
+pool = np.flatnonzero(np.isin(ds.labels, classes)) if classes else np.arange(len(ds))
+left, right = st.columns([3, 2], gap="large")
+with left:
+    shown = grid_page(ds, split, classes, pool)
+with right:
+    one_image(ds, split, classes, pool, shown)
+index_table(ds, shown)
+class_balance(ds, split, classes)
+class_mean_and_spread(split)

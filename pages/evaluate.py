@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,59 +11,54 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from gan_core.cards import recheck
+from gan_core.catalog import GeneratorEntry
+from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError, classifier_card, classifier_path, load_classifier
-from gan_core.data import CLASS_NAMES, load_split
+from gan_core.data import CLASS_NAMES
 from gan_core.format import duration
-from gan_core.images import to_uint8
 from gan_core.metrics import COVERAGE_THRESHOLD, FID_LABEL, EvalReport, evaluate_generator, real_floor, trained_classes
 from gan_core.runs import RunDir
-from gan_core.sampling import generate, nearest_real
+from gan_core.sampling import NearestPair, memorization_pairs
 from ui.images import image_row
 from ui.pickers import pick_generator
+from ui.state import dataset, mtime
 
 N_OPTIONS = (1_000, 2_000, 5_000, 10_000)
 PAIRS = 6          # samples shown beside their nearest training image
 MAX_RESULTS = 8    # evaluations kept per session
 
-st.title("Evaluate")
-st.caption(
-    "How close are the samples to real clothes, how many kinds of clothes do they cover, and are they copies? "
-    "Everything is measured in the features of a Fashion-MNIST classifier (there are no Inception weights for "
-    f"28×28 clothes), so the distance is called **{FID_LABEL}** and cannot be compared with published Inception FIDs. "
-    "Every number comes with its **real-data floor**: the score of as many real test images as samples (up to 5,000), "
-    "images the generator never saw, measured against the same 5,000-image reference half of the test split."
-)
 
-try:
-    load_classifier()
-except ClassifierError as exc:
-    st.error(f"The metrics cannot run: {exc}")
-    st.markdown("Fix it from the project folder, then reload this page:")
-    st.code(".venv/bin/python -m gan_core train-classifier", language="bash")
-    st.stop()
+def classifier_or_stop() -> None:
+    """The metrics need the shipped classifier: say how to make it, and stop, when it cannot be loaded."""
+    try:
+        load_classifier()
+    except ClassifierError as exc:
+        st.error(f"The metrics cannot run: {exc}")
+        st.markdown("Fix it from the project folder, then reload this page:")
+        st.code(".venv/bin/python -m gan_core train-classifier", language="bash")
+        st.stop()
+    card = classifier_card()
+    if card:
+        st.caption(f"Classifier: {card.get('test_accuracy', float('nan')):.1%} accuracy on the 10,000 test images · "
+                   f"{card.get('parameters', 0):,} parameters · `{classifier_path().name}`")
 
-card = classifier_card()
-if card:
-    st.caption(f"Classifier: {card.get('test_accuracy', float('nan')):.1%} accuracy on the 10,000 test images · "
-               f"{card.get('parameters', 0):,} parameters · `{classifier_path().name}`")
 
-entry, loaded = pick_generator("evaluate_gen")
-classes = trained_classes(loaded)
-g = loaded.generator
+def settings(classes: tuple[str, ...]) -> tuple[int, int]:
+    """How many images, and the seed of their latents."""
+    c1, c2 = st.columns(2)
+    n = c1.select_slider("Generated images", N_OPTIONS, value=2_000, key="evaluate_n",
+                         help="more images give steadier numbers; 10,000 take about 20–40 s on one CPU core")
+    n = int(st.session_state.get("evaluate_n_override") or n)  # tests ask for a few hundred
+    seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed"))
+    if classes:
+        st.caption(f"This generator was trained on {', '.join(classes)}: the reference, the coverage and the requested "
+                   "labels are restricted to those classes.")
+    return n, seed
 
-c1, c2 = st.columns(2)
-n = c1.select_slider("Generated images", N_OPTIONS, value=2_000, key="evaluate_n",
-                     help="more images give steadier numbers; 10,000 take about 20–40 s on one CPU core")
-n = int(st.session_state.get("evaluate_n_override") or n)  # tests ask for a few hundred
-seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed"))
-if classes:
-    st.caption(f"This generator was trained on {', '.join(classes)}: the reference, the coverage and the requested "
-               "labels are restricted to those classes.")
 
-key = (str(entry.path), entry.path.stat().st_mtime if entry.path.exists() else 0.0, n, seed)
-results: dict[tuple, dict] = st.session_state.setdefault("evaluate_results", {})
-
-if st.button("Run evaluation", type="primary", key="evaluate_run") and key not in results:
+def evaluation(entry: GeneratorEntry, loaded: LoadedGenerator, classes: tuple[str, ...], n: int, seed: int
+               ) -> dict[str, Any]:
+    """The floor, the report and the memorization pairs, with a progress bar; an error is shown and stops the page."""
     bar = st.progress(0.0, text="starting")
 
     def progress(fraction: float, message: str) -> None:
@@ -72,25 +68,16 @@ if st.button("Run evaluation", type="primary", key="evaluate_run") and key not i
         floor = real_floor(classes, n=n, seed=seed, memorization_n=min(n, 1_000), progress=progress)
         report = evaluate_generator(loaded, n=n, seed=seed, classes=classes, progress=progress,
                                     memorization_n=min(n, 1_000), label=entry.label)
-        samples = generate(g, PAIRS, seed=seed)
-        idx, dist = nearest_real(samples, load_split("train").images, k=1)
+        pairs = memorization_pairs(loaded.generator, PAIRS, seed, dataset("train").images)
     except (ClassifierError, ValueError) as exc:
         bar.empty()
         st.error(f"The evaluation failed: {exc}")
         st.stop()
     bar.empty()
-    while len(results) >= MAX_RESULTS:
-        results.pop(next(iter(results)))
-    results[key] = {"report": report, "floor": floor, "samples": samples, "nearest": idx[:, 0], "dist": dist[:, 0]}
+    return {"report": report, "floor": floor, "pairs": pairs}
 
-result = results.get(key)
-if result is None:
-    st.info("Choose the number of images and press **Run evaluation**.")
-else:
-    report: EvalReport = result["report"]
-    floor: EvalReport = result["floor"]
 
-    # ------------------------------------------------------------------ the table
+def numbers(report: EvalReport, floor: EvalReport, loaded: LoadedGenerator) -> None:
     st.subheader("Numbers beside the real-data floor")
     table = pd.DataFrame(report.rows(floor), columns=["metric", "this generator", "real-data floor", "how to read it"])
     st.table(table.set_index("metric"))  # a static table wraps the explanations instead of cutting them off
@@ -106,7 +93,8 @@ else:
             st.caption(f"The card measured {card_n:,} images; FID and recall move with the number of images, so "
                        f"choose {card_n:,} to compare like with like.")
 
-    # ------------------------------------------------------------------ class coverage
+
+def class_coverage(report: EvalReport, floor: EvalReport) -> None:
     st.subheader("Class coverage")
     names = list(CLASS_NAMES)
     fig = go.Figure()
@@ -123,23 +111,20 @@ else:
                f"≥ {COVERAGE_THRESHOLD:.0%} of the samples (real images: {floor.coverage_classes}); a generator that "
                "collapsed onto a few kinds of clothes shows tall bars on them and nothing elsewhere.")
 
-    # ------------------------------------------------------------------ memorization
+
+def memorization(report: EvalReport, floor: EvalReport, pairs: list[NearestPair]) -> None:
     st.subheader("Samples and their nearest training images")
     st.caption("Pixel distance (L2 over 784 pixels in [0, 1]) to the closest of the 60,000 training images. "
                f"The median over {report.memorization_n:,} samples is "
                f"{report.memorization_median:.2f}; real test images sit at {floor.memorization_median:.2f}. "
                "Samples much closer than real images would be copies.")
-    train_images = load_split("train").images
-    samples = to_uint8(result["samples"])  # uint8 like the training images: image_row stacks them together
-    pairs: list[np.ndarray] = []
-    captions: list[str] = []
-    for i in range(len(samples)):
-        pairs += [samples[i], train_images[result["nearest"][i]]]
-        captions += [f"sample {i + 1}", f"nearest · {result['dist'][i]:.2f}"]
-    image_row(pairs, captions, scale=3)
+    images = [image for p in pairs for image in (p.sample, p.real)]
+    captions = [text for i, p in enumerate(pairs) for text in (f"sample {i + 1}", f"nearest · {p.distance:.2f}")]
+    image_row(images, captions, scale=3)
 
-# ------------------------------------------------------------------ FID over the run's steps
-if entry.kind == "checkpoint":
+
+def fid_over_steps(entry: GeneratorEntry, floor: EvalReport | None) -> None:
+    """The FID the run logged while training, with this checkpoint marked (and the floor, once measured)."""
     run = RunDir.of_checkpoint(entry.path)
     rows = [r for r in run.read_metrics() if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     st.subheader(f"{FID_LABEL} over the steps of {run.name}")
@@ -147,15 +132,48 @@ if entry.kind == "checkpoint":
         st.caption("This run logged no FID: train with an evaluation interval (`--eval-every 500`) to follow it over "
                    "the steps, or compare every checkpoint with `python -m gan_core evaluate "
                    f"{run.path} --all-checkpoints`.")
-    else:
-        steps, fids = [int(r["step"]) for r in rows], [float(r["fid"]) for r in rows]
-        best = int(np.argmin(fids))
-        fig = go.Figure(go.Scatter(x=steps, y=fids, mode="lines+markers", name=FID_LABEL))
-        fig.add_vline(x=entry.step, line_dash="dash", line_color="gray", annotation_text="this checkpoint")
-        if result is not None:
-            fig.add_hline(y=result["floor"].fid, line_dash="dot", line_color="green", annotation_text="real-data floor")
-        fig.update_layout(xaxis_title="step", yaxis_title=FID_LABEL, height=320, margin={"t": 20, "b": 10})
-        st.plotly_chart(fig, width="stretch")
-        st.caption(f"Logged during training on fewer samples (the run's eval_samples), so a little noisier than the table. "
-                   f"Lowest: {fids[best]:.2f} at step {steps[best]:,}; checkpoints exist at steps "
-                   f"{', '.join(f'{s:,}' for s, _ in run.checkpoints()) or 'none'}.")
+        return
+    steps, fids = [int(r["step"]) for r in rows], [float(r["fid"]) for r in rows]
+    best = int(np.argmin(fids))
+    fig = go.Figure(go.Scatter(x=steps, y=fids, mode="lines+markers", name=FID_LABEL))
+    fig.add_vline(x=entry.step, line_dash="dash", line_color="gray", annotation_text="this checkpoint")
+    if floor is not None:
+        fig.add_hline(y=floor.fid, line_dash="dot", line_color="green", annotation_text="real-data floor")
+    fig.update_layout(xaxis_title="step", yaxis_title=FID_LABEL, height=320, margin={"t": 20, "b": 10})
+    st.plotly_chart(fig, width="stretch")
+    st.caption(f"Logged during training on fewer samples (the run's eval_samples), so a little noisier than the table. "
+               f"Lowest: {fids[best]:.2f} at step {steps[best]:,}; checkpoints exist at steps "
+               f"{', '.join(f'{s:,}' for s, _ in run.checkpoints()) or 'none'}.")
+
+
+# ------------------------------------------------------------------ page
+st.title("Evaluate")
+st.caption(
+    "How close are the samples to real clothes, how many kinds of clothes do they cover, and are they copies? "
+    "Everything is measured in the features of a Fashion-MNIST classifier (there are no Inception weights for "
+    f"28×28 clothes), so the distance is called **{FID_LABEL}** and cannot be compared with published Inception FIDs. "
+    "Every number comes with its **real-data floor**: the score of as many real test images as samples (up to 5,000), "
+    "images the generator never saw, measured against the same 5,000-image reference half of the test split."
+)
+classifier_or_stop()
+entry, loaded = pick_generator("evaluate_gen")
+classes = trained_classes(loaded)
+n, seed = settings(classes)
+
+key = (str(entry.path), mtime(entry.path), n, seed)
+results: dict[tuple, dict] = st.session_state.setdefault("evaluate_results", {})
+if st.button("Run evaluation", type="primary", key="evaluate_run") and key not in results:
+    computed = evaluation(entry, loaded, classes, n, seed)
+    while len(results) >= MAX_RESULTS:
+        results.pop(next(iter(results)))
+    results[key] = computed
+
+result = results.get(key)
+if result is None:
+    st.info("Choose the number of images and press **Run evaluation**.")
+else:
+    numbers(result["report"], result["floor"], loaded)
+    class_coverage(result["report"], result["floor"])
+    memorization(result["report"], result["floor"], result["pairs"])
+if entry.kind == "checkpoint":
+    fid_over_steps(entry, result["floor"] if result is not None else None)

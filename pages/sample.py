@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
+from gan_core.catalog import GeneratorEntry
+from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
 from gan_core.images import make_grid, png_bytes, to_uint8
+from gan_core.models import Generator
 from gan_core.sampling import class_grid, code_grid, code_rows_classes, generate, interpolate, nearest_real
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import image_row, show_grid
@@ -20,153 +26,186 @@ MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row gri
          "codes": "Code-by-row grid (InfoGAN)"}
 GRIDS = ("grid", "codes")  # modes whose image count is fixed
 
-st.title("Sample")
-st.caption("Draw images from a shipped generator or any checkpoint of your runs. The same seed always gives the same grid.")
 
-entry, loaded = pick_generator("sample_gen")
-g = loaded.generator
-if entry.kind == "shipped":
-    with st.expander("Model card"):
-        st.json(entry.card() or loaded.card or {"note": "this file has no model card"})
-elif loaded.train_config:
-    with st.expander("Training configuration of this checkpoint"):
-        st.json(loaded.train_config)
-kind = "class-conditional" if g.num_classes else "unconditional"
-k_codes = g.cfg.info_codes
-st.caption(f"{kind} {loaded.model.arch} generator · latent size {g.latent_dim}"
-           + (f" · {k_codes}-way InfoGAN code (the argmax of z's first {k_codes} entries)" if k_codes else "")
-           + (f" · step {loaded.step:,}" if loaded.step is not None else ""))
+def about(entry: GeneratorEntry, loaded: LoadedGenerator) -> None:
+    """The model card (or the checkpoint's training configuration) and one line on what kind of generator it is."""
+    g = loaded.generator
+    if entry.kind == "shipped":
+        with st.expander("Model card"):
+            st.json(entry.card() or loaded.card or {"note": "this file has no model card"})
+    elif loaded.train_config:
+        with st.expander("Training configuration of this checkpoint"):
+            st.json(loaded.train_config)
+    kind = "class-conditional" if g.num_classes else "unconditional"
+    k_codes = g.cfg.info_codes
+    st.caption(f"{kind} {loaded.model.arch} generator · latent size {g.latent_dim}"
+               + (f" · {k_codes}-way InfoGAN code (the argmax of z's first {k_codes} entries)" if k_codes else "")
+               + (f" · step {loaded.step:,}" if loaded.step is not None else ""))
 
-# ------------------------------------------------------------------ the grid
-mode, cls = "mixed", None
-modes = (["mixed", "one", "grid"] if g.num_classes else ["mixed"]) + (["codes"] if k_codes else [])
-if len(modes) > 1:
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        mode = st.radio("Classes", modes, format_func=MODES.get, key="sample_mode",
-                        help="a code-by-row grid gives each row one InfoGAN code and every column one z: what the "
-                             "code switches, with z held fixed" if k_codes else None)
-        if g.num_classes:
-            cls = class_selectbox("Class", "sample_cls", disabled=mode != "one")
-else:
-    c2, c3, _ = st.columns(3)
-n = c2.slider("Images", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
-              help="a class- or code-by-row grid always shows 10 per row")
-seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
-grid_n = {"grid": 100, "codes": 10 * k_codes}
-request = {"path": str(entry.path), "mode": mode, "n": grid_n.get(mode, n), "seed": int(seed),
-           "cls": cls if mode == "one" else None}
 
-if st.button("Generate", type="primary", key="sample_generate"):
-    if mode == "grid":
-        images, nrow = class_grid(g, per_class=10, seed=int(seed)), 10
-    elif mode == "codes":
-        images, nrow = code_grid(g, per_code=10, seed=int(seed)), 10
+def grid_settings(g: Generator, path: str) -> dict[str, Any]:
+    """The grid's widgets; what they ask for, as the request a stored grid is compared with."""
+    mode, cls, k_codes = "mixed", None, g.cfg.info_codes
+    modes = (["mixed", "one", "grid"] if g.num_classes else ["mixed"]) + (["codes"] if k_codes else [])
+    if len(modes) > 1:
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            mode = st.radio("Classes", modes, format_func=MODES.get, key="sample_mode",
+                            help="a code-by-row grid gives each row one InfoGAN code and every column one z: what the "
+                                 "code switches, with z held fixed" if k_codes else None)
+            if g.num_classes:
+                cls = class_selectbox("Class", "sample_cls", disabled=mode != "one")
     else:
-        images = generate(g, n, seed=int(seed), label=cls if mode == "one" else None)
-        nrow = 10 if mode == "mixed" and g.num_classes and n >= 10 else None
+        c2, c3, _ = st.columns(3)
+    n = c2.slider("Images", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
+                  help="a class- or code-by-row grid always shows 10 per row")
+    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
+    grid_n = {"grid": 100, "codes": 10 * k_codes}
+    return {"path": path, "mode": mode, "n": grid_n.get(mode, n), "seed": int(seed), "cls": cls if mode == "one" else None}
+
+
+def draw(g: Generator, request: dict[str, Any], label: str) -> None:
+    """Make the requested grid and keep it in the session, with what the classifier calls each row of a code grid."""
+    mode, seed = request["mode"], request["seed"]
+    if mode == "grid":
+        images, nrow = class_grid(g, per_class=10, seed=seed), 10
+    elif mode == "codes":
+        images, nrow = code_grid(g, per_code=10, seed=seed), 10
+    else:
+        images = generate(g, request["n"], seed=seed, label=request["cls"])
+        nrow = 10 if mode == "mixed" and g.num_classes and request["n"] >= 10 else None
     # Read once per grid, not on every rerun: what the classifier calls each row of a code grid.
     code_rows: list[tuple[int, int]] | str | None = None
     if mode == "codes":
         try:
-            code_rows = code_rows_classes(images, k_codes)
+            code_rows = code_rows_classes(images, g.cfg.info_codes)
         except ClassifierError as exc:
             code_rows = str(exc)
-    st.session_state["sample_result"] = {**request, "images": images, "nrow": nrow, "label": entry.label,
+    st.session_state["sample_result"] = {**request, "images": images, "nrow": nrow, "label": label,
                                          "code_rows": code_rows}
     st.session_state.pop("sample_d_report", None)
 
-result = st.session_state.get("sample_result")
-if result is None:
-    st.info("Choose the settings and press **Generate**.")
-    st.stop()
-if {k: result[k] for k in request} != request:
-    st.caption("⚠️ The settings changed since this grid was made: press **Generate** to redraw it.")
-what = (f"class {CLASS_NAMES[result['cls']]}" if result["mode"] == "one" else
-        "rows = classes 0–9, columns share z" if result["mode"] == "grid" else
-        f"rows = InfoGAN codes 0–{k_codes - 1}, columns share z" if result["mode"] == "codes" else
-        "classes cycle 0–9 along each row" if g.num_classes else "")
-grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3,
-                     caption=f"{len(result['images'])} images from {result['label']} · seed {result['seed']}"
-                             + (f" · {what}" if what else ""))
-st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
-                   key="sample_download")
-code_rows = result.get("code_rows")
-if isinstance(code_rows, str):
-    st.caption(f"What each code makes could not be read: {code_rows}")
-elif code_rows:
-    st.caption("What the classifier calls each row (no labels were used in training, so a code that means one "
-               "class was learned): " + " · ".join(f"code {r}: {CLASS_NAMES[c]} {m}/{result['nrow']}"
-                                                   for r, (c, m) in enumerate(code_rows)))
 
-# ------------------------------------------------------------------ nearest real images
-st.subheader("Nearest real training images")
-st.caption("Is a sample new, or a copy of a training image? Its k nearest training images by pixel distance (L2 over "
-           "784 pixels in [0, 1]). 0 would be an exact copy; for scale, a real test image's nearest training image is "
-           "typically 2–5 away (median 3.4), and two random training images 8–15 apart (median 11.5).")
-images = result["images"]
-c1, c2 = st.columns([1, 1])
-pick = c1.number_input(f"Sample (0–{len(images) - 1}, row by row)", 0, len(images) - 1, 0, key="sample_pick")
-k = c2.slider("k nearest", 1, 10, 5, key="sample_k")
-train = dataset_or_message("train", "to search for the nearest real images")
-if train is not None:
+def stored_grid(g: Generator, result: dict[str, Any], request: dict[str, Any]) -> None:
+    """The kept grid, its download button and, for a code grid, what each row became."""
+    if {k: result[k] for k in request} != request:
+        st.caption("⚠️ The settings changed since this grid was made: press **Generate** to redraw it.")
+    what = (f"class {CLASS_NAMES[result['cls']]}" if result["mode"] == "one" else
+            "rows = classes 0–9, columns share z" if result["mode"] == "grid" else
+            f"rows = InfoGAN codes 0–{g.cfg.info_codes - 1}, columns share z" if result["mode"] == "codes" else
+            "classes cycle 0–9 along each row" if g.num_classes else "")
+    grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3,
+                         caption=f"{len(result['images'])} images from {result['label']} · seed {result['seed']}"
+                                 + (f" · {what}" if what else ""))
+    st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
+                       key="sample_download")
+    code_rows = result.get("code_rows")
+    if isinstance(code_rows, str):
+        st.caption(f"What each code makes could not be read: {code_rows}")
+    elif code_rows:
+        st.caption("What the classifier calls each row (no labels were used in training, so a code that means one "
+                   "class was learned): " + " · ".join(f"code {r}: {CLASS_NAMES[c]} {m}/{result['nrow']}"
+                                                       for r, (c, m) in enumerate(code_rows)))
+
+
+def nearest_training_images(images: torch.Tensor) -> None:
+    st.subheader("Nearest real training images")
+    st.caption("Is a sample new, or a copy of a training image? Its k nearest training images by pixel distance (L2 "
+               "over 784 pixels in [0, 1]). 0 would be an exact copy; for scale, a real test image's nearest training "
+               "image is typically 2–5 away (median 3.4), and two random training images 8–15 apart (median 11.5).")
+    c1, c2 = st.columns([1, 1])
+    pick = c1.number_input(f"Sample (0–{len(images) - 1}, row by row)", 0, len(images) - 1, 0, key="sample_pick")
+    k = c2.slider("k nearest", 1, 10, 5, key="sample_k")
+    train = dataset_or_message("train", "to search for the nearest real images")
+    if train is None:
+        return
     with st.spinner("Searching 60,000 training images…"):
         idx, dist = nearest_real(images[pick : pick + 1], train.images, k=k)
     captions = [f"#{i:,} {CLASS_NAMES[train.labels[i]]} · L2 {d:.2f}" for i, d in zip(idx[0], dist[0], strict=True)]
     image_row([to_uint8(images[pick])[0], *train.images[idx[0]]], [f"sample {pick}", *captions], scale=4)
 
-# ------------------------------------------------------------------ discriminator
-st.subheader("Can the discriminator tell?")
-if entry.kind != "checkpoint":
-    st.info("Shipped generator files keep G only; the discriminator lives in training checkpoints. Pick a run's "
-            "checkpoint above to score real against generated images.")
-else:
+
+def score_real_vs_generated(path: str, n: int, seed: int) -> None:
+    """Run the checkpoint's discriminator on real test images (of the run's classes) and as many generated ones."""
+    test = dataset_or_message("test", "to compare real with generated images")
+    if test is None:
+        return
+    with_d = generator(path, with_discriminator=True)
+    trained = tuple((with_d.train_config or {}).get("classes") or ())
+    keep = np.isin(test.labels, [CLASS_NAMES.index(c) for c in trained]) if trained else np.ones(len(test), bool)
+    real = test.to_tensor()[keep]
+    try:
+        report = discriminator_test(with_d, real, test.labels[keep], n=min(n, len(real)), seed=seed)
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["sample_d_report"] = (path, trained, report)
+
+
+def discriminator_verdict(report: DiscriminatorReport, trained: tuple[str, ...]) -> None:
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Accuracy at threshold 0", f"{report.accuracy:.1%}")
+    m2.metric("ROC AUC", f"{report.roc_auc:.3f}")
+    m3.metric("Mean logit real / generated", f"{report.scores_real.mean():+.2f} / {report.scores_fake.mean():+.2f}")
+    edges, real_c, fake_c = report.histograms(40)
+    centers, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    fig = go.Figure([go.Bar(x=centers, y=real_c, width=width, name="real test images", opacity=0.6,
+                            marker_color="#4c78a8"),
+                     go.Bar(x=centers, y=fake_c, width=width, name="generated", opacity=0.6, marker_color="#f58518")])
+    fig.add_vline(x=0, line_dash="dash", line_color="grey")
+    fig.update_layout(barmode="overlay", xaxis_title="D score (logit)", yaxis_title="images", height=320,
+                      margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    st.plotly_chart(fig, key="sample_d_hist")
+    st.caption(f"{report.n} real test images ({', '.join(trained) if trained else 'all classes'}) and {report.n} "
+               f"generated with seed {report.seed}; real called real {report.accuracy_real:.1%}, generated "
+               f"called fake {report.accuracy_fake:.1%}.")
+
+
+def discriminator(entry: GeneratorEntry, seed: int) -> None:
+    st.subheader("Can the discriminator tell?")
+    if entry.kind != "checkpoint":
+        st.info("Shipped generator files keep G only; the discriminator lives in training checkpoints. Pick a run's "
+                "checkpoint above to score real against generated images.")
+        return
     st.caption("The checkpoint's discriminator scores real test images and as many generated ones (logit scale: above 0 "
                "means it calls the image real). AUC 0.5: it cannot tell them apart; 1.0: it separates them perfectly.")
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     n_d = c1.slider("Images of each kind", 100, 2000, 500, step=100, key="sample_d_n")
     if c2.button("Score real vs generated", key="sample_d_run"):
-        test = dataset_or_message("test", "to compare real with generated images")
-        if test is not None:
-            with_d = generator(entry.path, with_discriminator=True)
-            trained = tuple((with_d.train_config or {}).get("classes") or ())
-            keep = np.isin(test.labels, [CLASS_NAMES.index(c) for c in trained]) if trained else np.ones(len(test), bool)
-            real = test.to_tensor()[keep]
-            try:
-                report = discriminator_test(with_d, real, test.labels[keep], n=min(n_d, len(real)), seed=int(seed))
-            except ValueError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["sample_d_report"] = (str(entry.path), trained, report)
+        score_real_vs_generated(str(entry.path), n_d, seed)
     stored = st.session_state.get("sample_d_report")
     if stored is not None and stored[0] == str(entry.path):
-        _, trained, report = stored
-        report: DiscriminatorReport
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Accuracy at threshold 0", f"{report.accuracy:.1%}")
-        m2.metric("ROC AUC", f"{report.roc_auc:.3f}")
-        m3.metric("Mean logit real / generated", f"{report.scores_real.mean():+.2f} / {report.scores_fake.mean():+.2f}")
-        edges, real_c, fake_c = report.histograms(40)
-        centers, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
-        fig = go.Figure([go.Bar(x=centers, y=real_c, width=width, name="real test images", opacity=0.6,
-                                marker_color="#4c78a8"),
-                         go.Bar(x=centers, y=fake_c, width=width, name="generated", opacity=0.6, marker_color="#f58518")])
-        fig.add_vline(x=0, line_dash="dash", line_color="grey")
-        fig.update_layout(barmode="overlay", xaxis_title="D score (logit)", yaxis_title="images", height=320,
-                          margin={"l": 10, "r": 10, "t": 20, "b": 10})
-        st.plotly_chart(fig, key="sample_d_hist")
-        st.caption(f"{report.n} real test images ({', '.join(trained) if trained else 'all classes'}) and {report.n} "
-                   f"generated with seed {report.seed}; real called real {report.accuracy_real:.1%}, generated "
-                   f"called fake {report.accuracy_fake:.1%}.")
+        discriminator_verdict(stored[2], stored[1])
 
-# ------------------------------------------------------------------ interpolation
-st.subheader("Interpolation between two seeds")
-c1, c2, c3 = st.columns(3)
-seed_a = c1.number_input("From seed", 0, 2**31 - 1, 0, key="sample_seed_a")
-seed_b = c2.number_input("To seed", 0, 2**31 - 1, 1, key="sample_seed_b")
-steps = c3.slider("Steps", 3, 20, 10, key="sample_steps")
-interp_cls = class_selectbox("Class of the strip", "sample_interp_cls") if g.num_classes else None
-strip = interpolate(g, int(seed_a), int(seed_b), steps=steps, label=interp_cls)
-st.image(png_bytes(make_grid(strip, nrow=steps), scale=3),
-         caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps"
-                 + (f", class {CLASS_NAMES[interp_cls]}" if interp_cls is not None else ""))
+
+def interpolation(g: Generator) -> None:
+    st.subheader("Interpolation between two seeds")
+    c1, c2, c3 = st.columns(3)
+    seed_a = c1.number_input("From seed", 0, 2**31 - 1, 0, key="sample_seed_a")
+    seed_b = c2.number_input("To seed", 0, 2**31 - 1, 1, key="sample_seed_b")
+    steps = c3.slider("Steps", 3, 20, 10, key="sample_steps")
+    interp_cls = class_selectbox("Class of the strip", "sample_interp_cls") if g.num_classes else None
+    strip = interpolate(g, int(seed_a), int(seed_b), steps=steps, label=interp_cls)
+    st.image(png_bytes(make_grid(strip, nrow=steps), scale=3),
+             caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps"
+                     + (f", class {CLASS_NAMES[interp_cls]}" if interp_cls is not None else ""))
+
+
+# ------------------------------------------------------------------ page
+st.title("Sample")
+st.caption("Draw images from a shipped generator or any checkpoint of your runs. The same seed always gives the same grid.")
+
+entry, loaded = pick_generator("sample_gen")
+g = loaded.generator
+about(entry, loaded)
+request = grid_settings(g, str(entry.path))
+if st.button("Generate", type="primary", key="sample_generate"):
+    draw(g, request, entry.label)
+result = st.session_state.get("sample_result")
+if result is None:
+    st.info("Choose the settings and press **Generate**.")
+    st.stop()
+stored_grid(g, result, request)
+nearest_training_images(result["images"])
+discriminator(entry, request["seed"])
+interpolation(g)

@@ -11,14 +11,17 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import torch
 
 from gan_core import speed
+from gan_core.budget import BudgetError
+from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import FIELD_LABELS, ConfigError, TrainConfig
-from gan_core.format import duration
+from gan_core.format import duration, size
 from gan_core.images import png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
@@ -91,6 +94,9 @@ def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started
     except RunActiveError as exc:
         st.warning(f"Not started: {exc}.", icon=":material/hourglass_top:")
         return
+    except BudgetError as exc:
+        st.error(f"Not started: {exc}.", icon=":material/memory:")
+        return
     st.session_state[FLASH_KEY] = (f"{what}. The live view refreshes every few seconds; training goes on if you leave "
                                    "this page or close the tab.")
     st.session_state[SHOW_LIVE_KEY] = True
@@ -116,6 +122,16 @@ def _live_view(snap: Snapshot) -> None:
         st.info("No run has trained in this server yet: configure one on the **New run** tab and press "
                 "**Start training**, or resume one on the **Checkpoints** tab.")
         return
+    _run_status(snap)
+    download_slots = _controls(snap)
+    for w in snap.warnings:
+        st.warning(w, icon=":material/warning:")
+    grid_png = _grid(snap)
+    _downloads(snap, grid_png, download_slots)
+
+
+def _run_status(snap: Snapshot) -> None:
+    """The run's name and badge, how it ended, its progress and its latest numbers."""
     colour, icon = STATUS_BADGES.get(snap.status, ("gray", None))
     head, badge = st.columns([5, 1], vertical_alignment="center")
     head.subheader(f"Run `{snap.run_name or '…'}`", anchor=False)
@@ -137,6 +153,9 @@ def _live_view(snap: Snapshot) -> None:
     cols[4].metric("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—")
     cols[5].metric("G loss", f"{snap.g_loss:.3f}" if snap.g_loss is not None else "—")
 
+
+def _controls(snap: Snapshot) -> list:
+    """Pause, resume and stop; returns the three places left in the row for the download buttons."""
     buttons = st.columns(6)
     buttons[0].button("Pause", key="train_pause", icon=":material/pause:", on_click=_control, args=("pause",),
                       disabled=snap.status != RunStatus.RUNNING, width="stretch",
@@ -146,12 +165,7 @@ def _live_view(snap: Snapshot) -> None:
     buttons[2].button("Stop", key="train_stop", icon=":material/stop:", on_click=_control, args=("stop",),
                       disabled=not snap.active, width="stretch",
                       help="saves a checkpoint, the last grid and the GIF, then ends the run")
-    download_slots = buttons[3:]
-    for w in snap.warnings:
-        st.warning(w, icon=":material/warning:")
-
-    grid_png = _grid(snap)
-    _downloads(snap, grid_png, download_slots)
+    return buttons[3:]
 
 
 def _curves(snap: Snapshot) -> None:
@@ -257,7 +271,23 @@ def _new_run() -> None:
             del st.session_state[stale]
         st.session_state["train_form_preset"] = preset_name
     config = config_form(f"train_form.{preset_name}", preset_config(preset_name))
+    _model_summary(config, preset_name)
 
+    snap = manager().snapshot()
+    if snap.active:
+        st.info("A run is in progress (see the **Live** tab): Start is refused until it ends or you stop it.",
+                icon=":material/hourglass_top:")
+    if config is not None:
+        _eta_before_start(config, snap.active)
+    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:"):
+        if config is None:
+            st.error("Not started: fix the value named in the message above first.", icon=":material/block:")
+        else:
+            _start(config, what=f"Started a run from preset {preset_name} (architecture {config.arch})")
+
+
+def _model_summary(config: TrainConfig | None, preset_name: str) -> None:
+    """The layers of G and D for the form's configuration (the preset's while the form has an error)."""
     with st.expander("Model summary: the layers of G and D for this configuration"):
         shown = config or preset_config(preset_name)
         if config is None:
@@ -273,18 +303,6 @@ def _new_run() -> None:
         st.markdown(f"Discriminator size ratio (D / G params): **{d_sum.total / g_sum.total:.1%}** · "
                     f"both networks: {g_sum.total + d_sum.total:,} parameters")
 
-    snap = manager().snapshot()
-    if snap.active:
-        st.info("A run is in progress (see the **Live** tab): Start is refused until it ends or you stop it.",
-                icon=":material/hourglass_top:")
-    if config is not None:
-        _eta_before_start(config, snap.active)
-    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:"):
-        if config is None:
-            st.error("Not started: fix the value named in the message above first.", icon=":material/block:")
-        else:
-            _start(config, what=f"Started a run from preset {preset_name} (architecture {config.arch})")
-
 
 @st.cache_data(max_entries=32, ttl="10m", show_spinner="Timing a few training steps of these networks…")
 def _images_per_sec(timing_json: str) -> float:
@@ -292,7 +310,13 @@ def _images_per_sec(timing_json: str) -> float:
 
 
 def _eta_before_start(config: TrainConfig, active: bool) -> None:
-    """The run's length from a short timing of its own training step (cached per network and batch)."""
+    """Whether the run fits this machine, and its length from a short timing of its own training step."""
+    budget = estimate_budget(config)
+    if problems := budget.problems():
+        st.error("This run does not fit this machine: " + "; ".join(problems) + ".", icon=":material/memory:")
+        return
+    st.caption(f"Needs about {size(budget.memory)} of memory ({size(budget.memory_available)} available) "
+               f"and {size(budget.disk)} of disk ({size(budget.disk_free)} free).")
     if active:
         st.caption("Estimated duration: measured when no run is training (a timing now would share the cores).")
         return
@@ -307,29 +331,34 @@ _ANNEAL_HELP = ("lower both for the last epochs to anneal a run (e.g. a quarter)
                 "its step size changes")
 
 
-def _checkpoints(snap: Snapshot) -> None:
+def _pick_run(snap: Snapshot) -> RunDir | None:
+    """The run picker, on the training run when it is on disk; None (and why) when there is no run yet."""
     runs = list_runs()
     if not runs:
         st.caption("No runs on disk yet. A run saves a checkpoint every epoch (see “Checkpoint every”), on pause and "
                    "on stop.")
-        return
+        return None
     run_names = [r.name for r in runs]
     default_run = run_names.index(snap.run_name) if snap.run_name in run_names else 0
     run_name = st.selectbox("Run", run_names, index=default_run, key="train_ckpt_run",
                             help="every folder under the runs directory, newest first")
-    run = runs[run_names.index(run_name)]
+    return runs[run_names.index(run_name)]
+
+
+def _checkpoint_table(run: RunDir) -> tuple[TrainConfig, list[tuple[int, Path]]] | None:
+    """The run's saved config and its checkpoints, listed; None (and why) when it cannot be resumed."""
     try:
         saved = run.read_config()
     except ConfigError as exc:
         st.error(f"{run.name} cannot be resumed: {exc}")
-        return
+        return None
     status = run.read_status()
     st.caption(f"{saved.preset or 'custom'} · {saved.arch} · {status.get('status', 'unknown')} · "
                f"step {status.get('step', 0):,} of {status.get('total_steps', 0):,} · {saved.epochs:,} epochs planned")
     ckpts = run.checkpoints()
     if not ckpts:
         st.caption("This run has no checkpoint yet.")
-        return
+        return None
     st.dataframe(
         [{"Step": s, "File": p.name, "Size (MB)": p.stat().st_size / 1e6,
           "Saved": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))} for s, p in reversed(ckpts)],
@@ -337,13 +366,16 @@ def _checkpoints(snap: Snapshot) -> None:
         column_config={"Step": st.column_config.NumberColumn(format="localized"),
                        "Size (MB)": st.column_config.NumberColumn(format="%.2f")},
     )
-    steps = [s for s, _ in ckpts]
+    return saved, ckpts
+
+
+def _resume_form(run: RunDir, saved: TrainConfig, steps: list[int]) -> tuple[int, dict[str, Any]]:
+    """The checkpoint to resume from, and the schedule fields to change (TrainConfig names), from the form."""
     c1, c2, c3 = st.columns(3)
     # LATEST stands for whichever checkpoint is newest, so the default follows a run that is still saving them.
     choice = c1.selectbox("Resume from the checkpoint at step", [LATEST, *reversed(steps[:-1])],
                           key=f"train_ckpt_step.{run.name}",
                           format_func=lambda s: f"{steps[-1]:,} (latest)" if s == LATEST else f"{s:,}")
-    step = steps[-1] if choice == LATEST else choice
     epochs = c2.number_input("Epochs in total", value=saved.epochs, step=1, key=f"train_ckpt_epochs.{run.name}",
                              help="raise it to train a finished run further (the schedule may change on resume, the "
                                   "model may not)")
@@ -354,30 +386,39 @@ def _checkpoints(snap: Snapshot) -> None:
                            key=f"train_ckpt_lr_g.{run.name}", help=_ANNEAL_HELP)
     lr_d = l2.number_input(FIELD_LABELS["lr_d"], value=float(saved.lr_d), step=1e-5, format="%.2e",
                            key=f"train_ckpt_lr_d.{run.name}", help=_ANNEAL_HELP)
-    ckpt_path = dict(ckpts)[step]
-    if step != steps[-1]:
-        st.info(f"Step {step:,} is not the latest checkpoint of `{run.name}` (that is {steps[-1]:,}): resuming from it "
+    step = steps[-1] if choice == LATEST else choice
+    return step, {"epochs": int(epochs), "max_steps": int(max_steps), "lr_g": lr_g, "lr_d": lr_d}
+
+
+def _schedule_notes(run: RunDir, step: int, latest: int, epochs: int) -> None:
+    """Say that an older checkpoint forks the run, and when the step already ends the epochs asked for."""
+    if step != latest:
+        st.info(f"Step {step:,} is not the latest checkpoint of `{run.name}` (that is {latest:,}): resuming from it "
                 f"starts a new run `{run.name}-from-{step}` holding the history up to step {step:,}; `{run.name}` "
                 "itself is left as it is.", icon=":material/call_split:")
-    total_steps = status.get("total_steps", 0)
-    if not saved.max_steps and total_steps and saved.epochs:
-        per_epoch = total_steps // saved.epochs
-        if per_epoch and step >= int(epochs) * per_epoch:
-            st.warning(f"Step {step:,} is already at the end of {int(epochs):,} epochs ({per_epoch:,} steps each): "
-                       "raise “Epochs in total” to train further, or the run ends at once.")
-    blocked = ""
+    per_epoch = run.steps_per_epoch()
+    if per_epoch and step >= epochs * per_epoch:
+        st.warning(f"Step {step:,} is already at the end of {epochs:,} epochs ({per_epoch:,} steps each): "
+                   "raise “Epochs in total” to train further, or the run ends at once.")
+
+
+def _blocked(snap: Snapshot, run: RunDir) -> str:
+    """Why the run cannot be resumed here right now ("" when it can)."""
     if snap.active:
-        blocked = f"Run `{snap.run_name or '…'}` is {snap.status}: stop it on the **Live** tab before resuming."
-    elif training_elsewhere(run):
-        blocked = (f"`{run.name}` is being written by another process (a `python -m gan_core train` in a terminal?): "
-                   "resuming it here would interleave two trainings. Stop that one first.")
-    if blocked:
-        st.info(blocked, icon=":material/hourglass_top:")
+        return f"Run `{snap.run_name or '…'}` is {snap.status}: stop it on the **Live** tab before resuming."
+    if training_elsewhere(run):
+        return (f"`{run.name}` is being written by another process (a `python -m gan_core train` in a terminal?): "
+                "resuming it here would interleave two trainings. Stop that one first.")
+    return ""
+
+
+def _resume_buttons(run: RunDir, saved: TrainConfig, step: int, ckpt_path: Path, changes: dict[str, Any],
+                    blocked: str) -> None:
     d1, d2, d3 = st.columns(3)
     if d1.button(f"Resume from step {step:,}", type="primary", key="train_resume_ckpt", disabled=bool(blocked),
                  icon=":material/restart_alt:", width="stretch"):
         try:
-            override = saved.replace(epochs=int(epochs), max_steps=int(max_steps), lr_g=lr_g, lr_d=lr_d)
+            override = saved.replace(**changes)
         except ConfigError as exc:
             st.error(f"Not started: {exc}.", icon=":material/block:")
         else:
@@ -389,6 +430,21 @@ def _checkpoints(snap: Snapshot) -> None:
     d3.download_button("Progress GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif",
                        mime="image/gif", key="train_ckpt_dl_gif", on_click="ignore", width="stretch",
                        icon=":material/animation:", disabled=not run.gif_path.exists())
+
+
+def _checkpoints(snap: Snapshot) -> None:
+    run = _pick_run(snap)
+    listed = _checkpoint_table(run) if run is not None else None
+    if listed is None:
+        return
+    saved, ckpts = listed
+    steps = [s for s, _ in ckpts]
+    step, changes = _resume_form(run, saved, steps)
+    _schedule_notes(run, step, steps[-1], changes["epochs"])
+    blocked = _blocked(snap, run)
+    if blocked:
+        st.info(blocked, icon=":material/hourglass_top:")
+    _resume_buttons(run, saved, step, dict(ckpts)[step], changes, blocked)
 
 
 # ------------------------------------------------------------------ page

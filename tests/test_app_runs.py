@@ -107,3 +107,13 @@ def test_the_training_run_cannot_be_renamed_or_deleted(runs, monkeypatch):
     assert at.button(key="runs_delete_button").disabled and at.button(key="runs_rename_button").disabled
     assert at.checkbox(key="runs_confirm_delete").disabled
     assert (runs / "conv").is_dir()
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '{"classes": 5}'])
+def test_a_run_with_a_malformed_config_is_listed_as_unreadable_and_the_page_works(runs, content):
+    broken = runs / "broken"
+    shutil.copytree(runs / "conv", broken)
+    (broken / "config.json").write_text(content)
+    at = _page()
+    assert sorted(at.dataframe[0].value["name"]) == ["broken", "conv", "mlp"]
+    assert any("broken" in str(w.value) and "config.json" in str(w.value) for w in at.warning), _texts(at)

@@ -8,12 +8,15 @@ from gan_core.arithmetic import (
     OPERATIONS,
     PRESETS,
     ClassNotFoundError,
+    Operand,
     arithmetic,
     class_mean_latent,
+    expression,
     seed_latent,
     typical_length,
 )
 from gan_core.data import CLASS_NAMES
+from gan_core.latent import Latent
 from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import generate, interpolate
 
@@ -53,6 +56,12 @@ class BrightnessClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+def _ops(*terms):
+    """Operands from (sign, z, label) or (sign, z, label, code) terms."""
+    return [Operand(sign, Latent(z, rest[1] if len(rest) > 1 else None), rest[0] if rest else None)
+            for sign, z, *rest in terms]
+
+
 def _brightness(g, z):
     with torch.no_grad():
         return g(z).mean(dim=(1, 2, 3))
@@ -60,7 +69,7 @@ def _brightness(g, z):
 
 def test_latent_and_pixel_results_have_image_shapes_and_ranges(g_uncond):
     zs = [seed_latent(g_uncond, s) for s in (1, 2, 3)]
-    ops = list(zip(OPERATIONS["A − B + C"], zs, [None] * 3, strict=True))
+    ops = _ops(*zip(OPERATIONS["A − B + C"], zs, [None] * 3, strict=True))
     res = arithmetic(g_uncond, ops)
     assert res.operand_images.shape == (3, 1, 28, 28)
     assert res.latent_result.shape == res.pixel_result.shape == res.pixel_result_raw.shape == (1, 1, 28, 28)
@@ -82,7 +91,7 @@ def test_latent_and_pixel_results_have_image_shapes_and_ranges(g_uncond):
 
 def test_a_plus_b_minus_b_in_latent_space_gives_g_of_a_exactly(g_uncond):
     za, zb = seed_latent(g_uncond, 5), seed_latent(g_uncond, 6)
-    res = arithmetic(g_uncond, [(1, za, None), (1, zb, None), (-1, zb, None)])
+    res = arithmetic(g_uncond, _ops((1, za, None), (1, zb, None), (-1, zb, None)))
     assert torch.equal(res.z_result, za)
     assert torch.equal(res.latent_result[0], res.operand_images[0])
     # ...while in pixel space A + B − B is A only up to rounding, and the rescaling stretches it.
@@ -93,7 +102,7 @@ def test_renormalize_puts_means_and_sums_back_at_the_typical_length(g_cond):
     a, b = class_mean_latent(g_cond, "Sandal", k=4, seed=0), class_mean_latent(g_cond, "Sneaker", k=4, seed=0)
     d = g_cond.latent_dim
     assert a.z.norm() < 0.75 * d**0.5, "a mean of 4 latents is about half as long as one latent"
-    ops = [(1, a.z, a.cls), (1, b.z, b.cls)]
+    ops = _ops((1, a.z, a.cls), (1, b.z, b.cls))
     raw, renorm = arithmetic(g_cond, ops), arithmetic(g_cond, ops, renormalize=True)
     assert renorm.renormalized and not raw.renormalized
     assert renorm.z_result.norm().item() == pytest.approx(d**0.5, rel=1e-5)
@@ -121,11 +130,11 @@ def test_class_mean_on_a_conditional_generator(g_cond):
     assert torch.equal(again.z, mean.z), "same class, k and seed must give the same mean"
     other = class_mean_latent(g_cond, "T-shirt/top", k=3, seed=7)
     assert not torch.equal(other.z, mean.z), "two classes with one seed must not share their latents"
-    res = arithmetic(g_cond, [(1, mean.z, mean.cls), (-1, other.z, other.cls)])
+    res = arithmetic(g_cond, _ops((1, mean.z, mean.cls), (-1, other.z, other.cls)))
     assert res.result_label == 2  # decoded with operand A's label
     assert torch.allclose(res.latent_result, generate(g_cond, 1, label=2, z=res.z_result[None]), atol=1e-5)
     with pytest.raises(ValueError, match="needs a class"):
-        arithmetic(g_cond, [(1, mean.z, None)])
+        arithmetic(g_cond, _ops((1, mean.z, None)))
 
 
 def test_class_mean_of_an_unconditional_generator_keeps_what_the_classifier_assigns(g_uncond):
@@ -161,13 +170,13 @@ def test_a_class_never_made_is_a_clear_error(g_uncond):
 def test_bad_operands_are_explained(g_uncond):
     z = seed_latent(g_uncond, 0)
     with pytest.raises(ValueError, match="sign must be"):
-        arithmetic(g_uncond, [(2, z, None)])
+        arithmetic(g_uncond, _ops((2, z, None)))
     with pytest.raises(ValueError, match=r"shape \(100,\)"):
-        arithmetic(g_uncond, [(1, z[:10], None)])
+        arithmetic(g_uncond, _ops((1, z[:10], None)))
     with pytest.raises(ValueError, match="unconditional"):
-        arithmetic(g_uncond, [(1, z, 3)])
+        arithmetic(g_uncond, _ops((1, z, 3)))
     with pytest.raises(ValueError, match="rescale"):
-        arithmetic(g_uncond, [(1, z, None)], rescale="stretch")
+        arithmetic(g_uncond, _ops((1, z, None)), rescale="stretch")
 
 
 def test_presets_name_valid_classes_and_operations():
@@ -188,14 +197,14 @@ def g_info():
 def test_an_infogan_code_is_summed_with_z(g_info):
     za, zb, zc = (seed_latent(g_info, s) for s in (1, 2, 3))
     onehots = g_info.codes_of(torch.stack([za, zb, zc]))
-    res = arithmetic(g_info, list(zip(OPERATIONS["A − B + C"], (za, zb, zc), [None] * 3, strict=True)))
+    res = arithmetic(g_info, _ops(*zip(OPERATIONS["A − B + C"], (za, zb, zc), [None] * 3, strict=True)))
     assert torch.allclose(res.code_result, onehots[0] - onehots[1] + onehots[2])
     assert torch.allclose(res.latent_result, g_info(res.z_result[None], codes=res.code_result[None]), atol=1e-5)
     # Summing z alone would hand the result one operand's switch: argmax(zA − zB + zC) is a single one-hot.
     assert len(set(onehots.argmax(1).tolist())) == 3, "seeds 1, 2, 3 carry three different codes"
     assert not torch.allclose(res.latent_result, g_info(res.z_result[None]), atol=1e-4)
     # A + B − B is A exactly, the code included.
-    same = arithmetic(g_info, [(1, za, None), (1, zb, None), (-1, zb, None)])
+    same = arithmetic(g_info, _ops((1, za, None), (1, zb, None), (-1, zb, None)))
     assert torch.equal(same.code_result, onehots[0])
     assert torch.equal(same.latent_result[0], same.operand_images[0])
 
@@ -206,7 +215,7 @@ def test_a_class_mean_carries_the_mean_of_its_exemplars_codes():
     mean = class_mean_latent(g, "Bag", k=6, seed=0)
     assert torch.allclose(mean.code, g.codes_of(mean.members).mean(0))
     assert mean.code.sum().item() == pytest.approx(1.0) and mean.code.min() >= 0
-    res = arithmetic(g, [(1, mean.z, mean.cls)], codes=[mean.code])
+    res = arithmetic(g, _ops((1, mean.z, mean.cls, mean.code)))
     assert torch.allclose(res.operand_images, generate(g, 1, label=mean.cls, z=mean.z[None], codes=mean.code[None]),
                           atol=1e-5)
 
@@ -214,11 +223,9 @@ def test_a_class_mean_carries_the_mean_of_its_exemplars_codes():
 def test_codes_are_checked(g_uncond, g_info):
     z = seed_latent(g_info, 0)
     with pytest.raises(ValueError, match="no InfoGAN code"):
-        arithmetic(g_uncond, [(1, z, None)], codes=[torch.ones(10)])
+        arithmetic(g_uncond, _ops((1, z, None, torch.ones(10))))
     with pytest.raises(ValueError, match=r"shape \(10,\)"):
-        arithmetic(g_info, [(1, z, None)], codes=[torch.ones(3)])
-    with pytest.raises(ValueError, match="2 codes given for 1 operands"):
-        arithmetic(g_info, [(1, z, None)], codes=[None, None])
+        arithmetic(g_info, _ops((1, z, None, torch.ones(3))))
     with pytest.raises(ValueError, match="no InfoGAN code"):
         g_uncond(z[None], codes=torch.ones(1, 10))
 
@@ -230,3 +237,23 @@ def test_interpolation_blends_an_infogan_code_between_its_ends(g_info):
     assert torch.allclose(strip[-1], generate(g_info, 1, z=zb[None])[0], atol=1e-5)
     assert torch.allclose(generate(g_info, 3, seed=5), generate(g_info, 3, seed=5, codes=g_info.codes_of(
         torch.randn(3, 100, generator=torch.Generator().manual_seed(5)))), atol=1e-6)
+
+
+def test_operands_name_themselves_and_come_back_with_their_images(g_cond):
+    mean = class_mean_latent(g_cond, "Sneaker", k=3, seed=0)
+    ops = [Operand.of_seed(g_cond, 101, label="Sandal"), Operand.of_mean(g_cond, mean, sign=-1, position=1)]
+    assert (ops[0].kind, ops[0].heading(), ops[0].caption()) == ("seed", "A: seed 101", "G(zA) as Sandal")
+    assert (ops[1].kind, ops[1].heading(), ops[1].caption()) == ("class mean", "− B: Sneaker", "G(zB), mean of 3")
+    assert expression([1, -1, 1], "G(z{})") == "G(zA) − G(zB) + G(zC)"
+    res = arithmetic(g_cond, ops)
+    assert res.result_label == CLASS_NAMES.index("Sandal")
+    assert all(torch.equal(op.image, img) for op, img in zip(res.operands, res.operand_images, strict=True))
+    assert res.code_terms() == ""
+
+
+def test_the_summed_code_is_written_out(g_info):
+    za, zb = seed_latent(g_info, 1), seed_latent(g_info, 2)
+    a, b = g_info.codes_of(torch.stack([za, zb])).argmax(1).tolist()
+    res = arithmetic(g_info, _ops((1, za, None), (-1, zb, None)))
+    assert res.code_terms() == ", ".join(f"{w:+.2f}·c{j}" for j, w in sorted({a: 1.0, b: -1.0}.items()))
+    assert arithmetic(g_info, _ops((1, za, None), (-1, za, None))).code_terms() == "0"

@@ -7,6 +7,7 @@ test-artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -45,11 +46,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port with its own runs folder; stopped (and its run with it) at the end."""
-    runs = tmp_path_factory.mktemp("runs")
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+@contextlib.contextmanager
+def _streamlit(runs: Path, log_path: Path):
+    """`streamlit run app.py` on a free port with its own runs folder; yields (url, process); stopped at the end."""
     port = _free_port()
     env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -71,14 +70,22 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not answer /_stcore/health within 60 s:\n{log_path.read_text()}")
             time.sleep(0.3)
-        yield url, runs
+        yield url, proc
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free port with its own runs folder; stopped (and its run with it) at the end."""
+    runs = tmp_path_factory.mktemp("runs")
+    with _streamlit(runs, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _):
+        yield url, runs
 
 
 @pytest.fixture
@@ -225,4 +232,47 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     page.wait_for_timeout(1000)
     _shot(page, "5-sample")
     assert time.monotonic() - t_start < 120, "the browser walk should take well under two minutes"
+
+
+def _websocket_status(url: str, host: str) -> str:
+    """The status line the server answers a WebSocket handshake with, sent with this Host header."""
+    port = int(url.rsplit(":", 1)[1])
+    request = (f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: streamlit\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def test_only_local_host_names_may_open_the_app(server):
+    """DNS rebinding: a page served as evil.example but resolved to 127.0.0.1 must not get the app's WebSocket."""
+    url, _ = server
+    assert " 101 " in _websocket_status(url, "127.0.0.1"), "the app's own address must be accepted"
+    assert " 101 " in _websocket_status(url, "localhost")
+    assert " 101 " not in _websocket_status(url, "evil.example")
+
+
+def test_stopping_the_server_saves_the_run_it_trains(tmp_path, page):
+    """SIGTERM to `streamlit run` (as Ctrl-C or a service manager sends it): the run saves a checkpoint, then exits."""
+    runs = tmp_path / "runs"
+    with _streamlit(runs, tmp_path / "streamlit.log") as (url, proc):
+        page.goto(url)
+        page.get_by_text("Training:").wait_for(timeout=60_000)
+        _nav(page, "Train").click()
+        _set_number(page, "Width multiplier", 0.25)
+        _set_number(page, "Max training images (0: all 60,000)", 512)
+        _set_number(page, "Batch size", 32)
+        _set_number(page, "Epochs", 1000)
+        page.get_by_role("button", name="Start training").click()
+        _badge(page, "running").wait_for(timeout=60_000)
+        _wait_for_step(page, 20, 60)
+        run = next(runs.iterdir())
+        proc.terminate()
+        proc.wait(30)
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "stopped", status
+    # Saved at the step it stopped at, not only at the last epoch's end (epochs are 16 steps here).
+    assert status["last_checkpoint"] == f"step_{status['step']:07d}.safetensors"
+    assert (run / "checkpoints" / status["last_checkpoint"]).is_file()
 

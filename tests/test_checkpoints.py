@@ -97,3 +97,54 @@ def test_optimizer_state_round_trip():
     assert opt2.param_groups[0]["lr"] == 1e-3 and tuple(opt2.param_groups[0]["betas"]) == (0.5, 0.9)
     s1, s2 = opt.state_dict()["state"], opt2.state_dict()["state"]
     assert all(torch.equal(s1[i][k], s2[i][k]) for i in s1 for k in s1[i])
+
+
+# ----------------------------------------------------------------------------- hostile weights files
+def _relabelled(tmp_path, name: str, **model_changes):
+    """A real generator file whose metadata describes another model (the file is only 1 KB to 300 KB)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    _, path = _generator_file(tmp_path)
+    tensors, meta = ck.read_weights(path)
+    model = {**json.loads(meta["model"]), **model_changes}
+    bad = tmp_path / name
+    save_file(tensors, str(bad), metadata={**meta, "model": json.dumps(model)})
+    return bad
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"arch": "tf-tutorial", "width": 100}, r"model description is invalid: width must be between 0\.125 and 8\.0"),
+    ({"width": "wide"}, "model description is invalid: width must be a number"),
+    ({"latent_dim": -5}, "model description is invalid: latent_dim must be between 1 and 1024"),
+    ({"arch": "no-such-net"}, "model description is invalid: arch must be one of"),
+    ({"num_classes": 3}, "num_classes 3"),
+    ({"arch": "mlp"}, r"do not fit the described model \(mlp, width 0\.25\): missing"),
+    ({"arch": "tf-tutorial", "width": 8}, r"do not fit the described model \(tf-tutorial, width 8\)"),
+])
+def test_a_relabelled_or_absurd_model_description_is_refused_before_anything_is_built(tmp_path, monkeypatch, changes,
+                                                                                      message):
+    from gan_core import models
+
+    built: list[str] = []
+    real = models.build_generator
+    monkeypatch.setattr(ck, "build_generator", lambda m: built.append(str(torch.get_default_device())) or real(m))
+    with pytest.raises(ck.CheckpointError, match=message):
+        ck.load_generator(_relabelled(tmp_path, "relabelled.safetensors", **changes))
+    assert all(d == "meta" for d in built), f"a network was allocated for a file that does not fit it: {built}"
+
+
+def test_text_oversized_and_huge_header_files_are_refused(tmp_path, monkeypatch):
+    text = tmp_path / "notes.safetensors"
+    text.write_text("these are not weights\n" * 10)
+    with pytest.raises(ck.CheckpointError, match="not a readable safetensors file"):
+        ck.load_generator(text)
+    huge_header = tmp_path / "header.safetensors"
+    huge_header.write_bytes((2**62).to_bytes(8, "little") + b'{"a": 1}')
+    with pytest.raises(ck.CheckpointError, match="not a readable safetensors file"):
+        ck.load_generator(huge_header)
+    _, real = _generator_file(tmp_path)
+    monkeypatch.setattr(ck, "MAX_WEIGHTS_BYTES", 1000)
+    with pytest.raises(ck.CheckpointError, match=r"more than any Fashion GAN Studio weights file"):
+        ck.load_generator(real)

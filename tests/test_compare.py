@@ -12,7 +12,7 @@ from gan_core.cli import main
 from gan_core.compare import compare_runs
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.presets import preset_config
-from gan_core.runs import RunDir, delete_run, list_records, rename_run, run_record, training_elsewhere
+from gan_core.runs import RunDir, RunLock, delete_run, list_records, rename_run, run_record, training_elsewhere
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 
@@ -141,12 +141,14 @@ def test_delete_refuses_active_outside_and_live_runs(tmp_path):
     with pytest.raises(ValueError, match=r"no config\.json"):
         delete_run(RunDir(root / "plain"), runs_root=root)
     live = RunDir.create(TrainConfig(name="live"), root)
-    live.write_status(status="running", step=10)  # just written: another process is training it
+    live.write_status(status="running", step=10)
+    lock = RunLock.acquire(live)  # a trainer holds the run's lock while it trains
     assert training_elsewhere(live) and run_record(live).status == "running"
-    with pytest.raises(ValueError, match="another process"):
+    with pytest.raises(ValueError, match=r"another process \(pid \d+ on "):
         delete_run(live, runs_root=root)
-    old = time.time() - 3600
-    os.utime(live.status_path, (old, old))  # a crashed run's stale "running" status does not block
+    with pytest.raises(ValueError, match="another process"):
+        rename_run(live, "moved")
+    lock.release()  # as when its process dies: a "running" status without a lock holder does not block
     assert not training_elsewhere(live)
     assert run_record(live).status == "interrupted"  # listed for what it is, not as "running"
     delete_run(run, active_run_name="other", runs_root=root)

@@ -10,7 +10,7 @@ import pytest
 from gan_core.checkpoints import load_generator, save_generator
 from gan_core.config import TrainConfig
 from gan_core.data import load_split
-from gan_core.discriminate import discriminator_test, load_with_discriminator, real_test_set, roc_auc
+from gan_core.discriminate import discriminator_test, real_test_set, roc_auc
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 
@@ -39,7 +39,7 @@ def tiny_run(tmp_path_factory):
 
 @needs_data
 def test_report_on_a_real_checkpoint(tiny_run):
-    loaded = load_with_discriminator(tiny_run)
+    loaded = load_generator(tiny_run, with_discriminator=True)
     assert loaded.discriminator is not None and loaded.generator.num_classes == 10
     real, labels, classes = real_test_set(loaded)
     assert classes == () and len(real) == 10_000

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from gan_core.config import TrainConfig
-from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, info_code, summarize
+from gan_core.latent import info_code
+from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))

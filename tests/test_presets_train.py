@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from gan_core.cli import build_parser, config_from_args
+from gan_core.cli import build_parser
+from gan_core.cli.train import config_from_args
 from gan_core.models import build_discriminator, build_generator
 from gan_core.presets import PRESETS, preset_config
 from gan_core.runs import RunDir

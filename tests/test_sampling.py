@@ -1,10 +1,12 @@
 """The InfoGAN code-by-row grid and its per-row summary, on small untrained generators (no data needed)."""
 
+import numpy as np
 import pytest
 import torch
 
+from gan_core.images import to_uint8
 from gan_core.models import ModelConfig, build_generator
-from gan_core.sampling import code_grid, generate, latents, row_majorities
+from gan_core.sampling import code_grid, generate, latents, memorization_pairs, row_majorities
 
 
 def test_code_grid_rows_are_codes_and_columns_share_z():
@@ -29,3 +31,15 @@ def test_code_grid_needs_a_code():
 def test_row_majorities():
     pred = torch.tensor([3, 3, 1, 0, 0, 0, 9, 2, 2])
     assert row_majorities(pred, 3) == [(3, 2), (0, 3), (2, 2)]
+
+
+def test_memorization_pairs_find_a_copied_sample():
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(width=0.25)).eval()
+    samples = to_uint8(generate(g, 3, seed=4))
+    real = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    real[17] = samples[1]
+    pairs = memorization_pairs(g, 3, 4, real)
+    assert all(np.array_equal(p.sample, s) for p, s in zip(pairs, samples, strict=True))
+    assert pairs[1].index == 17 and pairs[1].distance < 0.1 and np.array_equal(pairs[1].real, real[17])
+    assert min(pairs[0].distance, pairs[2].distance) > 1, "random noise is far from every sample"

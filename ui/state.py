@@ -27,7 +27,12 @@ def _generator(path: str, mtime: float, with_discriminator: bool) -> LoadedGener
     return load_generator(path, with_discriminator=with_discriminator)
 
 
+def mtime(path: str | Path) -> float:
+    """A file's modification time (0 when it is gone): part of a cache key, so a rewritten file is read again."""
+    p = Path(path)
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
 def generator(path: str | Path, with_discriminator: bool = False) -> LoadedGenerator:
     """Cached by path and modification time, so a rewritten checkpoint is reloaded."""
-    p = Path(path)
-    return _generator(str(p), p.stat().st_mtime if p.exists() else 0.0, with_discriminator)
+    return _generator(str(Path(path)), mtime(path), with_discriminator)

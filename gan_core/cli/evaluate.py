@@ -1,4 +1,4 @@
-"""`python -m gan_core train-classifier` and `python -m gan_core evaluate`."""
+"""`train-classifier` and `evaluate`: the Fashion classifier the metrics use, and the metrics of a generator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gan_core.paths import CLASSIFIER_PATH
+from gan_core.cards import checks_text, recheck
+from gan_core.checkpoints import load_generator
+from gan_core.cli.command import Command
+from gan_core.paths import CLASSIFIER_PATH, atomic_write_text
+from gan_core.runs import RunDir
+from gan_core.runtime import set_threads
 
 DEFAULT_N = 10_000
 DEFAULT_N_SWEEP = 2_000
@@ -84,17 +89,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from gan_core import metrics
-    from gan_core.cards import checks_text, recheck
     from gan_core.classifier import load_classifier
-    from gan_core.runtime import set_threads
 
     n = _validate(args)
     set_threads(args.threads)
     load_classifier()  # fail fast, before generating anything, when the classifier is missing
     if args.all_checkpoints:
         return _sweep(args, n)
-    from gan_core.checkpoints import load_generator
-
     loaded = load_generator(args.source)
     classes = metrics.trained_classes(loaded)
     label = Path(args.source).name if loaded.step is None else f"step {loaded.step:,}"
@@ -125,8 +126,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace, n: int) -> int:
     from gan_core import metrics
-    from gan_core.checkpoints import load_generator
-    from gan_core.runs import RunDir
 
     run = RunDir(Path(args.source))
     if not run.path.is_dir():
@@ -164,8 +163,6 @@ def _sweep(args: argparse.Namespace, n: int) -> int:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    from gan_core.paths import atomic_write_text
-
     atomic_write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
     print(f"wrote {path}")
 
@@ -181,8 +178,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-COMMANDS = [
-    ("train-classifier", "train the Fashion-MNIST classifier the metrics use", _train_classifier_args, cmd_train_classifier),
-    ("evaluate", "FID (Fashion classifier), coverage, precision/recall and memorization, beside the real-data floor",
-     _evaluate_args, cmd_evaluate),
-]
+COMMANDS = (
+    Command("train-classifier", "train the Fashion-MNIST classifier the metrics use", _train_classifier_args,
+            cmd_train_classifier),
+    Command("evaluate", "FID (Fashion classifier), coverage, precision/recall and memorization, beside the real-data floor",
+            _evaluate_args, cmd_evaluate),
+)

@@ -1,0 +1,170 @@
+"""`sample`, `info`, `presets` and `export`: what a generator makes, how it is built, and shipping one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gan_core.cards import checks_text, write_card
+from gan_core.checkpoints import export_card, load_generator, save_generator
+from gan_core.cli.command import Command
+from gan_core.cli.train import add_config_flags, config_from_args
+from gan_core.data import CLASS_NAMES
+from gan_core.presets import PRESETS
+
+if TYPE_CHECKING:
+    import torch
+
+
+# ----------------------------------------------------------------------------- sample
+def _sample_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="run folder, checkpoint or generator .safetensors file")
+    p.add_argument("--n", type=int, default=64, help="number of images (1-10000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="cls", default=None, help="class name or index (conditional generators)")
+    p.add_argument("--by-class", action="store_true", help="class-by-row grid (conditional generators)")
+    p.add_argument("--by-code", action="store_true",
+                   help="InfoGAN-code-by-row grid, columns sharing z (generators with info_codes)")
+    p.add_argument("--nrow", type=int, default=None, help="images per row")
+    p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    p.add_argument("--out", default="samples.png")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from gan_core.images import make_grid, png_bytes
+    from gan_core.sampling import class_grid, code_grid, generate
+
+    if args.by_class and args.by_code:
+        raise ValueError("--by-class and --by-code each make a whole grid: pick one")
+    loaded = load_generator(args.source)
+    g = loaded.generator
+    if args.by_class:
+        images = class_grid(g, per_class=args.n // 10 or 1, seed=args.seed)
+        nrow = args.n // 10 or 1
+    elif args.by_code:
+        per_code = args.n // (g.cfg.info_codes or 1) or 1
+        images, nrow = code_grid(g, per_code=per_code, seed=args.seed), per_code
+        _print_code_rows(images, g.cfg.info_codes)
+    else:
+        images = generate(g, args.n, seed=args.seed, label=args.cls)
+        nrow = args.nrow
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png_bytes(make_grid(images, nrow=nrow), scale=args.scale))
+    print(f"wrote {out} ({len(images)} images from {loaded.path})")
+    return 0
+
+
+def _print_code_rows(images: torch.Tensor, rows: int) -> None:
+    """What the classifier calls each row of a code grid: which class, if any, each code learned."""
+    from gan_core.classifier import ClassifierError
+    from gan_core.sampling import code_rows_classes
+
+    try:
+        majorities = code_rows_classes(images, rows)
+    except ClassifierError as exc:
+        print(f"(what each code makes could not be read: {exc})")
+        return
+    per_row = len(images) // rows
+    for r, (c, m) in enumerate(majorities):
+        print(f"code {r}: {CLASS_NAMES[c]} in {m} of {per_row}")
+
+
+# ----------------------------------------------------------------------------- info
+def _info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", nargs="?", help="optional: a run, checkpoint or weights file instead of a config")
+    add_config_flags(p)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from gan_core.models import build_discriminator, build_generator, summarize
+
+    if args.source:
+        loaded = load_generator(args.source, with_discriminator=False)
+        model = loaded.model
+    else:
+        model = config_from_args(args).model_config()
+    g, d = build_generator(model), build_discriminator(model)
+    sg, sd = summarize(g), summarize(d)
+    print(f"architecture: {model.arch}  latent: {model.latent_dim}  conditional: {model.conditional}")
+    print(sg.to_text())
+    print()
+    print(sd.to_text())
+    print(f"\nDiscriminator / generator size: {sd.total / sg.total:.1%}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- presets
+def _presets_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", help="also print each preset's fields")
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for p in PRESETS.values():
+        print(f"{p.name:<22} {p.description}")
+        print(f"{'':<22} report {p.report}; observed: {p.observed}")
+        if args.verbose:
+            print(f"{'':<22} {json.dumps(p.fields)}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- export
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder or checkpoint")
+    p.add_argument("--out", required=True, help="destination .safetensors file")
+    p.add_argument("--command-line", default="", help="the command that trained it, for the model card")
+    p.add_argument("--evaluate", type=int, default=0, metavar="N",
+                   help="evaluate N samples (with the real-data floor) into the card; needs the shipped classifier")
+    p.add_argument("--baseline", default=None, metavar="CHECKPOINT",
+                   help="checkpoint after 1 epoch: the card compares FID against it")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a run's generator (EMA weights if any) as a shipped-style file with a model card."""
+    loaded = load_generator(args.run)
+    card = export_card(loaded, Path(args.out).stem, args.command_line)
+    if args.evaluate:
+        card.update(_evaluation_card(loaded, args))
+    save_generator(args.out, loaded.generator, card)
+    card_file = write_card(args.out, card)
+    print(f"wrote {args.out} and its card {card_file}")
+    if card.get("quality_bar"):
+        print(checks_text(card["quality_bar"]))
+    return 0
+
+
+def _evaluation_card(loaded: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Metrics of the exported generator with the real-data floor, and the quality bar checks."""
+    from gan_core import metrics
+    from gan_core.cards import quality_checks
+
+    classes = metrics.trained_classes(loaded)
+    t0 = time.time()
+    report = metrics.evaluate_generator(loaded.generator, n=args.evaluate, seed=0, classes=classes, label=Path(args.out).stem)
+    floor = metrics.real_floor(classes, n=args.evaluate)
+    baseline = None
+    if args.baseline:
+        base = load_generator(args.baseline)
+        baseline = metrics.evaluate_generator(base.generator, n=args.evaluate, seed=0, classes=classes,
+                                              label=f"step {base.step}")
+    print(report.table(floor))
+    out: dict[str, Any] = {
+        "metrics": report.to_dict(),
+        "real_data_floor": floor.to_dict(),
+        "evaluation_seconds": round(time.time() - t0, 1),
+        "quality_bar": quality_checks(report.to_dict(), baseline_fid=baseline.fid if baseline else None),
+    }
+    if baseline is not None:
+        out["baseline_after_1_epoch"] = {"checkpoint": str(args.baseline), "step": base.step, "fid": baseline.fid}
+    return out
+
+
+COMMANDS = (
+    Command("sample", "write a PNG grid from a run, checkpoint or weights file", _sample_args, cmd_sample),
+    Command("info", "print the Keras-style layer tables of G and D", _info_args, cmd_info),
+    Command("presets", "list the named presets", _presets_args, cmd_presets),
+    Command("export", "export a run's generator as a weights file with a model card", _export_args, cmd_export),
+)

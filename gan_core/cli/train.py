@@ -1,0 +1,111 @@
+"""`train`, and the training-configuration flags that `info` shares.
+
+Every TrainConfig field is a flag, generated from the field's own metadata (so the
+CLI never lags behind the config); a preset fills whatever the flags leave out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gan_core.cli.command import Command
+from gan_core.config import TrainConfig
+from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from gan_core.runs import RunDir, RunStatus
+
+
+# ----------------------------------------------------------------------------- config flags
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training configuration (defaults: the preset's)")
+    group.add_argument("--preset", default=None,
+                       help=f"start from a preset (default: {DEFAULT_PRESET}): {', '.join(PRESETS)}")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "preset":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        helptext = f.metadata["help"]
+        if f.type in ("bool", bool):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        elif f.name == "classes":
+            group.add_argument(flag, dest=f.name, default=None, metavar="NAMES",
+                               help=helptext + ' (comma-separated, e.g. "Ankle boot,Sneaker")')
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            group.add_argument(flag, dest=f.name, type=kind, default=None, help=helptext)
+
+
+def explicit_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields given on the command line (a flag left out is None: the preset or saved run decides)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if f.name != "preset" and getattr(args, f.name, None) is not None}
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return get_preset(args.preset or DEFAULT_PRESET).config(**explicit_overrides(args))
+
+
+# ----------------------------------------------------------------------------- train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint (or a checkpoint file)")
+    p.add_argument("--runs-root", default=None, help="folder holding run folders (default: ./runs or $GAN_STUDIO_RUNS)")
+    add_config_flags(p)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gan_core.training import Trainer
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        saved = (RunDir(run_dir) if run_dir.is_dir() else RunDir.of_checkpoint(run_dir)).read_config()
+        config = saved.replace(**explicit_overrides(args))
+    else:
+        config = config_from_args(args)
+    trainer = Trainer(config, runs_root=args.runs_root, resume=args.resume)
+    bar: tqdm | None = None
+    interrupted = {"n": 0}
+
+    def on_signal(sig: int, _frame: Any) -> None:
+        """Ctrl-C and SIGTERM (a `kill`, a scheduler's stop) both save a checkpoint and stop; a second one aborts."""
+        interrupted["n"] += 1
+        if interrupted["n"] > 1:
+            raise KeyboardInterrupt
+        trainer.stop()
+        what = "Ctrl-C" if sig == signal.SIGINT else "the signal"
+        print(f"\nStopping: saving a checkpoint ({what} again to abort without saving)...", file=sys.stderr)
+
+    def on_step(snap: Any) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=snap.total_steps, initial=snap.step - 1, unit="step", dynamic_ncols=True,
+                       desc=snap.run_name)
+        bar.update(snap.step - bar.n)
+        bar.set_postfix(epoch=f"{snap.epoch}/{snap.epochs}", D=f"{snap.d_loss:.3f}", G=f"{snap.g_loss:.3f}",
+                        img_s=f"{snap.images_per_sec:.0f}", refresh=False)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        snap = trainer.run(on_step=on_step)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if bar is not None:
+            bar.close()
+    for w in snap.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if snap.status == RunStatus.FAILED:
+        print(f"error: {snap.message}", file=sys.stderr)
+        return 1
+    print(f"{snap.status}: {snap.message}. Run folder: {snap.run_dir}")
+    return 130 if interrupted["n"] else 0
+
+
+COMMANDS = (
+    Command("train", "train a GAN on Fashion-MNIST (Ctrl-C saves a checkpoint and stops)", _train_args, cmd_train),
+)

@@ -1,0 +1,62 @@
+"""A run folder damaged by hand, a crash or a full disk: each run reads as what it is, and nothing else breaks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gan_core.config import ConfigError, TrainConfig
+from gan_core.runs import RunDir, list_records, run_record
+
+HEADER = "step,epoch,time_s,images_per_sec,d_loss,g_loss,d_real,d_fake,fid,coverage_classes,coverage_kl\n"
+
+
+def _row(step: int) -> str:
+    return f"{step},1,{step / 10},300,0.5,0.9,0.6,0.4,,,\n"
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    ("[]", "holds list"),
+    ("null", "holds NoneType"),
+    ('{"classes": 5}', "does not describe a valid run"),
+    ('{"width": 100}', "width must be between"),
+    ('{"unknown_field": 1}', "unknown config field"),
+    ("{not json", "is not valid JSON"),
+    ("\udcff", "is not valid JSON"),
+])
+def test_a_malformed_config_makes_only_that_run_unreadable_with_the_reason(tmp_path, content, reason):
+    good = RunDir.create(TrainConfig(name="good"), tmp_path)
+    bad = RunDir.create(TrainConfig(name="bad"), tmp_path)
+    bad.config_path.write_bytes(content.encode("utf-8", errors="surrogateescape"))
+    with pytest.raises(ConfigError, match=reason):
+        bad.read_config()
+    records = {r.name: r for r in list_records(tmp_path)}
+    assert records["good"].error == "" and records["good"].config is not None
+    assert records["bad"].config is None and reason.split()[0] in records["bad"].error
+
+
+def test_a_damaged_metrics_tail_is_skipped_and_resume_truncation_survives_it(tmp_path):
+    run = RunDir.create(TrainConfig(name="crashed"), tmp_path)
+    # Rows 5 and 10, a NUL-filled stretch (a file extended but never written), row 15, and a last line cut short
+    # inside its step number: "2" of "20", which must not be read as step 2 (it ends without a newline).
+    run.metrics_path.write_text(HEADER + _row(5) + _row(10) + "\x00" * 40 + "\n" + _row(15) + "2")
+    assert [r["step"] for r in run.read_metrics()] == [5.0, 10.0, 15.0]
+    run.truncate_metrics(10)
+    assert run.metrics_path.read_text() == HEADER + _row(5) + _row(10)  # the damaged lines are gone too
+    assert [r["step"] for r in run.read_metrics()] == [5.0, 10.0]
+
+
+def test_rows_that_cannot_be_real_are_skipped(tmp_path):
+    run = RunDir.create(TrainConfig(name="odd"), tmp_path)
+    run.metrics_path.write_text(HEADER + _row(5) + "7,1,0.7\n" + "8,1,x,300,0.5,0.9,0.6,0.4,,,\n" + _row(4) + _row(9))
+    assert [r["step"] for r in run.read_metrics()] == [5.0, 9.0]  # short row, non-number, step going back: skipped
+    assert run_record(run).steps == 9
+
+
+def test_status_json_damaged_reads_as_unknown(tmp_path):
+    run = RunDir.create(TrainConfig(name="nostatus"), tmp_path)
+    run.status_path.write_text("{half")
+    assert run_record(run).status == "unknown"
+    run.status_path.write_text(json.dumps({"status": "finished", "step": 3}))
+    assert run_record(run).status == "finished"
