@@ -235,11 +235,10 @@ def resolve_weights_path(path: str | Path) -> Path:
     """A run folder means its latest checkpoint; a file means itself."""
     p = Path(path)
     if p.is_dir():
-        run = RunDir(p)
-        latest = run.latest_checkpoint()
-        if latest is None:
-            raise CheckpointError(f"{p} has no checkpoints yet (looked in {run.checkpoints_dir})")
-        return latest
+        try:
+            return RunDir(p).require_checkpoint()
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
     if not p.exists():
         raise CheckpointError(f"{p}: no such file or run folder")
     return p

@@ -179,6 +179,7 @@ class _Reference:
 _REF: dict[str, _Reference] = {}
 _STATS: dict[tuple[str, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
 _FLOOR: dict[tuple, EvalReport] = {}
+MAX_CACHED = 64  # floors and class statistics kept in memory (and floor files on disk): one per seed/n/class set
 _HASHES: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.RLock()
 
@@ -249,7 +250,7 @@ def _reference_stats(ref: _Reference, targets: list[int]) -> tuple[torch.Tensor,
     key = (ref.key, tuple(targets))
     with _LOCK:
         if key not in _STATS:
-            _STATS[key] = _stats(ref.feats[_reference_idx(ref, targets)])
+            _remember(_STATS, key, _stats(ref.feats[_reference_idx(ref, targets)]))
         return _STATS[key]
 
 
@@ -463,7 +464,7 @@ def real_floor(classes: Sequence[str | int] | None = None, n: int | None = None,
     cached = _load_report(disk)
     if cached is not None:
         with _LOCK:
-            _FLOOR[key] = cached
+            _remember(_FLOOR, key, cached)
         return cached
     t0 = time.perf_counter()
     idx = pool if n_used == len(pool) else np.sort(np.random.default_rng(seed).choice(pool, n_used, replace=False))
@@ -473,9 +474,19 @@ def real_floor(classes: Sequence[str | int] | None = None, n: int | None = None,
     report = _score("real test images", "real", images, ref.feats[idx], ref.probs[idx], ref=ref, targets=targets,
                     classes=classes_t, seed=seed, k=k, memorization_n=memorization_n, asked=true, progress=progress, t0=t0)
     with _LOCK:
-        _FLOOR[key] = report
+        _remember(_FLOOR, key, report)
     _store_text(disk, json.dumps(asdict(report)))
+    floors = sorted(disk.parent.glob("metrics-floor-*.json"), key=lambda p: p.stat().st_mtime)
+    for old in floors[:-MAX_CACHED]:  # every seed and n tried leaves a file: keep the newest
+        old.unlink(missing_ok=True)
     return report
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    """Store in a bounded in-memory cache: past MAX_CACHED entries the oldest goes (callers hold _LOCK)."""
+    cache[key] = value
+    while len(cache) > MAX_CACHED:
+        del cache[next(iter(cache))]
 
 
 def _load_report(path: Path) -> EvalReport | None:

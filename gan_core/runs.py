@@ -16,6 +16,7 @@ listings and comparisons read (`RunRecord`), and renaming and deleting, which re
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -271,11 +272,23 @@ class RunDir:
         ckpts = self.checkpoints()
         return ckpts[-1][1] if ckpts else None
 
+    def require_checkpoint(self) -> Path:
+        """The latest checkpoint, or ValueError saying that the run has none yet."""
+        latest = self.latest_checkpoint()
+        if latest is None:
+            raise ValueError(f"{self.path} has no checkpoints yet (looked in {self.checkpoints_dir})")
+        return latest
+
     def prune_checkpoints(self, keep: int) -> None:
         """Keep the `keep` newest checkpoints (0: all). Call it only after the newest is in place."""
         if keep:
             for _, old in self.checkpoints()[:-keep]:
                 old.unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> None:
+        """Delete what a writer killed mid-write left (`.<name>.*.tmp`): call it only while holding the run's lock."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
     def rewind(self, step: int) -> None:
         """Forget what was logged and drawn after `step`: a resume from that step's checkpoint replays it."""
@@ -311,9 +324,7 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
     path = Path(path)
     if path.is_dir():
         run = RunDir(path)
-        ckpt = run.latest_checkpoint()
-        if ckpt is None:
-            raise ValueError(f"{path} has no checkpoint to resume from (looked in {run.checkpoints_dir})")
+        ckpt = run.require_checkpoint()
     else:
         ckpt, run = path, RunDir.of_checkpoint(path)
     step = step_of(ckpt)
@@ -323,6 +334,7 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
         ckpt = run.checkpoint_path(step)
     lock = RunLock.acquire(run)
     try:
+        run.remove_temporaries()
         run.rewind(step)
     except BaseException:
         lock.release()
@@ -386,6 +398,27 @@ class RunRecord:
 
 
 def run_record(run: RunDir) -> RunRecord:
+    """The run's summary, read again only when one of its files changed or its lock was taken or released.
+
+    A listing rereads every run on every rerun of the Runs page; most runs are finished and unchanged, so their
+    metrics.csv (which grows to megabytes) is parsed once per change, not once per rerun.
+    """
+    stamps = []
+    for p in (run.config_path, run.status_path, run.metrics_path, run.samples_dir / "step_0000000.png"):
+        try:
+            st = p.stat()
+            stamps.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append(None)
+    return _cached_record(run.path, tuple(stamps), training_elsewhere(run))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_record(path: Path, _stamps: tuple, _locked: bool) -> RunRecord:
+    return _read_record(RunDir(path))
+
+
+def _read_record(run: RunDir) -> RunRecord:
     status = run.read_status()
     config: TrainConfig | None = None
     error = ""
@@ -442,8 +475,10 @@ def list_records(root: Path | None = None) -> list[RunRecord]:
 
 
 # ------------------------------------------------------------------ rename and delete
-def rename_run(run: RunDir, new_name: str, active_run_name: str | None = None) -> RunDir:
-    """Rename the folder and the name in its config.json; returns the renamed run."""
+def rename_run(run: RunDir, new_name: str, active_run_name: str | None = None, *,
+               runs_root: Path | None = None) -> RunDir:
+    """Rename the folder and the name in its config.json; returns the renamed run (a run folder inside the root only)."""
+    _check_run_folder(run, runs_root, "rename")
     new_name = new_name.strip()
     if not new_name:
         raise ValueError("the new name is empty: type a name for the run")
@@ -469,13 +504,18 @@ def rename_run(run: RunDir, new_name: str, active_run_name: str | None = None) -
 
 def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Path | None = None) -> None:
     """Remove a run folder with its checkpoints; only ever a run folder directly inside the runs root."""
-    root = Path(runs_root or default_runs_root()).resolve()
-    if run.path.is_symlink() or run.path.resolve().parent != root:
-        raise ValueError(f"{run.path} is not a run folder inside {root}: refusing to delete it")
-    if not run.config_path.is_file():
-        raise ValueError(f"{run.path} is not a run folder (no config.json): refusing to delete it")
+    _check_run_folder(run, runs_root, "delete")
     _refuse_if_training(run, active_run_name, "delete")
     shutil.rmtree(run.path)
+
+
+def _check_run_folder(run: RunDir, runs_root: Path | None, verb: str) -> None:
+    """Rename and delete touch only a real run folder directly inside the runs root, never a path given by a link."""
+    root = Path(runs_root or default_runs_root()).resolve()
+    if run.path.is_symlink() or run.path.resolve().parent != root:
+        raise ValueError(f"{run.path} is not a run folder inside {root}: refusing to {verb} it")
+    if not run.config_path.is_file():
+        raise ValueError(f"{run.path} is not a run folder (no config.json): refusing to {verb} it")
 
 
 def training_elsewhere(run: RunDir) -> bool:

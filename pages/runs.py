@@ -150,7 +150,7 @@ def _on_rename(root_str: str) -> None:
     old = st.session_state.get(MANAGE_KEY)
     new = st.session_state.get(NEW_NAME_KEY, "")
     try:
-        renamed = rename_run(RunDir(Path(root_str) / old), new, active_run_name())
+        renamed = rename_run(RunDir(Path(root_str) / old), new, active_run_name(), runs_root=Path(root_str))
     except (ValueError, OSError) as exc:
         _flash("error", f"Could not rename {old}: {exc}")
         return

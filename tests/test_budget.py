@@ -62,6 +62,8 @@ def test_the_train_page_shows_the_budget_and_refuses_an_oversized_run(runs_root,
 
     page = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
     at = AppTest.from_file(page, default_timeout=90).run()
+    at.session_state["train_tab"] = "New run"  # where an earlier test's run left the page on Live
+    at.run()
     assert any("of memory" in str(c.value) and "of disk" in str(c.value) for c in at.caption)
     at.selectbox(key="train_preset").select("tf-tutorial").run()
     at.number_input(key="train_form.tf-tutorial.width").set_value(8.0).run()

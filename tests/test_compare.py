@@ -114,15 +114,21 @@ def test_rename_updates_folder_and_config(tmp_path):
     RunDir.create(TrainConfig(name="taken"), tmp_path)
     mtime = run.config_path.stat().st_mtime
     with pytest.raises(ValueError, match="already exists"):
-        rename_run(run, "taken")
+        rename_run(run, "taken", runs_root=tmp_path)
     with pytest.raises(ConfigError, match="plain folder name"):
-        rename_run(run, "../escape")
+        rename_run(run, "../escape", runs_root=tmp_path)
     with pytest.raises(ValueError, match="empty"):
-        rename_run(run, "  ")
+        rename_run(run, "  ", runs_root=tmp_path)
     with pytest.raises(ValueError, match="is training"):
-        rename_run(run, "new", active_run_name="old")
+        rename_run(run, "new", active_run_name="old", runs_root=tmp_path)
     assert run.path.is_dir()
-    renamed = rename_run(run, " new ", active_run_name="taken")
+    outside = RunDir.create(TrainConfig(name="elsewhere"), tmp_path / "other")
+    with pytest.raises(ValueError, match="not a run folder inside"):
+        rename_run(outside, "moved", runs_root=tmp_path)  # delete_run's check, now rename_run's too
+    (tmp_path / "link").symlink_to(run.path)
+    with pytest.raises(ValueError, match="not a run folder inside"):
+        rename_run(RunDir(tmp_path / "link"), "moved", runs_root=tmp_path)
+    renamed = rename_run(run, " new ", active_run_name="taken", runs_root=tmp_path)
     assert renamed.path == tmp_path / "new" and not run.path.exists()
     assert json.loads(renamed.config_path.read_text())["name"] == "new"
     assert renamed.config_path.stat().st_mtime == mtime  # the listing order does not change
@@ -147,7 +153,7 @@ def test_delete_refuses_active_outside_and_live_runs(tmp_path):
     with pytest.raises(ValueError, match=r"another process \(pid \d+ on "):
         delete_run(live, runs_root=root)
     with pytest.raises(ValueError, match="another process"):
-        rename_run(live, "moved")
+        rename_run(live, "moved", runs_root=root)
     lock.release()  # as when its process dies: a "running" status without a lock holder does not block
     assert not training_elsewhere(live)
     assert run_record(live).status == "interrupted"  # listed for what it is, not as "running"

@@ -26,7 +26,7 @@ def _row(step: int) -> str:
     ("\udcff", "is not valid JSON"),
 ])
 def test_a_malformed_config_makes_only_that_run_unreadable_with_the_reason(tmp_path, content, reason):
-    good = RunDir.create(TrainConfig(name="good"), tmp_path)
+    RunDir.create(TrainConfig(name="good"), tmp_path)
     bad = RunDir.create(TrainConfig(name="bad"), tmp_path)
     bad.config_path.write_bytes(content.encode("utf-8", errors="surrogateescape"))
     with pytest.raises(ConfigError, match=reason):
@@ -60,3 +60,26 @@ def test_status_json_damaged_reads_as_unknown(tmp_path):
     assert run_record(run).status == "unknown"
     run.status_path.write_text(json.dumps({"status": "finished", "step": 3}))
     assert run_record(run).status == "finished"
+
+
+def test_a_listing_rereads_a_run_only_when_its_files_change(tmp_path, monkeypatch):
+    run = RunDir.create(TrainConfig(name="big"), tmp_path)
+    run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(5, 5000, 5)))
+    reads = []
+    real = RunDir.read_metrics
+    monkeypatch.setattr(RunDir, "read_metrics", lambda self: reads.append(1) or real(self))
+    for _ in range(3):
+        assert list_records(tmp_path)[0].steps == 4995
+    assert len(reads) == 1, "an unchanged run is parsed once, not on every rerun of the Runs page"
+    with run.metrics_path.open("a") as fh:
+        fh.write(_row(5000))
+    assert list_records(tmp_path)[0].steps == 5000 and len(reads) == 2
+
+
+def test_the_floor_and_statistics_caches_are_bounded():
+    from gan_core import metrics
+
+    cache: dict = {}
+    for i in range(metrics.MAX_CACHED + 10):
+        metrics._remember(cache, i, i)
+    assert len(cache) == metrics.MAX_CACHED and next(iter(cache)) == 10
