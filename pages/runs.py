@@ -12,13 +12,13 @@ from gan_core.format import duration
 from gan_core.paths import default_runs_root
 from gan_core.runs import (
     RunDir,
+    RunLock,
     RunRecord,
     RunStatus,
     delete_run,
     list_records,
     read_metrics_safely,
     rename_run,
-    training_elsewhere,
 )
 from ui.charts import metric_figure
 from ui.images import show_image
@@ -191,9 +191,9 @@ def manage(records: list[RunRecord], root_str: str) -> None:
     busy = ""
     if name == active:
         busy = f"**{name}** is training right now: stop it on the Train page before renaming or deleting it."
-    elif training_elsewhere(RunDir(record.path)):
-        busy = (f"**{name}** is being written by another process (a terminal `train`?): stop that training "
-                "before renaming or deleting it.")
+    elif holder := RunLock.holder(RunDir(record.path)):
+        busy = (f"**{name}** is being trained by another process ({holder}; a terminal `train`?): stop that "
+                "training before renaming or deleting it.")
     if busy:
         st.warning(busy)
     left, right = st.columns(2)

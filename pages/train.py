@@ -26,7 +26,7 @@ from gan_core.images import png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from gan_core.runs import RunDir, RunStatus, list_runs, training_elsewhere
+from gan_core.runs import RunDir, RunLock, RunStatus, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
 from ui.config_form import config_form
@@ -406,9 +406,9 @@ def _blocked(snap: Snapshot, run: RunDir) -> str:
     """Why the run cannot be resumed here right now ("" when it can)."""
     if snap.active:
         return f"Run `{snap.run_name or '…'}` is {snap.status}: stop it on the **Live** tab before resuming."
-    if training_elsewhere(run):
-        return (f"`{run.name}` is being written by another process (a `python -m gan_core train` in a terminal?): "
-                "resuming it here would interleave two trainings. Stop that one first.")
+    if holder := RunLock.holder(run):
+        return (f"`{run.name}` is being trained by another process ({holder}; a `python -m gan_core train` in a "
+                "terminal?): resuming it here would interleave two trainings. Stop that one first.")
     return ""
 
 
