@@ -86,7 +86,7 @@ def numbers(report: EvalReport, floor: EvalReport, loaded: LoadedGenerator) -> N
     checks = recheck(report.to_dict(), loaded.card)
     if checks:
         st.subheader("Quality bar of its model card")
-        st.dataframe([{"": "✅" if c["passed"] else "❌", "check": c["check"], "this evaluation": str(c["value"])}
+        st.dataframe([{"": "PASS" if c["passed"] else "MISS", "check": c["check"], "this evaluation": str(c["value"])}
                       for c in checks], hide_index=True)
         card_n = (loaded.card.get("metrics") or {}).get("n")
         if card_n and card_n != report.n:

@@ -89,7 +89,7 @@ def draw(g: Generator, request: dict[str, Any], label: str) -> None:
 def stored_grid(g: Generator, result: dict[str, Any], request: dict[str, Any]) -> None:
     """The kept grid, its download button and, for a code grid, what each row became."""
     if {k: result[k] for k in request} != request:
-        st.caption("⚠️ The settings changed since this grid was made: press **Generate** to redraw it.")
+        st.caption(":material/warning: The settings changed since this grid was made: press **Generate** to redraw it.")
     what = (f"class {CLASS_NAMES[result['cls']]}" if result["mode"] == "one" else
             "rows = classes 0–9, columns share z" if result["mode"] == "grid" else
             f"rows = InfoGAN codes 0–{g.cfg.info_codes - 1}, columns share z" if result["mode"] == "codes" else

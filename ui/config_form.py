@@ -105,7 +105,7 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
     try:
         return TrainConfig(**v)
     except ConfigError as exc:
-        st.error(f"**{_label_of(str(exc))}** — {exc}. Nothing will start until this is fixed.", icon="⚠️")
+        st.error(f"**{_label_of(str(exc))}** — {exc}. Nothing will start until this is fixed.", icon=":material/warning:")
         return None
 
 
