@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gan_core.config import TrainConfig
+from gan_core.models import Generator
 from gan_core.runs import RunStatus
 from gan_core.training import Snapshot, Trainer
 
@@ -55,6 +56,13 @@ class TrainingManager:
             return replace(snap, status=RunStatus.FAILED, message=f"the training thread ended unexpectedly while "
                                                          f"{trainer.phase}; the run's files are kept as they were")
         return snap
+
+    def live_generator(self) -> tuple[Generator, int] | None:
+        """A copy of the active run's current generator and its step (None when no run is active or set up)."""
+        trainer = self._trainer
+        if trainer is None or not self.active:
+            return None
+        return trainer.generator_copy()
 
     @property
     def active(self) -> bool:

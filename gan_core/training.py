@@ -113,6 +113,7 @@ class Trainer:
         self._lock = threading.Lock()
         self._live = _Live(Snapshot(status=RunStatus.STARTING, config=config))
         self._stop = threading.Event()
+        self._weights_lock = threading.Lock()
         self._running = threading.Event()
         self._running.set()
         self.rundir: RunDir | None = None  # set only once the run's lock is held: nothing is written before
@@ -129,6 +130,18 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()
+
+    def generator_copy(self) -> tuple[Generator, int] | None:
+        """A copy of the generator the grids use (the EMA copy when there is one) and its step; None before setup.
+
+        Taken between two training steps, so the weights are those of one step; the copy is the caller's (on the
+        CPU, in eval mode) and training goes on untouched.
+        """
+        with self._weights_lock:
+            g = getattr(self, "G_ema", None) or getattr(self, "G", None)
+            if g is None:
+                return None
+            return copy.deepcopy(g).cpu().eval(), self.step
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -421,7 +434,8 @@ class Trainer:
                 continue
             self.phase = "training a step"
             t0 = time.perf_counter()
-            stats = self.train_step()
+            with self._weights_lock:  # a copy of G (generator_copy) is never taken halfway through an update
+                stats = self.train_step()
             dt = time.perf_counter() - t0
             self.wall_time += dt
             inst = self.batch / max(dt, 1e-9)

@@ -122,3 +122,30 @@ def test_a_fault_mid_run_frees_the_manager_at_once(manager, monkeypatch):
     monkeypatch.setattr(training.Trainer, "save_checkpoint", real)
     manager.start(_config("after-fault"))
     _wait(manager, lambda s: s.status == "running" and s.step > 0, 60, "the next run training")
+
+
+@needs_data
+def test_a_copy_of_the_live_generator_is_taken_between_steps_and_samples(tiny_config, runs_root):
+    import torch
+
+    from gan_core.sampling import generate
+
+    m = TrainingManager(runs_root)
+    assert m.live_generator() is None, "no run: nothing to copy"
+    m.start(tiny_config.replace(epochs=1000, name="live-g"))
+    try:
+        deadline = time.monotonic() + 60
+        while m.snapshot().step < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        g, step = m.live_generator()
+        assert step >= 3 and not g.training
+        x = generate(g, 8, seed=0)
+        assert x.shape == (8, 1, 28, 28) and torch.isfinite(x).all()
+        later = m.snapshot().step
+        assert all(p.data_ptr() != q.data_ptr() for p, q in
+                   zip(g.parameters(), m._trainer.G.parameters(), strict=True)), "a copy, not the live weights"
+        assert later >= step
+    finally:
+        m.stop(wait=30)
+    assert m.live_generator() is None, "a stopped run has no live generator"
