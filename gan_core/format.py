@@ -17,6 +17,14 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def clock(seconds: float | None) -> str:
+    """`0:42`, `12:05`, `1:02:03`: a duration that fits a narrow metric tile."""
+    if seconds is None:
+        return MISSING
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def number(x: float | None, digits: int = 3, *, missing: str = MISSING) -> str:
     """`1,234.568` at 3 digits, thousands separated."""
     return missing if x is None else f"{x:,.{digits}f}"

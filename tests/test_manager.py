@@ -149,3 +149,4 @@ def test_a_copy_of_the_live_generator_is_taken_between_steps_and_samples(tiny_co
     finally:
         m.stop(wait=30)
     assert m.live_generator() is None, "a stopped run has no live generator"
+

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
 
 from gan_core.training import Snapshot
 from ui.state import manager
+
+SNAPSHOT_KEY = "_live_snapshot"
+SNAPSHOT_MAX_AGE_S = 0.5
+
+
+def shared_snapshot() -> Snapshot:
+    """The run's snapshot, one per timed refresh of this browser session.
+
+    The sidebar and the page's live view refresh every 5 s from timers started in the same script run, so the second
+    to fire reuses the first's copy and both show the same step and ETA.
+    """
+    now = time.monotonic()
+    cached = st.session_state.get(SNAPSHOT_KEY)
+    if cached is None or now - cached[0] > SNAPSHOT_MAX_AGE_S:
+        cached = (now, manager().snapshot())
+        st.session_state[SNAPSHOT_KEY] = cached
+    return cached[1]
 
 
 def live(body: Callable[[Snapshot], None], *, interval: str = "1s", idle_interval: str | None = None) -> None:
@@ -17,9 +35,10 @@ def live(body: Callable[[Snapshot], None], *, interval: str = "1s", idle_interva
     refreshing off (`idle_interval`, None by default), as Streamlit's threading notes advise.
     """
     was_active = manager().active
+    st.session_state.pop(SNAPSHOT_KEY, None)  # a full run (a click, a page change) always shows the run as it is now
 
     def fragment() -> None:
-        snap = manager().snapshot()
+        snap = shared_snapshot()
         body(snap)
         if was_active != snap.active:
             st.rerun()
