@@ -52,6 +52,7 @@ class ArithmeticPreset:
     name: str
     operation: str                 # a key of OPERATIONS
     classes: tuple[str, ...]       # one class name per operand
+    expect: str = ""               # one line: what a good latent result looks like, in the measures the page shows
 
     @property
     def operands(self) -> list[tuple[int, str]]:
@@ -61,10 +62,18 @@ class ArithmeticPreset:
 PRESETS: dict[str, ArithmeticPreset] = {
     p.name: p
     for p in (
-        ArithmeticPreset("pullover − t-shirt", "A − B", ("Pullover", "T-shirt/top")),
-        ArithmeticPreset("sandal + sneaker", "A + B", ("Sandal", "Sneaker")),
-        ArithmeticPreset("ankle boot − sneaker + sandal", "A − B + C", ("Ankle boot", "Sneaker", "Sandal")),
-        ArithmeticPreset("bag + T-shirt/top", "A + B", ("Bag", "T-shirt/top")),
+        ArithmeticPreset("pullover − t-shirt", "A − B", ("Pullover", "T-shirt/top"),
+                         "what a pullover has that a T-shirt lacks: long sleeves, a full top, not a ghost; the classifier "
+                         "says Pullover or Coat, confidently, on the real manifold"),
+        ArithmeticPreset("sandal + sneaker", "A + B", ("Sandal", "Sneaker"),
+                         "one shoe between the two (an open, strappy sneaker), not two shoes overlaid; the classifier "
+                         "says Sandal or Sneaker, on the real manifold, ratio near 1"),
+        ArithmeticPreset("ankle boot − sneaker + sandal", "A − B + C", ("Ankle boot", "Sneaker", "Sandal"),
+                         "the analogy boot : sneaker = ? : sandal, a tall open shoe; the classifier says Sandal or "
+                         "Ankle boot, on the real manifold, ratio near 1"),
+        ArithmeticPreset("bag + T-shirt/top", "A + B", ("Bag", "T-shirt/top"),
+                         "one object mixing both (a top-shaped bag or a bag-shaped top), not an overlay; the "
+                         "classifier is sure of Bag or T-shirt/top, on the real manifold"),
     )
 }
 

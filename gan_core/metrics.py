@@ -5,7 +5,10 @@ not Inception: Fréchet distance in its 128-d penultimate features — always ca
 "FID (Fashion classifier)", because it is not comparable with published Inception
 FIDs —, an Inception-style score from its softmax, class coverage from its
 predictions, and precision/recall on the k-NN feature manifold (Kynkäänniemi et
-al. 2019). A memorization check measures pixel distances to the training set.
+al. 2019). A memorization check divides each sample's pixel distance to its nearest
+training image by that image's own distance to its nearest other training image
+(gan_core.sampling.novelty): raw pixel distances call dark or blurry images copies,
+the ratio does not (≈ 1 for real unseen images, ≪ 1 for a copy).
 
 The reference is a fixed, class-stratified half of the test split (5,000 images).
 The other half plays a perfect generator: the *real-data floor*, so every number
@@ -36,7 +39,7 @@ from gan_core.classifier import classifier_path, embed, load_classifier
 from gan_core.data import CLASS_NAMES, class_index, load_split
 from gan_core.format import number, percent
 from gan_core.paths import atomic_write_bytes, atomic_write_text, cache_dir
-from gan_core.sampling import generate, nearest_real
+from gan_core.sampling import COPY_RATIO, Novelty, generate, neighbour_distances, novelty
 
 FID_LABEL = "FID (Fashion classifier)"
 IS_LABEL = "Inception-style score (Fashion classifier)"
@@ -276,8 +279,10 @@ class EvalReport:
     coverage_of: int
     coverage_kl: float
     off_target_share: float
-    memorization_median: float | None      # median L2 (pixels in [0,1]) to the nearest training image
+    memorization_median: float | None      # median L2 (pixels in [0,1]) to the nearest training image (context only)
     memorization_n: int
+    copy_ratio_median: float | None        # median nearest-training distance / that image's own neighbour distance
+    copy_share: float | None               # share of samples with that ratio under COPY_RATIO: copies
     conditional_accuracy: float | None     # conditional G: share classified as the class asked for
     seconds: float
     classifier: str                        # hash of the classifier file the features came from
@@ -300,8 +305,10 @@ class EvalReport:
         out = [
             (FID_LABEL, *pair(lambda r: f"{r.fid:.2f}"), "lower is better; not comparable with Inception FIDs"),
             (IS_LABEL, *pair(lambda r: f"{r.inception_score:.2f}"), f"higher is better; at most {self.coverage_of}"),
-            (f"Precision (k={self.k})", *pair(lambda r: f"{r.precision:.3f}"), "fidelity: share of samples on the real manifold"),
-            (f"Recall (k={self.k})", *pair(lambda r: f"{r.recall:.3f}"), "diversity: share of real images the samples cover"),
+            (f"Precision (k={self.k}, n={self.pr_n:,})", *pair(lambda r: self._with_n(r.precision, r.pr_n)),
+             "fidelity: share of samples on the real manifold"),
+            (f"Recall (k={self.k}, n={self.pr_n:,})", *pair(lambda r: self._with_n(r.recall, r.pr_n)),
+             "diversity: share of real images the samples cover"),
             ("Classes with ≥ 5 % of samples", *pair(lambda r: f"{r.coverage_classes} / {r.coverage_of}"),
              "fewer than all = missing modes"),
             ("Class mix: KL from uniform", *pair(lambda r: f"{r.coverage_kl:.3f}"),
@@ -312,10 +319,19 @@ class EvalReport:
         if self.conditional_accuracy is not None:
             out.append(("Conditional accuracy", *pair(lambda r: percent(r.conditional_accuracy, missing="")),
                         "classified as the class asked for (floor: classifier accuracy on real images)"))
-        if self.memorization_median is not None:
-            out.append(("Median L2 to nearest training image", *pair(lambda r: number(r.memorization_median, missing="")),
-                        "far below the floor = copying training images"))
+        if self.copy_share is not None:
+            out.append((f"Copies of training images (n={self.memorization_n:,})",
+                        *pair(lambda r: percent(r.copy_share, missing="")),
+                        f"nearest training image closer than {COPY_RATIO} × its own nearest neighbour; "
+                        "well above the floor = copying"))
+            out.append(("Distance to nearest training image ÷ its neighbour's (median)",
+                        *pair(lambda r: number(r.copy_ratio_median, missing="")),
+                        "≈ 1 = as new as real unseen images (median 1.1); ≪ 1 = copies; well above = unlike training images"))
         return out
+
+    def _with_n(self, value: float, n: int) -> str:
+        """A precision/recall value, with its n when it differs from this report's (so unlike sizes show)."""
+        return f"{value:.3f}" + (f" (n={n:,})" if n != self.pr_n else "")
 
     def table(self, floor: EvalReport | None = None) -> str:
         head = ("metric", f"{self.label} (n={self.n:,})", "real-data floor" if floor is not None else "", "reading")
@@ -368,12 +384,38 @@ def _subsample(x: torch.Tensor, m: int, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:m]]
 
 
-def _memorization(images: torch.Tensor, m: int, seed: int) -> float | None:
+_SPACING: dict[int, float] = {}  # training index -> distance to its nearest other training image (fixed data)
+
+
+def training_spacing(indices: np.ndarray) -> np.ndarray:
+    """Neighbour distances of training images (see gan_core.sampling.neighbour_distances), computed once each."""
+    with _LOCK:
+        missing = np.array(sorted({int(i) for i in indices} - _SPACING.keys()), dtype=np.int64)
+    if missing.size:
+        found = neighbour_distances(load_split("train").images, missing)
+        with _LOCK:
+            _SPACING.update(zip(missing.tolist(), found.tolist(), strict=True))
+    with _LOCK:
+        return np.array([_SPACING[int(i)] for i in indices], dtype=np.float32)
+
+
+def training_novelty(images: torch.Tensor) -> Novelty:
+    """Nearest training image and the normalised distance ratio of each image (≈ 1 like real images, ≪ 1 a copy)."""
+    return novelty(images, load_split("train").images, training_spacing)
+
+
+@dataclass(frozen=True)
+class Memorization:
+    median_l2: float     # median pixel L2 to the nearest training image (context only: flatters dark images)
+    median_ratio: float  # median of that distance / the training image's own nearest-neighbour distance
+    copy_share: float    # share of images whose ratio is under COPY_RATIO
+
+
+def _memorization(images: torch.Tensor, m: int, seed: int) -> Memorization | None:
     if m <= 0:
         return None
-    train = load_split("train")
-    _, dist = nearest_real(_subsample(images, m, seed), train.images, k=1)
-    return float(np.median(dist[:, 0]))
+    nov = training_novelty(_subsample(images, m, seed))
+    return Memorization(float(np.median(nov.distance)), float(np.median(nov.ratio)), float(nov.copies.mean()))
 
 
 def _score(label: str, kind: str, images: torch.Tensor, feats: torch.Tensor, probs: torch.Tensor, *, ref: _Reference,
@@ -399,7 +441,9 @@ def _score(label: str, kind: str, images: torch.Tensor, feats: torch.Tensor, pro
         label=label, kind=kind, n=len(feats), seed=seed, classes=classes, reference_n=len(ref_feats), fid=fid,
         inception_score=inception_score(probs), precision=precision, recall=recall, k=k, pr_n=pr_n,
         class_shares=cov_.shares, coverage_classes=cov_.classes, coverage_of=cov_.of, coverage_kl=cov_.kl,
-        off_target_share=cov_.off_target, memorization_median=mem, memorization_n=min(memorization_n, len(images)),
+        off_target_share=cov_.off_target, memorization_median=mem and mem.median_l2,
+        memorization_n=min(memorization_n, len(images)) if mem else 0,
+        copy_ratio_median=mem and mem.median_ratio, copy_share=mem and mem.copy_share,
         conditional_accuracy=cond, seconds=round(time.perf_counter() - t0, 2), classifier=ref.key,
     )
 
@@ -455,7 +499,7 @@ def real_floor(classes: Sequence[str | int] | None = None, n: int | None = None,
     n_used = len(pool) if n is None else min(int(n), len(pool))
     if n_used < 2:
         raise ValueError(f"the real-data floor needs at least 2 images (n={n})")
-    key = (ref.key, classes_t, n_used, seed, k, memorization_n)
+    key = (ref.key, classes_t, n_used, seed, k, memorization_n, COPY_RATIO)
     with _LOCK:
         if key in _FLOOR:
             return _FLOOR[key]
@@ -520,6 +564,69 @@ def quick_evaluate(generator: Any, *, n: int = 2000, seed: int = 0, classes: Seq
         cov = class_coverage(probs.argmax(1).numpy(), classes_t)
         fid = fid_from_stats(*_stats(feats), *_reference_stats(ref, targets))
     return {"fid": round(fid, 3), "coverage_classes": float(cov.classes), "coverage_kl": round(cov.kl, 4)}
+
+
+# ----------------------------------------------------------------------------- single images
+_MANIFOLD: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def _manifold(ref: _Reference, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(centre, centred reference features, their squared k-NN radii): the real manifold precision counts on."""
+    key = (ref.key, k)
+    with _LOCK:
+        if key not in _MANIFOLD:
+            feats = ref.feats[ref.half_a].float()
+            centre = feats.mean(0)
+            feats = feats - centre
+            _remember(_MANIFOLD, key, (centre, feats, _kth_radius(feats, k, 1000)))
+        return _MANIFOLD[key]
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """How garment-like one image is, by the Evaluate page's measures: class, confidence, novelty, manifold."""
+
+    cls: int              # the classifier's top class
+    confidence: float     # its softmax probability
+    distance: float       # pixel L2 to the nearest training image
+    ratio: float          # that distance / the training image's own nearest-neighbour distance (≈ 1 like real images)
+    on_manifold: bool     # inside a reference image's k-NN ball in classifier features, as precision counts a sample
+
+    @property
+    def class_name(self) -> str:
+        return CLASS_NAMES[self.cls]
+
+    def describe(self) -> str:
+        """'classifier: Sandal 87 % · 1.05× the spacing of training images · on the real manifold'."""
+        where = ("a copy of a training image" if self.ratio < COPY_RATIO else
+                 f"{self.ratio:.2f}× the spacing of training images")
+        return (f"classifier: {self.class_name} {percent(self.confidence, 0)} · {where} · "
+                f"{'on' if self.on_manifold else 'off'} the real manifold")
+
+    @property
+    def score(self) -> tuple[bool, bool, float]:
+        """Sorts images from least to most garment-like: on the manifold, then not a copy, then confidence."""
+        return self.on_manifold, self.ratio >= COPY_RATIO, self.confidence
+
+
+@torch.no_grad()
+def image_checks(images: torch.Tensor, *, k: int = DEFAULT_K, clf_path: str | Path | None = None) -> list[ImageCheck]:
+    """The classifier's class and confidence, the novelty ratio and manifold membership of each (N,1,28,28) image.
+
+    The same measures as an evaluation (precision's k-NN balls around the reference half, the memorization
+    ratio against the 60,000 training images), so "which result is more garment-like" is a number.
+    Raises ClassifierError without the classifier and the data errors of load_split without the data.
+    """
+    images = torch.as_tensor(images).float().clamp(-1, 1)
+    clf = load_classifier(clf_path)
+    ref = reference(clf_path)
+    feats, probs = embed(clf, images)
+    centre, points, radii = _manifold(ref, k)
+    inside = (_pairwise_sq(feats - centre, points, (points * points).sum(1)) <= radii[None]).any(1)
+    nov = training_novelty(images)
+    conf, cls = probs.max(1)
+    return [ImageCheck(int(c), float(p), float(d), float(r), bool(m))
+            for c, p, d, r, m in zip(cls, conf, nov.distance, nov.ratio, inside, strict=True)]
 
 
 def trained_classes(loaded: Any) -> tuple[str, ...]:

@@ -217,10 +217,7 @@ class Trainer:
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
         self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed).to(self.device)
-        # Conditional grids: row r shows class r of the trained classes, so a 10x10 grid is class-by-row.
-        pool = self.label_pool
-        self.fixed_y = pool[torch.arange(cfg.grid_size) * len(pool) // cfg.grid_size].to(self.device) \
-            if cfg.conditional else None
+        self.fixed_y = torch.tensor(grid_classes(cfg), device=self.device) if cfg.conditional else None
         self.step = 0
 
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
@@ -559,6 +556,13 @@ class EtaClock:
         if not self._rate:
             return None
         return max(0.0, (total - step) / self._rate)
+
+
+def grid_classes(cfg: TrainConfig) -> list[int]:
+    """The class asked of each image of a conditional run's fixed grid: the trained classes in order, spread evenly,
+    so row r of a 10x10 grid is class r (and views can name the rows)."""
+    pool = [class_index(c) for c in cfg.classes] if cfg.classes else list(range(10))
+    return [pool[i * len(pool) // cfg.grid_size] for i in range(cfg.grid_size)]
 
 
 def ema_decay(target: float, step: int) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
+import torch
 
 from gan_core.arithmetic import (
     NAMES,
@@ -19,6 +21,7 @@ from gan_core.arithmetic import (
 )
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
+from gan_core.metrics import ImageCheck, image_checks
 from gan_core.models import Generator
 from ui.explore import class_selectbox
 from ui.images import image_row
@@ -34,6 +37,15 @@ RESCALE = {"minmax": "min-max (stretch to black…white)", "clip": "clip to [−
 def _class_mean(path: str, mtime: float, cls: int, k: int, seed: int) -> LatentMean:
     del mtime  # part of the cache key only: a rewritten checkpoint is searched again
     return class_mean_latent(generator(path).generator, cls, k=k, seed=seed)
+
+
+@st.cache_data(show_spinner="Measuring the results…", max_entries=64)
+def _checks(images: np.ndarray) -> list[ImageCheck] | str:
+    """The Evaluate page's measures for each image, or why they cannot be taken (no classifier or no data)."""
+    try:
+        return image_checks(torch.from_numpy(images))
+    except (ClassifierError, OSError, ValueError) as exc:
+        return f"The results cannot be measured: {exc}"
 
 
 def _apply_preset() -> None:
@@ -62,6 +74,9 @@ def sum_settings() -> tuple[tuple[int, ...], int, int]:
                                help="draws the class-mean exemplars; a seed operand has its own seed"))
     k = c4.slider("Exemplars k", 1, 10, 3, key="arith_k",
                   help="exemplars averaged per class mean (the DCGAN paper used 3)")
+    preset = PRESETS.get(st.session_state["arith_preset"])
+    if preset is not None and preset.expect:
+        st.caption(f"A good result: {preset.expect}.")
     return OPERATIONS[op], seed, k
 
 
@@ -125,20 +140,50 @@ def latent_result(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
     st.caption("; ".join(notes))
 
 
+def measured(result: ArithmeticResult) -> list[ImageCheck] | None:
+    """The latent and the pixel result measured as the Evaluate page measures samples (None, with a note, if it cannot)."""
+    checks = _checks(torch.cat([result.latent_result, result.pixel_result]).numpy())
+    if isinstance(checks, str):
+        st.caption(checks)
+        return None
+    return checks
+
+
+def verdict(checks: list[ImageCheck] | None) -> None:
+    """Which result is more garment-like, by the measures under each."""
+    if checks is None:
+        return
+    latent, pixel = checks
+    if latent.score == pixel.score:
+        st.caption("Both results score alike on these measures.")
+        return
+    better, name = (latent, "latent-space") if latent.score > pixel.score else (pixel, "pixel-space")
+    st.caption(f"More garment-like: the **{name}** result ({better.describe()}). Measured as on the Evaluate page: "
+               "the classifier's class and confidence; the distance to the nearest training image divided by that "
+               "image's own nearest-neighbour distance (about 1 for real images, near 0 for a copy); and whether its "
+               "features fall on the real manifold, as precision counts a sample.")
+
+
 def side_by_side(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
-    """Every operand's image, then the latent-space and the pixel-space result."""
+    """Every operand's image, then the latent-space and the pixel-space result, each with its measures."""
     st.subheader(f"{expression(signs)}, two ways")
     cols = st.columns([1] * len(signs) + [1.3, 1.3])
     for op, col in zip(result.operands, cols, strict=False):
         with col:
             st.markdown(f"**{op.heading()}**")
             image_row(op.image[None], [op.caption()], scale=5)
+    checks = measured(result)
     with cols[-2]:
         latent_result(result, signs)
+        if checks is not None:
+            st.caption(checks[0].describe())
     with cols[-1]:
         st.markdown("**= pixel space**")
         image_row(result.pixel_result, [expression(signs, "G(z{})")], scale=5)
         st.caption(result.rescaling_note())
+        if checks is not None:
+            st.caption(checks[1].describe())
+    verdict(checks)
 
 
 def exemplars(g: Generator, operands: tuple[Operand, ...]) -> None:

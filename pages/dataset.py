@@ -15,14 +15,12 @@ import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
 from gan_core.data import CLASS_NAMES, FashionMNIST  # noqa: E402
-from gan_core.images import make_grid, png_bytes  # noqa: E402
 from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
 from ui.explore import dataset_or_message  # noqa: E402
-from ui.images import image_row, show_image  # noqa: E402
+from ui.images import SHORT_NAMES, image_row, pick_image, show_grid, show_image  # noqa: E402
 from ui.state import dataset  # noqa: E402
 
 PAGE = 100  # a 10 x 10 grid
-SHORT = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 
 
 @st.cache_data(show_spinner="Computing per-class mean and standard-deviation images…", max_entries=2)
@@ -43,29 +41,38 @@ def filters() -> tuple[str, list[int]]:
     return split, classes
 
 
-def grid_page(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray) -> np.ndarray:
-    """One page of the (filtered) split as a 10 x 10 grid; returns the indices it shows."""
+def _open(key: str, shown: np.ndarray) -> None:
+    st.session_state["ds_index"] = int(shown[st.session_state[key]])
+
+
+def grid_page(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray) -> tuple[np.ndarray, int]:
+    """One page of the (filtered) split as a 10 x 10 grid, each image's class under it; returns its indices and page."""
     n_pages = max(1, math.ceil(len(pool) / PAGE))
     # The page key follows the filter, so a shorter filtered list never leaves the widget past its end.
     page = st.number_input(f"Page (of {n_pages:,}; {len(pool):,} images)", 1, n_pages, 1,
                            key=f"ds_page_{split}_{'-'.join(map(str, classes))}")
     shown = pool[(page - 1) * PAGE : page * PAGE]
-    st.image(png_bytes(make_grid(ds.images[shown], nrow=10), scale=2),
-             caption=f"page {page} of the {'filtered ' if classes else ''}{split} split, in dataset order, row by row")
-    return shown
+    show_grid(ds.images[shown], nrow=10, scale=2, cell_labels=[SHORT_NAMES[ds.labels[i]] for i in shown],
+              caption=f"page {page} of the {'filtered ' if classes else ''}{split} split, in dataset order, row by row")
+    # st.image takes no clicks: a select of this page's images opens one large (its key follows the page, so a new
+    # page starts at its first image).
+    key = f"ds_open_{split}_{'-'.join(map(str, classes))}_{page}"
+    pick_image(len(shown), key, nrow=10, describe=lambda i: f"#{shown[i]:,} {CLASS_NAMES[ds.labels[shown[i]]]}",
+               label="Open an image of this page large", on_change=_open, args=(key, shown))
+    return shown, int(page)
 
 
-def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray, shown: np.ndarray) -> None:
+def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray, shown: np.ndarray, page: int) -> None:
     """One image large, with its pixel intensities."""
-    # A new split or filter moves the large view to the first image it shows.
-    signature = (split, tuple(classes))
+    # A new split, filter or page moves the large view to the first image it shows.
+    signature = (split, tuple(classes), page)
     if st.session_state.get("ds_signature") != signature or st.session_state.get("ds_index", len(ds)) >= len(ds):
         st.session_state["ds_signature"] = signature
         st.session_state["ds_index"] = int(shown[0])
     c_idx, c_rand = st.columns([3, 2], vertical_alignment="bottom")
     index = c_idx.number_input(f"Image index in the {split} split (0–{len(ds) - 1:,})", 0, len(ds) - 1, key="ds_index")
-    c_rand.button("Random image", icon=":material/casino:", on_click=_random_image, args=(pool,), help="a random image of the shown classes",
-                  key="ds_random")
+    c_rand.button("Random image", icon=":material/casino:", on_click=_random_image, args=(pool,),
+                  help="a random image of the shown classes", key="ds_random")
     img = ds.images[index]
     label = int(ds.labels[index])
     show_image(img, scale=8, caption=f"#{index:,} · {label} {CLASS_NAMES[label]}")
@@ -79,9 +86,10 @@ def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray
 
 def index_table(ds: FashionMNIST, shown: np.ndarray) -> None:
     # Short names keep ten columns readable without scrolling sideways.
-    cells = np.array([f"{i} {SHORT[ds.labels[i]]}" for i in shown] + [""] * (PAGE - len(shown))).reshape(10, 10)
-    st.dataframe(pd.DataFrame(cells, columns=[str(c + 1) for c in range(10)]), hide_index=True, key="ds_table")
-    st.caption("Index and class of each image of the grid above, in the same places.")
+    cells = np.array([f"{i} {SHORT_NAMES[ds.labels[i]]}" for i in shown] + [""] * (PAGE - len(shown))).reshape(10, 10)
+    with st.expander("Index of each image of the grid"):
+        st.dataframe(pd.DataFrame(cells, columns=[str(c + 1) for c in range(10)]), hide_index=True, key="ds_table")
+        st.caption("Index in the split and class of each image of the grid, in the same places.")
 
 
 def class_balance(ds: FashionMNIST, split: str, classes: list[int]) -> None:
@@ -119,9 +127,9 @@ if ds is None:
 pool = np.flatnonzero(np.isin(ds.labels, classes)) if classes else np.arange(len(ds))
 left, right = st.columns([3, 2], gap="large")
 with left:
-    shown = grid_page(ds, split, classes, pool)
+    shown, page = grid_page(ds, split, classes, pool)
 with right:
-    one_image(ds, split, classes, pool, shown)
+    one_image(ds, split, classes, pool, shown, page)
 index_table(ds, shown)
 class_balance(ds, split, classes)
 class_mean_and_spread(split)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -14,17 +15,27 @@ from gan_core.cards import recheck
 from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError, classifier_card, classifier_path, load_classifier
+from gan_core.config import FIELD_LABELS
 from gan_core.data import CLASS_NAMES
 from gan_core.format import duration
-from gan_core.metrics import COVERAGE_THRESHOLD, FID_LABEL, EvalReport, evaluate_generator, real_floor, trained_classes
+from gan_core.metrics import (
+    COVERAGE_THRESHOLD,
+    FID_LABEL,
+    EvalReport,
+    evaluate_generator,
+    real_floor,
+    trained_classes,
+    training_spacing,
+)
 from gan_core.runs import RunDir
-from gan_core.sampling import NearestPair, memorization_pairs
+from gan_core.sampling import COPY_RATIO, NearestPair, memorization_pairs
 from ui.images import image_row
 from ui.pickers import pick_generator
 from ui.state import dataset, mtime
 
 N_OPTIONS = (1_000, 2_000, 5_000, 10_000)
 PAIRS = 6          # samples shown beside their nearest training image
+PAIRS_PER_ROW = 3  # 6 images a row: fits the 1400 px page beside the sidebar without wrapping
 MAX_RESULTS = 8    # evaluations kept per session
 
 
@@ -58,7 +69,11 @@ def settings(classes: tuple[str, ...]) -> tuple[int, int]:
 
 def evaluation(entry: GeneratorEntry, loaded: LoadedGenerator, classes: tuple[str, ...], n: int, seed: int
                ) -> dict[str, Any]:
-    """The floor, the report and the memorization pairs, with a progress bar; an error is shown and stops the page."""
+    """The floor, the report and the memorization pairs, with a progress bar; an error is shown and stops the page.
+
+    `seconds` is the whole wait (floor, generation, metrics, pairs): the report's own clock covers only its part.
+    """
+    t0 = time.perf_counter()
     bar = st.progress(0.0, text="starting")
 
     def progress(fraction: float, message: str) -> None:
@@ -68,21 +83,24 @@ def evaluation(entry: GeneratorEntry, loaded: LoadedGenerator, classes: tuple[st
         floor = real_floor(classes, n=n, seed=seed, memorization_n=min(n, 1_000), progress=progress)
         report = evaluate_generator(loaded, n=n, seed=seed, classes=classes, progress=progress,
                                     memorization_n=min(n, 1_000), label=entry.label)
-        pairs = memorization_pairs(loaded.generator, PAIRS, seed, dataset("train").images)
+        pairs = memorization_pairs(loaded.generator, PAIRS, seed, dataset("train").images, training_spacing)
     except (ClassifierError, ValueError) as exc:
         bar.empty()
         st.error(f"The evaluation failed: {exc}")
         st.stop()
     bar.empty()
-    return {"report": report, "floor": floor, "pairs": pairs}
+    return {"report": report, "floor": floor, "pairs": pairs, "seconds": time.perf_counter() - t0}
 
 
-def numbers(report: EvalReport, floor: EvalReport, loaded: LoadedGenerator) -> None:
+def numbers(report: EvalReport, floor: EvalReport, loaded: LoadedGenerator, seconds: float | None = None) -> None:
     st.subheader("Numbers beside the real-data floor")
     table = pd.DataFrame(report.rows(floor), columns=["metric", "this generator", "real-data floor", "how to read it"])
     st.table(table.set_index("metric"))  # a static table wraps the explanations instead of cutting them off
-    st.caption(f"{report.n:,} generated images, seed {report.seed}, precision/recall on {report.pr_n:,} points per "
-               f"manifold, memorization on {report.memorization_n:,} samples · took {duration(report.seconds)}.")
+    took = (f"the whole evaluation took {duration(seconds)} (real-data floor, samples, metrics, pairs)"
+            if seconds is not None else f"took {duration(report.seconds)}")
+    st.caption(f"{report.n:,} generated images, seed {report.seed}; precision/recall on n = {report.pr_n:,} samples "
+               f"against n = {report.pr_n:,} reference images (floor: {floor.pr_n:,} real test images against as many); "
+               f"memorization on {report.memorization_n:,} samples (floor: {floor.memorization_n:,}) · {took}.")
     checks = recheck(report.to_dict(), loaded.card)
     if checks:
         st.subheader("Quality bar of its model card")
@@ -101,9 +119,11 @@ def class_coverage(report: EvalReport, floor: EvalReport) -> None:
     fig.add_bar(x=names, y=[s * 100 for s in report.class_shares], name="samples", marker_color="#636efa")
     fig.add_bar(x=names, y=[s * 100 for s in floor.class_shares], name="real test images", marker_color="#b6b6b6")
     uniform = 100 / report.coverage_of
-    fig.add_hline(y=uniform, line_dash="dash", line_color="green", annotation_text=f"uniform {uniform:.0f} %")
-    fig.add_hline(y=COVERAGE_THRESHOLD * 100, line_dash="dot", line_color="red",
-                  annotation_text=f"{COVERAGE_THRESHOLD:.0%} threshold", annotation_position="bottom right")
+    # The lines are named in the legend, not annotated on the chart, where their text would sit on the bars.
+    for y, dash, color, name in ((uniform, "dash", "green", f"uniform {uniform:.0f} %"),
+                                 (COVERAGE_THRESHOLD * 100, "dot", "red", f"{COVERAGE_THRESHOLD:.0%} threshold")):
+        fig.add_hline(y=y, line_dash=dash, line_color=color)
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"dash": dash, "color": color})
     fig.update_layout(barmode="group", yaxis_title="share of images (%)", height=360, margin={"t": 20, "b": 10},
                       legend={"orientation": "h", "y": 1.1})
     st.plotly_chart(fig, width="stretch")
@@ -114,13 +134,20 @@ def class_coverage(report: EvalReport, floor: EvalReport) -> None:
 
 def memorization(report: EvalReport, floor: EvalReport, pairs: list[NearestPair]) -> None:
     st.subheader("Samples and their nearest training images")
-    st.caption("Pixel distance (L2 over 784 pixels in [0, 1]) to the closest of the 60,000 training images. "
-               f"The median over {report.memorization_n:,} samples is "
-               f"{report.memorization_median:.2f}; real test images sit at {floor.memorization_median:.2f}. "
-               "Samples much closer than real images would be copies.")
-    images = [image for p in pairs for image in (p.sample, p.real)]
-    captions = [text for i, p in enumerate(pairs) for text in (f"sample {i + 1}", f"nearest · {p.distance:.2f}")]
-    image_row(images, captions, scale=3)
+    if report.copy_share is not None and floor.copy_share is not None:
+        st.caption(
+            "Each sample's pixel distance to the closest of the 60,000 training images, divided by that training "
+            "image's distance to its own nearest neighbour: about 1 for real unseen images, near 0 for a copy. "
+            "(Raw pixel distances would call dark or blurry images copies: few bright pixels are close to many "
+            f"images.) Below {COPY_RATIO} counts as a copy: {report.copy_share:.1%} of {report.memorization_n:,} "
+            f"samples (median ratio {report.copy_ratio_median:.2f}); real test images: {floor.copy_share:.1%} "
+            f"(median {floor.copy_ratio_median:.2f}). Far more copies than real images would mean memorization.")
+    for start in range(0, len(pairs), PAIRS_PER_ROW):
+        row = pairs[start : start + PAIRS_PER_ROW]
+        images = [image for p in row for image in (p.sample, p.real)]
+        captions = [text for i, p in enumerate(row, start + 1)
+                    for text in (f"sample {i}", f"{'COPY' if p.copy else 'nearest'} · ratio {p.ratio:.2f}")]
+        image_row(images, captions, scale=3)
 
 
 def fid_over_steps(entry: GeneratorEntry, floor: EvalReport | None) -> None:
@@ -129,8 +156,8 @@ def fid_over_steps(entry: GeneratorEntry, floor: EvalReport | None) -> None:
     rows = [r for r in run.read_metrics() if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     st.subheader(f"{FID_LABEL} over the steps of {run.name}")
     if not rows:
-        st.caption("This run logged no FID: train with an evaluation interval (`--eval-every 500`) to follow it over "
-                   "the steps, or compare every checkpoint with `python -m gan_core evaluate "
+        st.caption(f"This run logged no FID: set **{FIELD_LABELS['eval_every']}** on the Train page (e.g. 500) to follow "
+                   "it over the steps, or compare every checkpoint with `python -m gan_core evaluate "
                    f"{run.path} --all-checkpoints`.")
         return
     steps, fids = [int(r["step"]) for r in rows], [float(r["fid"]) for r in rows]
@@ -172,7 +199,7 @@ result = results.get(key)
 if result is None:
     st.info("Choose the number of images and press **Run evaluation**.")
 else:
-    numbers(result["report"], result["floor"], loaded)
+    numbers(result["report"], result["floor"], loaded, result.get("seconds"))
     class_coverage(result["report"], result["floor"])
     memorization(result["report"], result["floor"], result["pairs"])
 if entry.kind == "checkpoint":

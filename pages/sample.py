@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
-from gan_core.images import make_grid, png_bytes, to_uint8
+from gan_core.images import make_grid, png_bytes
 from gan_core.models import Generator
 from gan_core.sampling import class_grid, code_grid, code_rows_classes, generate, interpolate, nearest_real
 from ui.explore import class_selectbox, dataset_or_message
-from ui.images import image_row, show_grid
-from ui.pickers import pick_generator
+from ui.images import SHORT_NAMES, image_row, open_large, show_grid
+from ui.pickers import LIVE, pick_generator
 from ui.state import generator
 
 MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row grid (10×10)",
@@ -30,7 +30,10 @@ GRIDS = ("grid", "codes")  # modes whose image count is fixed
 def about(entry: GeneratorEntry, loaded: LoadedGenerator) -> None:
     """The model card (or the checkpoint's training configuration) and one line on what kind of generator it is."""
     g = loaded.generator
-    if entry.kind == "shipped":
+    if entry.kind == LIVE:
+        with st.expander("Training configuration of the running run"):
+            st.json(loaded.train_config or {"note": "the run's configuration is not known"})
+    elif entry.kind == "shipped":
         with st.expander("Model card"):
             st.json(entry.card() or loaded.card or {"note": "this file has no model card"})
     elif loaded.train_config:
@@ -57,11 +60,12 @@ def grid_settings(g: Generator, path: str) -> dict[str, Any]:
                 cls = class_selectbox("Class", "sample_cls", disabled=mode != "one")
     else:
         c2, c3, _ = st.columns(3)
-    n = c2.slider("Images", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
-                  help="a class- or code-by-row grid always shows 10 per row")
+    n = c2.number_input("Images (1–100)", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
+                        help="a class- or code-by-row grid always shows 10 per row")
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
     grid_n = {"grid": 100, "codes": 10 * k_codes}
-    return {"path": path, "mode": mode, "n": grid_n.get(mode, n), "seed": int(seed), "cls": cls if mode == "one" else None}
+    return {"path": path, "mode": mode, "n": grid_n.get(mode, int(n)), "seed": int(seed),
+            "cls": cls if mode == "one" else None}
 
 
 def draw(g: Generator, request: dict[str, Any], label: str) -> None:
@@ -86,15 +90,48 @@ def draw(g: Generator, request: dict[str, Any], label: str) -> None:
     st.session_state.pop("sample_d_report", None)
 
 
+def row_names(result: dict[str, Any]) -> list[str] | None:
+    """The name beside each row: its class, or its InfoGAN code and what the classifier calls that row."""
+    if result["mode"] == "grid":
+        return list(CLASS_NAMES)
+    if result["mode"] != "codes":
+        return None
+    code_rows = result.get("code_rows")
+    k = len(result["images"]) // result["nrow"]
+    if not isinstance(code_rows, list):
+        return [f"code {r}" for r in range(k)]
+    return [f"code {r} · {CLASS_NAMES[c]} {m}/{result['nrow']}" for r, (c, m) in enumerate(code_rows)]
+
+
+def image_names(g: Generator, result: dict[str, Any]) -> list[str] | None:
+    """The class asked of each image of a mixed grid of a conditional generator (they cycle 0–9), else None."""
+    if result["mode"] != "mixed" or not g.num_classes:
+        return None
+    return [SHORT_NAMES[i % g.num_classes] for i in range(len(result["images"]))]
+
+
+def describe(g: Generator, result: dict[str, Any]) -> Callable[[int], str]:
+    """What one image of the kept grid is: its class or code row, as a caption of it shown large."""
+    rows, cells, nrow = row_names(result), image_names(g, result), result["nrow"]
+    if rows:
+        return lambda i: rows[i // nrow]
+    if cells:
+        return lambda i: f"class {CLASS_NAMES[i % g.num_classes]}"
+    if result["mode"] == "one":
+        return lambda i: f"class {CLASS_NAMES[result['cls']]}"
+    return lambda i: f"seed {result['seed']}"
+
+
 def stored_grid(g: Generator, result: dict[str, Any], request: dict[str, Any]) -> None:
-    """The kept grid, its download button and, for a code grid, what each row became."""
+    """The kept grid (its rows or images named), its download button and, for a code grid, what each row became."""
     if {k: result[k] for k in request} != request:
         st.caption(":material/warning: The settings changed since this grid was made: press **Generate** to redraw it.")
     what = (f"class {CLASS_NAMES[result['cls']]}" if result["mode"] == "one" else
             "rows = classes 0–9, columns share z" if result["mode"] == "grid" else
             f"rows = InfoGAN codes 0–{g.cfg.info_codes - 1}, columns share z" if result["mode"] == "codes" else
             "classes cycle 0–9 along each row" if g.num_classes else "")
-    grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3,
+    grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3, row_labels=row_names(result),
+                         cell_labels=image_names(g, result),
                          caption=f"{len(result['images'])} images from {result['label']} · seed {result['seed']}"
                                  + (f" · {what}" if what else ""))
     st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
@@ -108,13 +145,16 @@ def stored_grid(g: Generator, result: dict[str, Any], request: dict[str, Any]) -
                                                        for r, (c, m) in enumerate(code_rows)))
 
 
-def nearest_training_images(images: torch.Tensor) -> None:
-    st.subheader("Nearest real training images")
+def nearest_training_images(g: Generator, result: dict[str, Any]) -> None:
+    """Any image of the grid large, and its nearest training images."""
+    images = result["images"]
+    st.subheader("One image large, and its nearest real training images")
     st.caption("Is a sample new, or a copy of a training image? Its k nearest training images by pixel distance (L2 "
                "over 784 pixels in [0, 1]). 0 would be an exact copy; for scale, a real test image's nearest training "
                "image is typically 2–5 away (median 3.4), and two random training images 8–15 apart (median 11.5).")
-    c1, c2 = st.columns([1, 1])
-    pick = c1.number_input(f"Sample (0–{len(images) - 1}, row by row)", 0, len(images) - 1, 0, key="sample_pick")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        pick = open_large(images, "sample_pick", nrow=result["nrow"], describe=describe(g, result))
     k = c2.slider("k nearest", 1, 10, 5, key="sample_k")
     train = dataset_or_message("train", "to search for the nearest real images")
     if train is None:
@@ -122,7 +162,8 @@ def nearest_training_images(images: torch.Tensor) -> None:
     with st.spinner("Searching 60,000 training images…"):
         idx, dist = nearest_real(images[pick : pick + 1], train.images, k=k)
     captions = [f"#{i:,} {CLASS_NAMES[train.labels[i]]} · L2 {d:.2f}" for i, d in zip(idx[0], dist[0], strict=True)]
-    image_row([to_uint8(images[pick])[0], *train.images[idx[0]]], [f"sample {pick}", *captions], scale=4)
+    with c2:
+        image_row(train.images[idx[0]], captions, scale=4)
 
 
 def score_real_vs_generated(path: str, n: int, seed: int) -> None:
@@ -164,8 +205,9 @@ def discriminator_verdict(report: DiscriminatorReport, trained: tuple[str, ...])
 def discriminator(entry: GeneratorEntry, seed: int) -> None:
     st.subheader("Can the discriminator tell?")
     if entry.kind != "checkpoint":
-        st.info("Shipped generator files keep G only; the discriminator lives in training checkpoints. Pick a run's "
-                "checkpoint above to score real against generated images.")
+        st.info(("The live copy is the generator only" if entry.kind == LIVE else "Shipped generator files keep G only")
+                + "; the discriminator lives in training checkpoints. Pick a run's checkpoint above to score real "
+                  "against generated images.")
         return
     st.caption("The checkpoint's discriminator scores real test images and as many generated ones (logit scale: above 0 "
                "means it calls the image real). AUC 0.5: it cannot tell them apart; 1.0: it separates them perfectly.")
@@ -193,12 +235,13 @@ def interpolation(g: Generator) -> None:
 
 # ------------------------------------------------------------------ page
 st.title("Sample")
-st.caption("Draw images from a shipped generator or any checkpoint of your runs. The same seed always gives the same grid.")
+st.caption("Draw images from a shipped generator, any checkpoint of your runs or a copy of the running run's generator. "
+           "The same seed always gives the same grid.")
 
-entry, loaded = pick_generator("sample_gen")
+entry, loaded = pick_generator("sample_gen", live=True)
 g = loaded.generator
 about(entry, loaded)
-request = grid_settings(g, str(entry.path))
+request = grid_settings(g, str(loaded.path))  # a live copy names its step here
 if st.button("Generate", type="primary", key="sample_generate"):
     draw(g, request, entry.label)
 result = st.session_state.get("sample_result")
@@ -206,6 +249,6 @@ if result is None:
     st.info("Choose the settings and press **Generate**.")
     st.stop()
 stored_grid(g, result, request)
-nearest_training_images(result["images"])
+nearest_training_images(g, result)
 discriminator(entry, request["seed"])
 interpolation(g)

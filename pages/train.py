@@ -21,15 +21,17 @@ from gan_core.budget import BudgetError
 from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import FIELD_LABELS, ConfigError, TrainConfig
-from gan_core.format import duration, size
+from gan_core.data import CLASS_NAMES
+from gan_core.format import clock, duration, size
 from gan_core.images import png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import RunDir, RunLock, RunStatus, list_runs
-from gan_core.training import Snapshot
+from gan_core.training import Snapshot, grid_classes
 from ui.charts import metric_figure
 from ui.config_form import config_form
+from ui.images import SHORT_NAMES, labelled_png
 from ui.live import live
 from ui.state import manager
 
@@ -148,7 +150,7 @@ def _run_status(snap: Snapshot) -> None:
     cols[0].metric("Step", f"{snap.step:,}")
     cols[1].metric(f"Epoch (of {snap.epochs:,})", f"{snap.epoch:,}")
     cols[2].metric("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—")
-    cols[3].metric("Training time", duration(snap.elapsed_s) if snap.elapsed_s else "—",
+    cols[3].metric("Training time", clock(snap.elapsed_s) if snap.elapsed_s else "—",
                    help="time spent in training steps (pauses not counted)")
     cols[4].metric("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—")
     cols[5].metric("G loss", f"{snap.g_loss:.3f}" if snap.g_loss is not None else "—")
@@ -177,13 +179,7 @@ def _curves(snap: Snapshot) -> None:
         return
     smoothing = st.slider("Curve smoothing", 0.0, 0.99, 0.0, 0.01, key="train_smoothing",
                           help="exponential moving average of the curves (0: the logged values)")
-    # Built once per new data: a rerun with the same last row and smoothing reuses the figures.
-    key = (snap.run_dir, len(snap.history), snap.history[-1].get("step"), smoothing)
-    cached = st.session_state.get("train_figures")
-    if cached is None or cached[0] != key:
-        cached = (key, _figures(snap, smoothing))
-        st.session_state["train_figures"] = cached
-    figures = cached[1]
+    figures = _shared_figures((snap.run_dir, len(snap.history), snap.history[-1].get("step"), smoothing), snap)
     left, right = st.columns(2, gap="large")
     left.plotly_chart(figures[0], key="train_chart_loss")
     right.plotly_chart(figures[1], key="train_chart_d")
@@ -191,6 +187,13 @@ def _curves(snap: Snapshot) -> None:
         st.plotly_chart(figures[2], key="train_chart_fid")
     elif snap.config is not None and not snap.config.eval_every:
         st.caption("FID is not measured in this run (set “Evaluate FID / coverage every” on the New run tab).")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _shared_figures(key: tuple, _snap: Snapshot) -> list:
+    """Built once per new data for all sessions (a second browser tab paints at once); `key` names the data
+    (run, rows, last step, smoothing), `_snap` (not hashed) holds it."""
+    return _figures(_snap, key[-1])
 
 
 def _figures(snap: Snapshot, smoothing: float) -> list:
@@ -220,17 +223,32 @@ def _grid(snap: Snapshot) -> bytes | None:
                                   format_func=lambda s: f"{s:,}")
         index = steps.index(chosen)
     step, grid = snap.grids[index]
+    # A conditional run's grid has 10 per row, each image of the class grid_classes says: name each row by its
+    # class, or each image when the trained classes do not fill whole rows.
+    rows: list[str] | None = None
+    cells: list[str] | None = None
+    cfg = snap.config
+    if cfg is not None and cfg.conditional and cfg.grid_size >= 10 and (grid.shape[1] - 2) // 30 == 10:
+        per_image = grid_classes(cfg)
+        row_classes = [set(per_image[r : r + 10]) for r in range(0, cfg.grid_size, 10)]
+        if all(len(c) == 1 for c in row_classes):
+            rows = [CLASS_NAMES[c.pop()] for c in row_classes]
+        else:
+            cells = [SHORT_NAMES[c] for c in per_image]
     # Encoding takes longer than the rest of a refresh on a busy CPU; a grid only changes every sample_every steps.
     cache_key = (snap.run_dir, step)
     cached = st.session_state.get("train_grid_png")
     if cached is None or cached[0] != cache_key:
-        cached = (cache_key, png_bytes(grid, scale=GRID_SCALE))
+        cached = (cache_key, labelled_png(grid, scale=GRID_SCALE, row_labels=rows, cell_labels=cells)
+                  if rows or cells else png_bytes(grid, scale=GRID_SCALE))
         st.session_state["train_grid_png"] = cached
     data = cached[1]
     drawn_by = f"Drawn by {snap.grid_source}. " if snap.grid_source else ""
-    st.image(data, width=GRID_WIDTH,
-             caption=f"The same fixed noise at step {step:,}. {drawn_by}Grid {index + 1} of the {len(steps)} kept "
-                     "here; every grid is in the run's samples/ folder.")
+    named = "Each row is named by the class asked of it. " if rows else \
+        "Each image is named by the class asked of it. " if cells else ""
+    st.image(data, width=GRID_WIDTH if rows is None else "content",
+             caption=f"The same fixed noise at step {step:,}. {drawn_by}{named}Grid {index + 1} of the {len(steps)} "
+                     "kept here; every grid is in the run's samples/ folder.")
     return data
 
 
@@ -275,11 +293,12 @@ def _new_run() -> None:
 
     snap = manager().snapshot()
     if snap.active:
-        st.info("A run is in progress (see the **Live** tab): Start is refused until it ends or you stop it.",
+        st.info("A run is in progress (see the **Live** tab): Start is disabled until it ends or you stop it.",
                 icon=":material/hourglass_top:")
     if config is not None:
         _eta_before_start(config, snap.active)
-    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:"):
+    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:",
+                 disabled=snap.active, help="one run trains at a time: stop the active one first" if snap.active else None):
         if config is None:
             st.error("Not started: fix the value named in the message above first.", icon=":material/block:")
         else:

@@ -1,11 +1,12 @@
 """AppTest of the Evaluate page against a tiny real run."""
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gan_core.config import TrainConfig
+from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.metrics import FID_LABEL
 from gan_core.training import Trainer
 from tests.conftest import needs_data
@@ -27,9 +28,9 @@ def runs_root(tmp_path_factory):
         yield root
 
 
-def _choose_run(at):
+def _choose_run(at, name="tiny-evalpage"):
     box = at.selectbox(key="evaluate_gen")
-    index = next(i for i, label in enumerate(box.options) if label.startswith("tiny-evalpage"))
+    index = next(i for i, label in enumerate(box.options) if label.startswith(name))
     return box.select_index(index).run()
 
 
@@ -56,9 +57,32 @@ def test_run_evaluation_shows_the_table_and_keeps_it(runs_root):
     assert table.index[0] == FID_LABEL and float(table.iloc[0, 1]) < float(table.iloc[0, 0])
     assert len(at.get("plotly_chart")) == 2  # class coverage + FID over steps
     assert len(at.session_state["evaluate_results"]) == 1
+    # Precision/recall state their n; the time is the whole evaluation's; memorization reads the ratio, not pixels.
+    assert any(f"Precision (k=3, n={300:,})" == i for i in table.index)
+    assert any(i.startswith("Copies of training images (n=300)") for i in table.index)
+    captions = [c.value for c in at.caption]
+    assert any("precision/recall on n = 300" in c and "the whole evaluation took" in c for c in captions)
+    assert any("counts as a copy" in c and "real test images" in c for c in captions)
+    # The pairs come in rows of 3 (6 images each), so none wraps at 1400 px.
+    rows = [im for im in at.get("image") if any("ratio" in img.caption for img in im.proto.imgs)]
+    assert [len(im.proto.imgs) for im in rows] == [6, 6]
+    # The coverage chart names its lines in the legend instead of writing on the bars.
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert not spec["layout"].get("annotations")
+    assert {"uniform 10 %", "5% threshold"} <= {t.get("name") for t in spec["data"]}
     # A rerun (e.g. coming back to the page) shows the stored result without recomputing.
     at.run()
     assert at.table and len(at.session_state["evaluate_results"]) == 1
+
+
+def test_a_run_without_fids_names_the_train_forms_field(runs_root):
+    cfg = TrainConfig(name="tiny-nofid", width=0.25, max_images=64, batch_size=32, epochs=1, sample_every=0, log_every=1,
+                      grid_size=16, threads=1, seed=7, eval_every=0)
+    assert Trainer(cfg, runs_root=runs_root).run().status == "finished"
+    at = _choose_run(AppTest.from_file(PAGE, default_timeout=60).run(), "tiny-nofid")
+    assert not at.exception
+    hint = next(c.value for c in at.caption if "logged no FID" in c.value)
+    assert FIELD_LABELS["eval_every"] in hint and "--eval-every" not in hint
 
 
 def test_missing_classifier_says_how_to_fix_it(runs_root, monkeypatch, tmp_path):

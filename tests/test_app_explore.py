@@ -1,5 +1,6 @@
 """AppTest of the Dataset, Sample and Latent arithmetic pages, against a tiny real run."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def test_sample_page_generates_on_click_and_keeps_the_grid(runs_root):
     assert not at.exception
     assert at.button(key="sample_generate").label == "Generate"
     assert not _images(at), "nothing is drawn before Generate"
-    at.slider(key="sample_n").set_value(20).run()
+    at.number_input(key="sample_n").set_value(20).run()  # a number input now: the count stays readable
     at.number_input(key="sample_seed").set_value(7).run()
     at.button(key="sample_generate").click().run()
     assert not at.exception
@@ -160,12 +161,18 @@ def test_arithmetic_page_shows_latent_and_pixel_results_for_a_preset(runs_root):
     assert "G(zB), mean of 3" in _captions(at)
     assert any("decoded with operand A's label, Ankle boot" in c.value for c in at.caption)
     assert any("min-max rescaled" in c.value for c in at.caption)
+    # Each result is measured (class, confidence, distance ratio, manifold), and the preset says what good looks like.
+    captions = [c.value for c in at.caption]
+    assert sum(c.startswith("classifier: ") and "real manifold" in c for c in captions) == 2
+    assert any(c.startswith(("More garment-like: the ", "Both results score alike")) for c in captions)
+    assert any(c.startswith("A good result: the analogy") for c in captions)
     # 3 operands + 2 results, then 3 rows of exemplars (one st.image each) in the expander
     assert len(_images(at)) == 3 + 2 + 3
 
     at.radio(key="arith_kind_1").set_value("seed").run()  # editing an operand leaves the preset
     assert not at.exception
     assert at.selectbox(key="arith_preset").value == "custom"
+    assert not any(c.value.startswith("A good result") for c in at.caption)
     assert "**− B: seed 101**" in [m.value for m in at.markdown]
     assert "G(zB) as Sneaker" in _captions(at)
 
@@ -207,3 +214,63 @@ def test_sample_page_draws_the_shipped_generators_code_by_row_grid():
     assert at.session_state["sample_result"]["images"].shape == (100, 1, 28, 28)
     rows = next(c.value for c in at.caption if c.value.startswith("What the classifier calls each row"))
     assert rows.count("/10") == 10 and "code 9:" in rows
+
+
+def test_dataset_page_opens_the_chosen_image_of_the_page_large():
+    at = _page("dataset").run()
+    at.number_input(key="ds_page_train_").set_value(2).run()
+    assert not at.exception
+    assert at.number_input(key="ds_index").value == 100, "a new page opens its own first image large"
+    box = at.selectbox(key="ds_open_train__2")
+    assert box.options[0].startswith("0 · row 1, column 1 · #100 ")
+    box.select_index(15).run()
+    assert not at.exception
+    assert at.number_input(key="ds_index").value == 115
+    assert any(c.startswith("#115 · ") for c in _captions(at)), "the large view shows the chosen image"
+    assert at.dataframe[0].value.iloc[1, 5].startswith("115 "), "the index table (now in an expander) stays"
+
+
+def test_sample_page_names_the_rows_and_opens_any_image_large(runs_root):
+    at = _choose(_page("sample").run(), "sample_gen", "tiny-cond")
+    assert any("No run is training now" in c.value for c in at.caption), "why no live copy is listed"
+    at.radio(key="sample_mode").set_value("grid").run()
+    at.button(key="sample_generate").click().run()
+    assert not at.exception
+    box = at.selectbox(key="sample_pick")
+    assert len(box.options) == 100 and box.options[10] == "10 · row 2, column 1 · Trouser"
+    box.select_index(10).run()
+    assert "image 10 · row 2, column 1 · Trouser" in _captions(at)
+
+
+def test_sample_page_samples_a_copy_of_the_running_run(runs_root):
+    from gan_core.manager import shared_manager
+
+    m = shared_manager()
+    assert not m.active, "a run from another test is still going"
+    m.start(TrainConfig(name="live-run", width=0.25, conditional=True, max_images=128, batch_size=32, epochs=1000,
+                        sample_every=0, log_every=1, grid_size=16, threads=1, seed=4))
+    try:
+        deadline = time.monotonic() + 60
+        while m.snapshot().step < 2:
+            assert time.monotonic() < deadline, m.snapshot().message
+            time.sleep(0.05)
+        at = _choose(_page("sample").run(), "sample_gen", "live · live-run")
+        assert not at.exception
+        first = at.session_state["sample_gen_live_copy"].step
+        assert any(f"generator taken at step {first:,}" in c.value for c in at.caption), "it says it is a copy"
+        at.button(key="sample_generate").click().run()
+        assert not at.exception
+        assert at.session_state["sample_result"]["images"].shape == (64, 1, 28, 28)
+        assert any("The live copy is the generator only" in i.value for i in at.info)
+        while m.snapshot().step <= first:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        at.button(key="sample_gen_live_take").click().run()
+        assert at.session_state["sample_gen_live_copy"].step > first, "a new copy, at a later step"
+        assert any("settings changed" in c.value for c in at.caption), "the grid is from the older copy"
+    finally:
+        m.stop(wait=30)
+        assert m.join(30)
+    at.run()
+    assert not at.exception
+    assert not at.selectbox(key="sample_gen").value.label.startswith("live"), "an ended run is no longer listed"

@@ -122,7 +122,7 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     assert snap.run_name == "apptest" and snap.config.width == 0.25 and snap.config.max_images == 256
     assert (runs_root / "apptest" / "config.json").is_file()
 
-    # Start switched to the live view, which shows the run; a second Start is refused with the manager's reason.
+    # Start switched to the live view, which shows the run; the New run tab's Start is disabled, saying why.
     assert at.session_state["train_tab"] == "Live"
     at.run()
     assert "Run `apptest`" in _texts(at.subheader)
@@ -130,8 +130,9 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     at.run()
     assert any("Drawn by the EMA of G's weights" in c for img in at.image for c in img.captions), \
         "the grid's caption names the generator copy that drew it"
-    _tab(at, "New run").button(key="train_start").click().run()
-    assert "Not started: run 'apptest' is running" in _texts(at.warning)
+    _tab(at, "New run")
+    assert at.button(key="train_start").disabled, "Start is disabled while a run is active"
+    assert "Start is disabled until it ends or you stop it" in _texts(at.info), "with the reason beside it"
     _tab(at, "Live")
 
     at.button(key="train_pause").click().run()

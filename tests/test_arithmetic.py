@@ -185,6 +185,7 @@ def test_presets_name_valid_classes_and_operations():
         ops = preset.operands
         assert len(ops) == len(OPERATIONS[preset.operation])
         assert all(name in CLASS_NAMES for _, name in ops)
+        assert preset.expect and "\n" not in preset.expect and "classifier" in preset.expect  # one line, in measures
     assert PRESETS["ankle boot − sneaker + sandal"].operands == [(1, "Ankle boot"), (-1, "Sneaker"), (1, "Sandal")]
 
 

@@ -140,7 +140,50 @@ def test_real_floor_for_a_class_subset():
     assert floor.fid < 2.0 and floor.precision > 0.6 and floor.recall > 0.6
     assert floor.conditional_accuracy > 0.97  # trousers and bags are the easy classes
     assert 0 < floor.memorization_median < 8
-    assert "real-data floor" in floor.table(floor) and metrics.FID_LABEL in floor.table(floor)
+    # Real unseen images are as far from the training set as training images are from each other: no copies.
+    assert 0.8 < floor.copy_ratio_median < 2.5 and floor.copy_share <= 0.03  # trousers: a dense, near-duplicate class
+    table = floor.table(floor)
+    assert "real-data floor" in table and metrics.FID_LABEL in table
+    assert f"Precision (k=3, n={floor.pr_n:,})" in table and f"Copies of training images (n={floor.memorization_n:,})" in table
+
+
+# ----------------------------------------------------------------------------- memorization
+def _blurred(x: torch.Tensor) -> torch.Tensor:
+    kernel = torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16  # a 3x3 Gaussian blur
+    return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), kernel[None, None])
+
+
+@needs_data
+def test_dark_or_blurry_real_images_are_not_copies_but_training_images_are():
+    test, train = load_split("test"), load_split("train")
+    idx = np.sort(np.random.default_rng(3).choice(len(test), 200, replace=False))
+    real = torch.from_numpy(test.images[idx].astype(np.float32) / 127.5 - 1).unsqueeze(1)
+    seen = torch.from_numpy(train.images[idx].astype(np.float32) / 127.5 - 1).unsqueeze(1)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    blobs = torch.stack([-1 + a * torch.exp(-((yy - 14) ** 2 + (xx - 14) ** 2) / 40) for a in (0.3, 0.6, 0.9)])[:, None]
+    for name, images in {"darkened": real * 0.3, "blurred": _blurred(real), "dark blobs": blobs}.items():
+        nov = metrics.training_novelty(images)
+        assert not nov.copies.any(), (name, nov.ratio.min())
+        assert np.median(nov.ratio) > 0.8, name
+    copies = metrics.training_novelty(seen)
+    assert copies.copies.all() and copies.distance.max() < 0.05  # 0 up to float error
+    mem = metrics._memorization(seen, 100, 0)
+    assert mem.copy_share == 1 and mem.median_ratio < 0.01
+    assert metrics._memorization(real * 0.3, 100, 0).copy_share == 0
+
+
+@needs_data
+def test_image_checks_tell_a_garment_from_noise():
+    train = load_split("train", max_images=20)
+    real = train.to_tensor()
+    noise = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    checks = metrics.image_checks(torch.cat([real, noise]))
+    garments, static = checks[:20], checks[20:]
+    assert sum(c.cls == int(y) for c, y in zip(garments, train.labels, strict=True)) >= 18
+    assert all(c.ratio < 0.01 and "a copy of a training image" in c.describe() for c in garments)
+    assert sum(c.on_manifold for c in garments) >= 14  # real images score a precision of about 0.8
+    assert not any(c.on_manifold for c in static) and min(c.ratio for c in static) > 1.2  # real: median 1.1
+    assert all(0 < c.confidence <= 1 and c.describe().startswith(f"classifier: {c.class_name}") for c in checks)
 
 
 # ----------------------------------------------------------------------------- generators
@@ -189,7 +232,7 @@ def test_evaluate_cli_writes_json_with_the_floor(tiny_run, tmp_path):
     assert set(data) == {"source", "report", "floor"}
     for part in ("report", "floor"):
         assert {"fid", "fid_label", "inception_score", "precision", "recall", "coverage_classes", "coverage_kl",
-                "class_shares", "memorization_median"} <= set(data[part])
+                "class_shares", "memorization_median", "copy_share", "copy_ratio_median"} <= set(data[part])
     assert data["report"]["n"] == 500 and data["floor"]["kind"] == "real"
     assert data["floor"]["fid"] < data["report"]["fid"]  # a 4-step generator is far from real clothes
 

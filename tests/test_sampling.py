@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core.images import to_uint8
+from gan_core.images import make_grid, to_uint8
 from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import code_grid, generate, latents, memorization_pairs, row_majorities
 
@@ -43,3 +43,20 @@ def test_memorization_pairs_find_a_copied_sample():
     assert all(np.array_equal(p.sample, s) for p, s in zip(pairs, samples, strict=True))
     assert pairs[1].index == 17 and pairs[1].distance < 0.1 and np.array_equal(pairs[1].real, real[17])
     assert min(pairs[0].distance, pairs[2].distance) > 1, "random noise is far from every sample"
+
+
+def test_a_grid_names_its_rows_beside_them_and_its_images_under_them():
+    from ui.images import labelled_grid
+
+    grid = make_grid(np.zeros((20, 28, 28), np.uint8), nrow=10)  # 2 rows of 10 black images, padding 40
+    assert labelled_grid(grid, scale=2).size == (604, 124)
+    rows = np.asarray(labelled_grid(grid, scale=2, row_labels=["Trouser", "Ankle boot"]))
+    margin = rows.shape[1] - 604
+    assert rows.shape[0] == 124 and margin > 30, "a margin to the left of the grid, rows unchanged"
+    assert rows[:, :margin].max() > 150 and rows[:, margin:].max() == 40, "the names are in the margin only"
+    assert rows[:62, :margin].max() > 150 and rows[62:, :margin].max() > 150, "one name beside each row"
+    cells = np.asarray(labelled_grid(grid, scale=2, cell_labels=["Bag"] * 20))
+    strip = (cells.shape[0] - 124) // 2
+    assert cells.shape[1] == 604 and strip > 8, "a strip under each row"
+    assert cells[60 : 60 + strip].max() > 150, "the labels are written in the strip under the first row"
+    assert (cells[:60] <= 40).all(), "the images are untouched"
