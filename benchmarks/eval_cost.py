@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import gan_core  # noqa: E402, F401  (first: it sets the OpenMP wait policy before torch loads)
-from gan_core import metrics, speed  # noqa: E402
-from gan_core.models import build_generator  # noqa: E402
-from gan_core.presets import DEFAULT_PRESET, get_preset  # noqa: E402
-from gan_core.runtime import set_threads  # noqa: E402
+import gan_core  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)
+from gan_core import metrics, speed
+from gan_core.models import build_generator
+from gan_core.presets import DEFAULT_PRESET, get_preset
+from gan_core.runtime import set_threads
 
 
 def main() -> None:
