@@ -1,4 +1,4 @@
-"""Runs: every training run on disk; pick two or more to see them side by side."""
+"""Runs: every training run on disk; pick one to open it, two or more to see them side by side."""
 
 from __future__ import annotations
 
@@ -17,11 +17,10 @@ from gan_core.runs import (
     RunStatus,
     delete_run,
     list_records,
-    read_metrics_safely,
     rename_run,
 )
-from ui.charts import metric_figure
 from ui.images import show_image
+from ui.run_view import curves, run_view
 from ui.state import manager
 
 SELECT_KEY = "runs_compare"
@@ -70,19 +69,6 @@ def section_table(comparison: Comparison, titles: tuple[str, ...]) -> None:
     rows = [{"": label, **dict(zip(comparison.names, cells, strict=True))}
             for title, section in comparison.sections() if title in titles for label, cells in section]
     st.dataframe(rows, hide_index=True, placeholder="—")
-
-
-def curves(comparison: Comparison) -> None:
-    series = {r.name: read_metrics_safely(RunDir(r.path)) for r in comparison.records}
-    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
-                          help="exponential moving average of the curves (0: raw rows of metrics.csv)")
-    st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,
-                                  title="Losses (solid: D, dashed: G)", y_title="loss"))
-    if any("fid" in row for rows in series.values() for row in rows):
-        st.plotly_chart(metric_figure(series, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
-                                      y_title="FID"))
-    else:
-        st.caption("No FID recorded in these runs: set eval_every on the Train page to measure it while training.")
 
 
 def coverage(comparison: Comparison) -> None:
@@ -134,7 +120,7 @@ def comparison_view(selected: list[RunRecord]) -> None:
     st.subheader("Final metrics")
     section_table(comparison, ("final metrics",))
     st.subheader("Curves")
-    curves(comparison)
+    curves(comparison.records)
     st.subheader("Class coverage")
     coverage(comparison)
     st.subheader("Latest sample grids")
@@ -196,18 +182,19 @@ def manage(records: list[RunRecord], root_str: str) -> None:
                 "training before renaming or deleting it.")
     if busy:
         st.warning(busy)
-    left, right = st.columns(2)
+    # Rename on one row, delete below it at full width: in half a column the confirmation was cut off at 1400 px.
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         st.text_input("New name", key=NEW_NAME_KEY, placeholder="letters, digits, - and _",
                       help="a plain folder name; the run's config.json is updated too")
-        st.button("Rename", on_click=_on_rename, args=(root_str,), disabled=bool(busy),
-                  key="runs_rename_button")
     with right:
-        n_ckpt = len(RunDir(record.path).checkpoints())
-        st.checkbox(f"Yes, delete **{name}** with its {n_ckpt} checkpoint{'s' if n_ckpt != 1 else ''} "
-                    "and sample grids (this cannot be undone)", key=CONFIRM_KEY, disabled=bool(busy))
-        st.button("Delete run", type="primary", on_click=_on_delete, args=(root_str,),
-                  disabled=bool(busy) or not st.session_state.get(CONFIRM_KEY), key="runs_delete_button")
+        st.button("Rename", on_click=_on_rename, args=(root_str,), disabled=bool(busy),
+                  key="runs_rename_button", width="stretch")
+    n_ckpt = len(RunDir(record.path).checkpoints())
+    st.checkbox(f"Delete **{name}**, its {n_ckpt} checkpoint{'s' if n_ckpt != 1 else ''} and grids (cannot be undone)",
+                key=CONFIRM_KEY, disabled=bool(busy))
+    st.button("Delete run", type="primary", on_click=_on_delete, args=(root_str,), icon=":material/delete:",
+              disabled=bool(busy) or not st.session_state.get(CONFIRM_KEY), key="runs_delete_button")
 
 
 # ----------------------------------------------------------------------------- page
@@ -228,12 +215,13 @@ listing(records)
 by_name = {r.name: r for r in records}
 if SELECT_KEY in st.session_state:  # a run deleted or renamed elsewhere leaves the selection
     st.session_state[SELECT_KEY] = [n for n in st.session_state[SELECT_KEY] if n in by_name]
-picked = st.multiselect("Compare runs", list(by_name), key=SELECT_KEY,
-                        placeholder="pick two or more runs; the first is the reference for size ratios")
+picked = st.multiselect("Open or compare runs", list(by_name), key=SELECT_KEY,
+                        placeholder="one run opens it; two or more are compared (the first is the reference for size "
+                                    "ratios)")
 if len(picked) >= 2:
     comparison_view([by_name[n] for n in picked])
 elif picked:
-    st.caption("Pick at least one more run to compare.")
+    run_view(by_name[picked[0]])
 
 st.divider()
 st.subheader("Rename or delete a run")

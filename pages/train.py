@@ -160,13 +160,17 @@ def _controls(snap: Snapshot) -> list:
     """Pause, resume and stop; returns the three places left in the row for the download buttons."""
     buttons = st.columns(6)
     buttons[0].button("Pause", key="train_pause", icon=":material/pause:", on_click=_control, args=("pause",),
-                      disabled=snap.status != RunStatus.RUNNING, width="stretch",
-                      help="finishes the current step and saves a checkpoint; nothing is lost")
+                      disabled=snap.status != RunStatus.RUNNING, width="stretch")
     buttons[1].button("Resume", key="train_resume", icon=":material/play_arrow:", on_click=_control, args=("resume",),
                       disabled=snap.status != RunStatus.PAUSED, width="stretch")
     buttons[2].button("Stop", key="train_stop", icon=":material/stop:", on_click=_control, args=("stop",),
-                      disabled=not snap.active, width="stretch",
-                      help="saves a checkpoint, the last grid and the GIF, then ends the run")
+                      disabled=not snap.active, width="stretch")
+    # One caption instead of a help tooltip on each button: Streamlit draws a hidden second copy of a button that
+    # has one, so every control would exist twice in the page.
+    st.caption("Pause finishes the current step and saves a checkpoint (nothing is lost); Stop also writes the last "
+               "grid and the GIF, then ends the run. GIF: the fixed-noise grids as an animation, rewritten at every "
+               "checkpoint; Generator: G of the latest checkpoint as a generator-only file for the Sample page or "
+               "`python -m gan_core sample`.")
     return buttons[3:]
 
 
@@ -259,18 +263,14 @@ def _downloads(snap: Snapshot, grid_png: bytes | None, slots: list) -> None:
     latest = run.latest_checkpoint()
     slots[0].download_button("GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif", mime="image/gif",
                              key="train_dl_gif", on_click="ignore", width="stretch", icon=":material/animation:",
-                             disabled=not run.gif_path.exists(),
-                             help="the fixed-noise grids as an animation; rewritten at every checkpoint, pause and stop")
+                             disabled=not run.gif_path.exists())
     slots[1].download_button("Grid PNG", grid_png or b"", file_name=f"{run.name}-grid.png", mime="image/png",
                              key="train_dl_grid", on_click="ignore", disabled=grid_png is None, width="stretch",
-                             icon=":material/grid_on:", help="the grid shown below")
+                             icon=":material/grid_on:")
     slots[2].download_button("Generator", _generator_file(latest) if latest else b"",
                              file_name=f"{run.name}-generator.safetensors", mime="application/octet-stream",
                              key="train_dl_gen", on_click="ignore", disabled=latest is None, width="stretch",
-                             icon=":material/download:",
-                             help=f"G of the latest checkpoint ({latest.name if latest else 'none yet'}) as a "
-                                  "generator-only safetensors file, loadable on the Sample page or with "
-                                  "`python -m gan_core sample`")
+                             icon=":material/download:")
 
 
 # ------------------------------------------------------------------ New run tab
@@ -359,7 +359,9 @@ def _pick_run(snap: Snapshot) -> RunDir | None:
         return None
     run_names = [r.name for r in runs]
     default_run = run_names.index(snap.run_name) if snap.run_name in run_names else 0
-    run_name = st.selectbox("Run", run_names, index=default_run, key="train_ckpt_run",
+    if st.session_state.get("train_ckpt_run") not in run_names:  # e.g. the Runs page's "Resume" sets it
+        st.session_state["train_ckpt_run"] = run_names[default_run]
+    run_name = st.selectbox("Run", run_names, key="train_ckpt_run",
                             help="every folder under the runs directory, newest first")
     return runs[run_names.index(run_name)]
 

@@ -257,7 +257,8 @@ def test_sample_page_samples_a_copy_of_the_running_run(runs_root):
         at = _choose(_page("sample").run(), "sample_gen", "live · live-run")
         assert not at.exception
         first = at.session_state["sample_gen_live_copy"].step
-        assert any(f"generator taken at step {first:,}" in c.value for c in at.caption), "it says it is a copy"
+        assert any("A copy of the generator of run" in c.value and f"taken at step {first:,}" in c.value
+               for c in at.caption), "it says it is a copy"
         at.button(key="sample_generate").click().run()
         assert not at.exception
         assert at.session_state["sample_result"]["images"].shape == (64, 1, 28, 28)

@@ -8,12 +8,15 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig
 from gan_core.manager import shared_manager
+from gan_core.runs import RunDir
 from gan_core.training import Snapshot, Trainer
 from tests.conftest import needs_data
+from ui.run_view import checkpoint_rows
 
 pytestmark = needs_data
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "runs.py")
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "runs.py")
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +68,70 @@ def test_lists_runs_and_compares_two(runs):
     assert len(at.get("plotly_chart")) >= 1 and len(at.get("image")) == 2
 
 
-def test_one_run_picked_asks_for_another(runs):
+def test_one_run_picked_opens_its_own_view(runs):
+    """One run picked opens the single-run view (it used to ask for a second run to compare)."""
     at = _page()
     at.multiselect(key="runs_compare").set_value(["conv"]).run()
-    assert not at.exception and "Pick at least one more run" in _texts(at)
-    assert len(at.dataframe) == 1
+    assert not at.exception, at.exception
+    texts = _texts(at)
+    for heading in ("Curves", "Sample grids", "Checkpoints", "Config"):
+        assert heading in texts, heading
+    assert "Config fields that differ" not in texts  # not the comparison
+    assert len(at.get("plotly_chart")) >= 1
+    grid = at.select_slider(key="runs_view_grid.conv")
+    steps = [s for s, _ in RunDir(runs / "conv").grids()]
+    assert len(steps) >= 2 and grid.value == steps[-1]
+    grid.set_value(steps[0]).run()
+    assert not at.exception, at.exception
+    assert any(f"conv · step {steps[0]:,}" in str(img.proto) for img in at.get("image"))
+    ckpts = at.dataframe[1].value
+    run_ckpts = RunDir(runs / "conv").checkpoints()
+    assert list(ckpts["step"]) == [s for s, _ in reversed(run_ckpts)] and (ckpts["size_mb"] > 0).all()
+    assert {"fid", "coverage_classes"} <= set(ckpts.columns)
+    config = at.dataframe[2].value
+    assert dict(zip(config["field"], config["value"], strict=True))["arch"] == "dcgan"
+    for key in ("runs_view_sample", "runs_view_evaluate", "runs_view_resume"):
+        assert not at.button(key=key).disabled, key
+
+
+def test_checkpoint_rows_take_metrics_logged_at_their_step(runs):
+    run = RunDir(runs / "conv")
+    (step, _), *_ = reversed(run.checkpoints())
+    rows = checkpoint_rows(run, [{"step": float(step), "epoch": 1.0, "fid": 12.5, "coverage_classes": 9.0},
+                                 {"step": float(step) + 1, "fid": 99.0}])
+    assert rows[0]["step"] == step and rows[0]["fid"] == 12.5 and rows[0]["coverage_classes"] == 9.0
+    assert all(r["fid"] is None for r in rows[1:])
+
+
+def _app_on_runs_page() -> AppTest:
+    """The whole app (st.navigation registers the pages the view's buttons switch to), on the Runs page."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_view_opens_sample_and_evaluate_on_the_latest_checkpoint_and_train_on_the_run(runs):
+    at = _app_on_runs_page()
+    at.multiselect(key="runs_compare").set_value(["conv"]).run()
+    at.button(key="runs_view_sample").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Sample"
+    assert at.selectbox(key="sample_gen").value.path == RunDir(runs / "conv").latest_checkpoint()
+
+    at = _app_on_runs_page()
+    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
+    at.button(key="runs_view_evaluate").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Evaluate"
+    assert at.selectbox(key="evaluate_gen").value.path == RunDir(runs / "mlp").latest_checkpoint()
+
+    at = _app_on_runs_page()
+    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
+    at.button(key="runs_view_resume").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Train"
+    assert at.selectbox(key="train_ckpt_run").value == "mlp"
 
 
 def test_rename_and_delete_from_the_page(runs):
@@ -117,3 +179,7 @@ def test_a_run_with_a_malformed_config_is_listed_as_unreadable_and_the_page_work
     at = _page()
     assert sorted(at.dataframe[0].value["name"]) == ["broken", "conv", "mlp"]
     assert any("broken" in str(w.value) and "config.json" in str(w.value) for w in at.warning), _texts(at)
+    at.multiselect(key="runs_compare").set_value(["broken"]).run()  # its own view opens too, without resume
+    assert not at.exception, at.exception
+    assert "config.json cannot be read" in _texts(at) and at.button(key="runs_view_resume").disabled
+    assert not at.button(key="runs_view_sample").disabled

@@ -276,3 +276,98 @@ def test_stopping_the_server_saves_the_run_it_trains(tmp_path, page):
     assert status["last_checkpoint"] == f"step_{status['step']:07d}.safetensors"
     assert (run / "checkpoints" / status["last_checkpoint"]).is_file()
 
+
+
+def _sidebar_step(page) -> int:
+    text = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"step [\d,]+ / [\d,]+")).first.inner_text()
+    return int(re.search(r"step ([\d,]+) /", text).group(1).replace(",", ""))
+
+
+def test_what_a_person_sees_while_a_run_trains(server, page):
+    """Issue 'What a person sees': labelled grid, each control once, sidebar and live view agree, Start disabled
+    while a run is active, a second session painting the Live tab, the Sample page offering the running run."""
+    url, _ = server
+    page.goto(url)
+    page.get_by_text("Training:").wait_for(timeout=60_000)
+    _nav(page, "Train").click()
+    page.get_by_role("tab", name="New run").click()
+    _idle(page)
+    _set_number(page, "Width multiplier", 0.25)
+    _set_number(page, "Max training images (0: all 60,000)", 512)
+    _set_number(page, "Batch size", 32)
+    _set_number(page, "Epochs", 1000)
+    name = page.get_by_role("textbox", name="Run name")
+    name.fill("seen")
+    name.press("Enter")
+    _idle(page)
+    page.get_by_role("button", name="Start training").click()
+    _badge(page, "running").wait_for(timeout=60_000)
+    try:
+        # The grid of the default (conditional) preset names its rows; its caption says so.
+        _main(page).get_by_text("Each row is named by the class asked of it").wait_for(timeout=60_000)
+        _wait_for_step(page, 10, 60)
+        for label in ("Pause", "Resume", "Stop"):
+            assert page.locator("button").filter(has_text=re.compile(rf"{label}$")).count() == 1, \
+                f"the {label} control exists once in the page"
+        # Sidebar and main view read one snapshot: the same step, read right after a refresh of both.
+        for _ in range(5):
+            page.wait_for_timeout(1000)
+            if _sidebar_step(page) == _step(page)[0]:
+                break
+        else:
+            raise AssertionError(f"sidebar step {_sidebar_step(page)} and main step {_step(page)[0]} never agree")
+        _shot(page, "6-labelled-grid")
+
+        page.get_by_role("tab", name="New run").click()
+        _idle(page)
+        start = page.get_by_role("button", name="Start training")
+        assert start.is_disabled(), "Start is disabled while a run is active"
+        assert _main(page).get_by_text("Start is disabled until it ends or you stop it").is_visible()
+
+        # A second browser session opens the Train page on the Live tab and paints its grid and curves.
+        second = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        second.goto(url)
+        second.get_by_text("Training:").wait_for(timeout=60_000)
+        t0 = time.monotonic()
+        _nav(second, "Train").click()
+        _main(second).get_by_test_id("stImage").locator("img").first.wait_for(timeout=30_000)
+        _main(second).get_by_test_id("stPlotlyChart").first.wait_for(timeout=30_000)
+        painted = time.monotonic() - t0
+        print(f"a second session painted the Live tab's grid and curves {painted:.1f} s after opening Train")
+        _shot(second, "7-second-session")
+        second.close()
+        assert painted < 15, f"the second session took {painted:.1f} s to paint the Live tab"
+
+        # The Sample page offers a copy of the running run's generator.
+        _nav(page, "Sample").click()
+        page.get_by_role("heading", name="Sample").wait_for()
+        page.get_by_role("button", name="Generate").wait_for()
+        _idle(page)
+        _main(page).get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name=re.compile(r"live · seen")).click()
+        _idle(page)
+        copy_note = re.compile(r"A copy of the generator of run seen, taken at step [\d,]+")
+        _main(page).get_by_text(copy_note).wait_for(timeout=30_000)
+        page.get_by_role("button", name="Generate").click()
+        _main(page).get_by_test_id("stImage").locator("img").first.wait_for(timeout=60_000)
+        _shot(page, "8-sample-live-copy")
+    finally:
+        _nav(page, "Train").click()
+        page.get_by_role("tab", name="Live").click()
+        _idle(page)
+        page.get_by_role("button", name="Stop").click()
+        _main(page).get_by_text(re.compile(r"stopped at step")).wait_for(timeout=30_000)
+
+    # The Runs page opens one run on its own: its curves, grids, checkpoints and config, with links onward.
+    _nav(page, "Runs").click()
+    page.get_by_role("heading", name="Runs").first.wait_for()
+    _idle(page)
+    _main(page).get_by_test_id("stMultiSelect").first.click()
+    page.get_by_role("option", name="seen").click()
+    page.keyboard.press("Escape")
+    _idle(page)
+    for heading in ("Curves", "Sample grids", "Checkpoints", "Config"):
+        _main(page).get_by_role("heading", name=heading).wait_for(timeout=30_000)
+    assert _main(page).get_by_role("button", name=re.compile("Sample from it")).is_enabled()
+    page.wait_for_timeout(1000)
+    _shot(page, "9-single-run-view")

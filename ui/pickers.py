@@ -43,7 +43,7 @@ def _live_copy(key: str, entry: GeneratorEntry) -> LoadedGenerator:
         kept = LoadedGenerator(g, g.cfg, entry.path / f"live-step-{step}", meta)
         st.session_state[store] = kept
     now = manager().snapshot().step
-    st.caption(f":material/content_copy: A copy of run '{entry.run}''s generator taken at step {kept.step:,}"
+    st.caption(f":material/content_copy: A copy of the generator of run `{entry.run}`, taken at step {kept.step:,}"
                + (f" (the run is at step {now:,} now)" if now > (kept.step or 0) else "")
                + ": training goes on untouched; **Take a new copy** for newer weights.")
     return kept

@@ -1,0 +1,198 @@
+"""One run on its own (Runs page): curves, its saved grids on a slider, the GIF, checkpoints, config, and where to go next.
+
+Its own module because the Runs page already holds the listing, the comparison and rename/delete; the curves
+are shared with the comparison so both read the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from gan_core.catalog import GeneratorEntry, checkpoint_generators
+from gan_core.config import TrainConfig
+from gan_core.format import count, duration
+from gan_core.runs import RunDir, RunRecord, read_metrics_safely
+from ui.charts import metric_figure
+from ui.images import show_image
+
+# Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
+SAMPLE_PICKER_KEY = "sample_gen"
+EVALUATE_PICKER_KEY = "evaluate_gen"
+TRAIN_TAB_KEY = "train_tab"
+TRAIN_RUN_KEY = "train_ckpt_run"
+
+
+def curves(records: list[RunRecord]) -> None:
+    """Losses and, when any run measured it, FID over steps: one colour per run."""
+    series = {r.name: read_metrics_safely(RunDir(r.path)) for r in records}
+    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
+                          help="exponential moving average of the curves (0: raw rows of metrics.csv)")
+    st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,
+                                  title="Losses (solid: D, dashed: G)", y_title="loss"))
+    if any("fid" in row for rows in series.values() for row in rows):
+        st.plotly_chart(metric_figure(series, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
+                                      y_title="FID"))
+    else:
+        st.caption("No FID recorded: set eval_every on the Train page to measure it while training.")
+
+
+def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Each checkpoint with its size and the metrics.csv row logged at its very step (None where there is none)."""
+    at_step = {int(row["step"]): row for row in metrics}
+    rows = []
+    for step, path in reversed(run.checkpoints()):  # newest first, as the generator pickers list them
+        row = at_step.get(step, {})
+        try:
+            size_mb: float | None = path.stat().st_size / 2**20
+        except OSError:  # deleted by a pruning trainer between the listing and the stat
+            size_mb = None
+        rows.append({"step": step, "epoch": row.get("epoch"), "file": path.name, "size_mb": size_mb,
+                     "fid": row.get("fid"), "coverage_classes": row.get("coverage_classes"),
+                     "coverage_kl": row.get("coverage_kl")})
+    return rows
+
+
+def config_rows(config: TrainConfig) -> list[dict[str, str]]:
+    """The config as (form label, field, value) rows: text values, so one column can hold numbers, words and lists."""
+    rows = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        text = ", ".join(value) if isinstance(value, tuple) else str(value)
+        rows.append({"setting": f.metadata.get("label", f.name), "field": f.name, "value": text})
+    return rows
+
+
+# ----------------------------------------------------------------------------- sections
+def _summary(record: RunRecord) -> None:
+    params = f" · {count(record.total_params)} parameters" if record.total_params is not None else ""
+    of_total = f" of {record.total_steps:,}" if record.total_steps else ""
+    st.caption(f"{record.preset or 'custom'} · {record.arch}{params} · **{record.status}** · step {record.steps:,}"
+               f"{of_total} · {duration(record.wall_time_s)} of training · started {record.created_date} · "
+               f"`{record.path}`")
+
+
+def _go(page: str, state: dict[str, Any]) -> None:
+    st.session_state.update(state)
+    st.switch_page(page)
+
+
+def _latest_entry(latest: Path) -> GeneratorEntry | None:
+    """The generator pickers' own option for this file (they compare options by label)."""
+    return next((e for e in checkpoint_generators(latest.parent.parent.parent) if e.path == latest), None)
+
+
+def links(record: RunRecord, run: RunDir) -> None:
+    """Buttons to the Sample, Evaluate and Train pages, with this run's latest checkpoint or the run itself picked.
+
+    Buttons rather than st.page_link: a link cannot set the other page's picker when clicked, and setting it on
+    every view of this page would change what the Sample page shows for someone who only looked at a run.
+    """
+    latest = run.latest_checkpoint()
+    sample, evaluate, resume = st.columns(3)
+    clicked = {
+        "sample": sample.button("Sample from it", icon=":material/casino:", key="runs_view_sample", disabled=latest is None,
+                                width="stretch", help="the Sample page, with this run's latest checkpoint picked"),
+        "evaluate": evaluate.button("Evaluate it", icon=":material/analytics:", key="runs_view_evaluate",
+                                    disabled=latest is None, width="stretch",
+                                    help="the Evaluate page (FID, coverage, memorization) with its latest checkpoint"),
+        "resume": resume.button("Resume or extend it", icon=":material/model_training:", key="runs_view_resume",
+                                disabled=latest is None or record.config is None, width="stretch",
+                                help="the Train page's Checkpoints tab, with this run picked"),
+    }
+    if latest is None:
+        st.caption("No checkpoint yet: a run saves one every epoch (“Checkpoint every”), on pause and on stop.")
+        return
+    if record.config is None:
+        st.caption("Its config.json cannot be read, so it cannot be resumed; its checkpoints can still be sampled.")
+    if clicked["resume"]:
+        _go("pages/train.py", {TRAIN_TAB_KEY: "Checkpoints", TRAIN_RUN_KEY: record.name})
+    if clicked["sample"] or clicked["evaluate"]:
+        page, key = (("pages/sample.py", SAMPLE_PICKER_KEY) if clicked["sample"]
+                     else ("pages/evaluate.py", EVALUATE_PICKER_KEY))
+        entry = _latest_entry(latest)
+        if entry is None:  # deleted or renamed since this page was drawn
+            st.error(f"{latest.name} of {record.name} is gone: reload the page.")
+            return
+        _go(page, {key: entry})
+
+
+def grids(record: RunRecord, run: RunDir) -> None:
+    """The saved fixed-noise grids on a slider (the step shown), the progress GIF beside them."""
+    saved = run.grids()
+    if not saved:
+        st.caption("No sample grid saved yet.")
+        return
+    steps = [s for s, _ in saved]
+    left, right = st.columns(2)
+    with left:
+        step = steps[0]
+        if len(steps) > 1:
+            step = st.select_slider("Grid at step", steps, value=steps[-1], format_func=lambda s: f"{s:,}",
+                                    key=f"runs_view_grid.{record.name}",
+                                    help="the grids saved while training, all from the same fixed noise")
+        path = dict(saved)[step]
+        try:
+            show_image(run.load_grid(path), scale=2, caption=f"{record.name} · step {step:,}")
+        except OSError as exc:  # pruned, or cut short by a crash
+            st.warning(f"Cannot read {path.name}: {exc}")
+    with right:
+        if run.gif_path.is_file():
+            st.image(run.gif_path.read_bytes(), caption=f"Progress over {len(steps):,} grids (written at the end of "
+                     "a run)")
+        else:
+            st.caption("No progress GIF: a run writes it when it ends.")
+
+
+def checkpoints(run: RunDir, metrics: list[dict[str, float]]) -> None:
+    rows = checkpoint_rows(run, metrics)
+    if not rows:
+        st.caption("No checkpoints yet.")
+        return
+    st.dataframe(
+        rows, hide_index=True, placeholder="—",
+        column_config={
+            "step": st.column_config.NumberColumn("Step", format="localized"),
+            "epoch": st.column_config.NumberColumn("Epoch", format="%.0f"),
+            "file": "File",
+            "size_mb": st.column_config.NumberColumn("Size", format="%.2f MB"),
+            "fid": st.column_config.NumberColumn("FID", format="%.2f", help="Fréchet distance in the classifier's "
+                                                 "features, logged at this step (eval_every)"),
+            "coverage_classes": st.column_config.NumberColumn("Classes covered", format="%d",
+                                                              help="classes with at least 5 % of the samples"),
+            "coverage_kl": st.column_config.NumberColumn("Coverage KL", format="%.3f",
+                                                         help="KL divergence of the class histogram from uniform"),
+        },
+    )
+    if all(r["fid"] is None for r in rows):
+        st.caption("FID and coverage show where an in-training evaluation fell on a checkpoint's step; measure any "
+                   "checkpoint on the Evaluate page.")
+
+
+def config(record: RunRecord) -> None:
+    if record.config is None:
+        st.warning(f"config.json cannot be read: {record.error}")
+        return
+    st.dataframe(config_rows(record.config), hide_index=True, column_order=["setting", "value", "field"],
+                 column_config={"setting": "Setting", "value": st.column_config.TextColumn("Value", width="medium"),
+                                "field": st.column_config.TextColumn("Key", help="its name in config.json")})
+
+
+def run_view(record: RunRecord) -> None:
+    """Everything about one run, with the ways to use it on the other pages first."""
+    run = RunDir(record.path)
+    st.subheader(record.name)
+    _summary(record)
+    links(record, run)
+    metrics = read_metrics_safely(run)
+    st.subheader("Curves")
+    curves([record])
+    st.subheader("Sample grids")
+    grids(record, run)
+    st.subheader("Checkpoints")
+    checkpoints(run, metrics)
+    st.subheader("Config")
+    config(record)
