@@ -71,8 +71,7 @@ def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray
         st.session_state["ds_index"] = int(shown[0])
     c_idx, c_rand = st.columns([3, 2], vertical_alignment="bottom")
     index = c_idx.number_input(f"Image index in the {split} split (0–{len(ds) - 1:,})", 0, len(ds) - 1, key="ds_index")
-    c_rand.button("Random image", icon=":material/casino:", on_click=_random_image, args=(pool,),
-                  help="a random image of the shown classes", key="ds_random")
+    c_rand.button("Random", icon=":material/casino:", on_click=_random_image, args=(pool,), key="ds_random")
     img = ds.images[index]
     label = int(ds.labels[index])
     show_image(img, scale=8, caption=f"#{index:,} · {label} {CLASS_NAMES[label]}")

@@ -57,8 +57,9 @@ def classifier_or_stop() -> None:
 def settings(classes: tuple[str, ...]) -> tuple[int, int]:
     """How many images, and the seed of their latents."""
     c1, c2 = st.columns(2)
-    n = c1.select_slider("Generated images", N_OPTIONS, value=2_000, key="evaluate_n",
-                         help="more images give steadier numbers; 10,000 take about 20–40 s on one CPU core")
+    # A segmented control, not a slider: every choice stays readable (a slider shows only the value under its thumb).
+    n = c1.segmented_control("Generated images (more: steadier numbers; 10,000 take 20–40 s on one core)", N_OPTIONS,
+                             default=2_000, key="evaluate_n", format_func=lambda v: f"{v:,}") or 2_000
     n = int(st.session_state.get("evaluate_n_override") or n)  # tests ask for a few hundred
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed"))
     if classes:
