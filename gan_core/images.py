@@ -44,6 +44,19 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: i
     return grid
 
 
+def grid_cells(grid: np.ndarray, n: int | None = None, size: int = 28, pad: int = 2) -> np.ndarray:
+    """The images of a grid made by `make_grid` (n, size, size), row by row (all its places when `n` is None)."""
+    ncol = (grid.shape[1] - pad) // (size + pad)
+    if n is None:
+        n = ncol * ((grid.shape[0] - pad) // (size + pad))
+    cells = []
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        y, x = pad + r * (size + pad), pad + c * (size + pad)
+        cells.append(grid[y : y + size, x : x + size])
+    return np.stack(cells)
+
+
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscaling so 28-pixel images stay crisp in a browser."""
     return np.kron(img, np.ones((factor, factor), dtype=img.dtype)) if factor > 1 else img

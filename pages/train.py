@@ -21,17 +21,16 @@ from gan_core.budget import BudgetError
 from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import FIELD_LABELS, ConfigError, TrainConfig
-from gan_core.data import CLASS_NAMES
 from gan_core.format import clock, duration, size
 from gan_core.images import png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import RunDir, RunLock, RunStatus, list_runs
-from gan_core.training import Snapshot, grid_classes
+from gan_core.training import Snapshot
 from ui.charts import metric_figure
 from ui.config_form import config_form
-from ui.images import SHORT_NAMES, labelled_png
+from ui.images import fixed_grid_names, labelled_png, open_grid_image
 from ui.live import live
 from ui.state import manager
 
@@ -227,18 +226,7 @@ def _grid(snap: Snapshot) -> bytes | None:
                                   format_func=lambda s: f"{s:,}")
         index = steps.index(chosen)
     step, grid = snap.grids[index]
-    # A conditional run's grid has 10 per row, each image of the class grid_classes says: name each row by its
-    # class, or each image when the trained classes do not fill whole rows.
-    rows: list[str] | None = None
-    cells: list[str] | None = None
-    cfg = snap.config
-    if cfg is not None and cfg.conditional and cfg.grid_size >= 10 and (grid.shape[1] - 2) // 30 == 10:
-        per_image = grid_classes(cfg)
-        row_classes = [set(per_image[r : r + 10]) for r in range(0, cfg.grid_size, 10)]
-        if all(len(c) == 1 for c in row_classes):
-            rows = [CLASS_NAMES[c.pop()] for c in row_classes]
-        else:
-            cells = [SHORT_NAMES[c] for c in per_image]
+    rows, cells = fixed_grid_names(snap.config, grid)
     # Encoding takes longer than the rest of a refresh on a busy CPU; a grid only changes every sample_every steps.
     cache_key = (snap.run_dir, step)
     cached = st.session_state.get("train_grid_png")
@@ -253,6 +241,8 @@ def _grid(snap: Snapshot) -> bytes | None:
     st.image(data, width=GRID_WIDTH if rows is None else "content",
              caption=f"The same fixed noise at step {step:,}. {drawn_by}{named}Grid {index + 1} of the {len(steps)} "
                      "kept here; every grid is in the run's samples/ folder.")
+    with st.expander("Open one image of this grid large"):
+        open_grid_image(grid, snap.config, key="train_grid_image")
     return data
 
 

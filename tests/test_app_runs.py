@@ -81,6 +81,8 @@ def test_one_run_picked_opens_its_own_view(runs):
     grid = at.select_slider(key="runs_view_grid.conv")
     steps = [s for s, _ in RunDir(runs / "conv").grids()]
     assert len(steps) >= 2 and grid.value == steps[-1]
+    pick = at.selectbox(key="runs_view_image.conv")  # any image of the grid opened large
+    assert len(pick.options) == 16 and pick.options[0].startswith("0 · row 1, column 1")
     grid.set_value(steps[0]).run()
     assert not at.exception, at.exception
     assert any(f"conv · step {steps[0]:,}" in str(img.proto) for img in at.get("image"))

@@ -23,3 +23,14 @@ def test_gif_of_a_long_run_reads_a_bounded_number_of_grids(tmp_path):
 def test_make_grid_layout():
     grid = make_grid(np.zeros((10, 28, 28), np.uint8), nrow=5)
     assert grid.shape == (2 * 30 + 2, 5 * 30 + 2)
+
+
+def test_a_saved_grid_gives_back_its_images():
+    import numpy as np
+
+    from gan_core.images import grid_cells, make_grid
+
+    images = np.random.default_rng(0).integers(0, 256, (23, 28, 28), dtype=np.uint8)
+    grid = make_grid(images, nrow=10)
+    assert np.array_equal(grid_cells(grid, 23), images)
+    assert grid_cells(grid).shape == (30, 28, 28), "without n: every place of the 3 rows of 10"

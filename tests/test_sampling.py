@@ -60,3 +60,19 @@ def test_a_grid_names_its_rows_beside_them_and_its_images_under_them():
     assert cells.shape[1] == 604 and strip > 8, "a strip under each row"
     assert cells[60 : 60 + strip].max() > 150, "the labels are written in the strip under the first row"
     assert (cells[:60] <= 40).all(), "the images are untouched"
+
+
+def test_a_conditional_runs_fixed_grid_is_named_by_row_or_by_image():
+    import numpy as np
+
+    from gan_core.config import TrainConfig
+    from gan_core.images import make_grid
+    from ui.images import fixed_grid_names
+
+    grid = make_grid(np.zeros((100, 28, 28), np.uint8), nrow=10)
+    rows, cells = fixed_grid_names(TrainConfig(conditional=True, grid_size=100), grid)
+    assert rows[0] == "T-shirt/top" and rows[9] == "Ankle boot" and cells is None
+    three = TrainConfig(conditional=True, grid_size=100, classes=("Bag", "Sneaker", "Dress"))
+    rows, cells = fixed_grid_names(three, grid)  # 3 classes do not fill rows of 10 evenly: each image is named
+    assert rows is None and cells[0] == "Bag" and set(cells) == {"Dress", "Sneaker", "Bag"}
+    assert fixed_grid_names(TrainConfig(grid_size=100), grid) == (None, None), "an unconditional grid has no names"

@@ -12,7 +12,10 @@ import streamlit as st
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from gan_core.images import make_grid, png_bytes, to_uint8, upscale
+from gan_core.config import TrainConfig
+from gan_core.data import CLASS_NAMES
+from gan_core.images import grid_cells, make_grid, png_bytes, to_uint8, upscale
+from gan_core.training import grid_classes
 
 # Names short enough to sit under a 28-pixel image (the classes of gan_core.data.CLASS_NAMES, in the same order).
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
@@ -133,6 +136,26 @@ def pick_image(n: int, key: str, *, nrow: int | None = None, describe: Callable[
 
     return st.selectbox(label, range(n), format_func=fmt, key=key, on_change=on_change, args=args,
                         help="the images are numbered row by row from 0")
+
+
+def fixed_grid_names(cfg: TrainConfig | None, grid: np.ndarray) -> tuple[list[str] | None, list[str] | None]:
+    """(row names, image names) of a run's fixed-noise grid: a conditional run's grid has 10 per row, each image of
+    the class `grid_classes` asked of it; rows are named when each holds one class, else each image is."""
+    if cfg is None or not cfg.conditional or cfg.grid_size < 10 or (grid.shape[1] - _PAD) // (_CELL + _PAD) != 10:
+        return None, None
+    per_image = grid_classes(cfg)
+    row_classes = [set(per_image[r : r + 10]) for r in range(0, cfg.grid_size, 10)]
+    if all(len(c) == 1 for c in row_classes):
+        return [CLASS_NAMES[c.pop()] for c in row_classes], None
+    return None, [SHORT_NAMES[c] for c in per_image]
+
+
+def open_grid_image(grid: np.ndarray, cfg: TrainConfig | None, key: str) -> None:
+    """One image of a run's saved fixed-noise grid, picked by number, shown large with the class asked of it."""
+    classes = grid_classes(cfg) if cfg is not None and cfg.conditional else None
+    ncol = (grid.shape[1] - _PAD) // (_CELL + _PAD)
+    open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=ncol, scale=8,
+               describe=(lambda i: CLASS_NAMES[classes[i]]) if classes else None)
 
 
 def open_large(images: torch.Tensor | np.ndarray, key: str, *, nrow: int | None = None,

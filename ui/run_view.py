@@ -17,7 +17,7 @@ from gan_core.config import TrainConfig
 from gan_core.format import count, duration
 from gan_core.runs import RunDir, RunRecord, read_metrics_safely
 from ui.charts import metric_figure
-from ui.images import show_image
+from ui.images import fixed_grid_names, labelled_png, open_grid_image
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
 SAMPLE_PICKER_KEY = "sample_gen"
@@ -136,9 +136,15 @@ def grids(record: RunRecord, run: RunDir) -> None:
                                     help="the grids saved while training, all from the same fixed noise")
         path = dict(saved)[step]
         try:
-            show_image(run.load_grid(path), scale=2, caption=f"{record.name} · step {step:,}")
+            grid = run.load_grid(path)
         except OSError as exc:  # pruned, or cut short by a crash
             st.warning(f"Cannot read {path.name}: {exc}")
+            return
+        rows, cells = fixed_grid_names(record.config, grid)
+        st.image(labelled_png(grid, scale=2, row_labels=rows, cell_labels=cells),
+                 caption=f"{record.name} · step {step:,}" + (" · rows named by the class asked of them" if rows else ""))
+        with st.expander("Open one image of this grid large"):
+            open_grid_image(grid, record.config, key=f"runs_view_image.{record.name}")
     with right:
         if run.gif_path.is_file():
             st.image(run.gif_path.read_bytes(), caption=f"Progress over {len(steps):,} grids (written at the end of "
