@@ -455,6 +455,22 @@ def _read_record(run: RunDir) -> RunRecord:
     )
 
 
+def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Each checkpoint with its size and the metrics.csv row logged at its very step (None where there is none)."""
+    at_step = {int(row["step"]): row for row in metrics}
+    rows = []
+    for step, path in reversed(run.checkpoints()):  # newest first, as the generator pickers list them
+        row = at_step.get(step, {})
+        try:
+            size_mb: float | None = path.stat().st_size / 2**20
+        except OSError:  # deleted by a pruning trainer between the listing and the stat
+            size_mb = None
+        rows.append({"step": step, "epoch": row.get("epoch"), "file": path.name, "size_mb": size_mb,
+                     "fid": row.get("fid"), "coverage_classes": row.get("coverage_classes"),
+                     "coverage_kl": row.get("coverage_kl")})
+    return rows
+
+
 def read_metrics_safely(run: RunDir) -> list[dict[str, float]]:
     """The metrics rows ([] when the file cannot be read; RunDir already skips a line cut short by a crash)."""
     try:

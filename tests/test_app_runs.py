@@ -8,10 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig
 from gan_core.manager import shared_manager
-from gan_core.runs import RunDir
+from gan_core.runs import RunDir, checkpoint_rows
 from gan_core.training import Snapshot, Trainer
 from tests.conftest import needs_data
-from ui.run_view import checkpoint_rows
 
 pytestmark = needs_data
 

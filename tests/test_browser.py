@@ -118,6 +118,19 @@ def _set_number(page, label: str, value: float | int) -> None:
     _idle(page)
 
 
+def _tiny_run_form(page, name: str) -> None:
+    """Fill the New run form for a tiny run that cannot finish by itself: 512 images, batch 32 (16 steps/epoch), width
+    0.25, 1000 epochs, named `name`."""
+    _set_number(page, "Width multiplier", 0.25)
+    _set_number(page, "Max training images (0: all 60,000)", 512)
+    _set_number(page, "Batch size", 32)
+    _set_number(page, "Epochs", 1000)
+    field = page.get_by_role("textbox", name="Run name")
+    field.fill(name)
+    field.press("Enter")
+    _idle(page)
+
+
 def _main(page):
     """The page body, without the sidebar (whose status box repeats the run name, status and step)."""
     return page.get_by_test_id("stMain")
@@ -160,15 +173,7 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     page.get_by_role("tab", name="New run").wait_for()
     page.get_by_role("button", name="Start training").wait_for()
 
-    # A tiny run that cannot finish by itself: 512 images, batch 32 (16 steps/epoch), width 0.25, 1000 epochs.
-    _set_number(page, "Width multiplier", 0.25)
-    _set_number(page, "Max training images (0: all 60,000)", 512)
-    _set_number(page, "Batch size", 32)
-    _set_number(page, "Epochs", 1000)
-    name = page.get_by_role("textbox", name="Run name")
-    name.fill("browser")
-    name.press("Enter")
-    _idle(page)
+    _tiny_run_form(page, "browser")
     page.get_by_text("Model summary").click()
     page.get_by_text("Discriminator size ratio").wait_for()
     _shot(page, "1-form")
@@ -260,10 +265,7 @@ def test_stopping_the_server_saves_the_run_it_trains(tmp_path, page):
         page.goto(url)
         page.get_by_text("Training:").wait_for(timeout=60_000)
         _nav(page, "Train").click()
-        _set_number(page, "Width multiplier", 0.25)
-        _set_number(page, "Max training images (0: all 60,000)", 512)
-        _set_number(page, "Batch size", 32)
-        _set_number(page, "Epochs", 1000)
+        _tiny_run_form(page, "shutdown")
         page.get_by_role("button", name="Start training").click()
         _badge(page, "running").wait_for(timeout=60_000)
         _wait_for_step(page, 20, 60)
@@ -292,14 +294,7 @@ def test_what_a_person_sees_while_a_run_trains(server, page):
     _nav(page, "Train").click()
     page.get_by_role("tab", name="New run").click()
     _idle(page)
-    _set_number(page, "Width multiplier", 0.25)
-    _set_number(page, "Max training images (0: all 60,000)", 512)
-    _set_number(page, "Batch size", 32)
-    _set_number(page, "Epochs", 1000)
-    name = page.get_by_role("textbox", name="Run name")
-    name.fill("seen")
-    name.press("Enter")
-    _idle(page)
+    _tiny_run_form(page, "seen")
     page.get_by_role("button", name="Start training").click()
     _badge(page, "running").wait_for(timeout=60_000)
     try:

@@ -13,9 +13,9 @@ from typing import Any
 import streamlit as st
 
 from gan_core.catalog import GeneratorEntry, checkpoint_generators
-from gan_core.config import TrainConfig
+from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.format import count, duration
-from gan_core.runs import RunDir, RunRecord, read_metrics_safely
+from gan_core.runs import RunDir, RunRecord, checkpoint_rows, read_metrics_safely
 from ui.charts import metric_figure
 from ui.images import fixed_grid_names, labelled_png, open_grid_image
 
@@ -37,23 +37,8 @@ def curves(records: list[RunRecord]) -> None:
         st.plotly_chart(metric_figure(series, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
                                       y_title="FID"))
     else:
-        st.caption("No FID recorded: set eval_every on the Train page to measure it while training.")
-
-
-def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[str, Any]]:
-    """Each checkpoint with its size and the metrics.csv row logged at its very step (None where there is none)."""
-    at_step = {int(row["step"]): row for row in metrics}
-    rows = []
-    for step, path in reversed(run.checkpoints()):  # newest first, as the generator pickers list them
-        row = at_step.get(step, {})
-        try:
-            size_mb: float | None = path.stat().st_size / 2**20
-        except OSError:  # deleted by a pruning trainer between the listing and the stat
-            size_mb = None
-        rows.append({"step": step, "epoch": row.get("epoch"), "file": path.name, "size_mb": size_mb,
-                     "fid": row.get("fid"), "coverage_classes": row.get("coverage_classes"),
-                     "coverage_kl": row.get("coverage_kl")})
-    return rows
+        st.caption(f"No FID recorded: set “{FIELD_LABELS['eval_every']}” on the Train page's New run tab to measure it "
+                   "while training.")
 
 
 def config_rows(config: TrainConfig) -> list[dict[str, str]]:
