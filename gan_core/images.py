@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:  # torch is not imported here: run folders read and write grids without it
     import torch
@@ -97,3 +98,80 @@ def scale_to_unit(x: torch.Tensor) -> torch.Tensor:
     lo, hi = flat.min(1).values, flat.max(1).values
     span = (hi - lo).clamp_min(1e-8)
     return ((flat - lo[:, None]) / span[:, None] * 2 - 1).view_as(x)
+
+
+_INK, _PAPER = 230, 40  # light text on make_grid's dark padding colour, readable in a light or a dark theme
+
+
+_UNDRAWABLE = str.maketrans({"\u2212": "-", "\u2192": "->", "\u03c3": "s", "\u03c8": "psi", "\u00d7": "x",
+                              "\u2026": "..."})
+
+
+def drawable(text: str) -> str:
+    """Text for a label drawn into a picture: PIL's built-in font lacks the minus sign, arrows and Greek (boxes)."""
+    return text.translate(_UNDRAWABLE)
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
+    """The text, cut with an ellipsis until it fits `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def labelled_grid(grid: np.ndarray, *, scale: int = 3, row_labels: Sequence[str] | None = None,
+                  cell_labels: Sequence[str] | None = None, cell: int = 28, pad: int = 2) -> Image.Image:
+    """A `make_grid` grid, upscaled, with a name beside each row and/or under each image.
+
+    Drawn into the picture (not beside it in a page) so the labels stay aligned at any width and a saved or
+    downloaded PNG keeps them; the terminal's `directions` and the pages use the same drawing.
+    """
+    step = (cell + pad) * scale
+    rows, cols = (grid.shape[0] - pad) // (cell + pad), (grid.shape[1] - pad) // (cell + pad)
+    big = upscale(grid, scale)
+    if cell_labels is not None:  # a strip under every row of images, its labels centred under each image
+        cell_font = _font(max(10, 4 * scale))
+        strip_h = int(getattr(cell_font, "size", 10)) + 4
+        parts = []
+        for r in range(rows):
+            parts.append(big[r * step : (r + 1) * step])
+            strip = Image.new("L", (big.shape[1], strip_h), _PAPER)
+            draw = ImageDraw.Draw(strip)
+            for c in range(cols):
+                i = r * cols + c
+                if i < len(cell_labels) and cell_labels[i]:
+                    text = _fit(draw, drawable(cell_labels[i]), cell_font, step - 2)
+                    draw.text(((pad + c * (cell + pad)) * scale + cell * scale / 2, strip_h / 2), text,
+                              fill=_INK, font=cell_font, anchor="mm")
+            parts.append(np.asarray(strip))
+        parts.append(big[rows * step :])
+        big, step = np.concatenate(parts), step + strip_h
+    img = Image.fromarray(big)
+    if row_labels:
+        names = [drawable(t) for t in row_labels]
+        font = _font(max(11, 4 * scale + 2))
+        margin = int(max(ImageDraw.Draw(img).textlength(t, font=font) for t in names)) + 12
+        framed = Image.new("L", (img.width + margin, img.height), _PAPER)
+        framed.paste(img, (margin, 0))
+        draw = ImageDraw.Draw(framed)
+        for r, text in enumerate(names[:rows]):
+            draw.text((margin - 8, pad * scale + r * step + cell * scale / 2), text, fill=_INK, font=font, anchor="rm")
+        img = framed
+    return img
+
+
+def labelled_png(grid: np.ndarray, *, scale: int = 3, row_labels: Sequence[str] | None = None,
+                 cell_labels: Sequence[str] | None = None) -> bytes:
+    """PNG bytes of a `make_grid` grid, labelled when labels are given (see `labelled_grid`)."""
+    if not row_labels and cell_labels is None:
+        return png_bytes(grid, scale=scale)
+    buf = io.BytesIO()
+    labelled_grid(grid, scale=scale, row_labels=row_labels, cell_labels=cell_labels).save(buf, format="PNG")
+    return buf.getvalue()

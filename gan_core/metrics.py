@@ -360,10 +360,10 @@ def _unwrap(generator: Any) -> nn.Module:
 
 
 @torch.no_grad()
-def _generate(g: nn.Module, n: int, seed: int, targets: list[int], progress: Progress | None, span: tuple[float, float]
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n images from fixed latents; a conditional G is asked for the target classes in equal turns.
-    Restores G's train/eval mode and never touches the global RNG."""
+def _generate(g: nn.Module, n: int, seed: int, targets: list[int], progress: Progress | None, span: tuple[float, float],
+              truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n images from fixed latents (scaled by ψ = `truncation`); a conditional G is asked for the target classes in
+    equal turns. Restores G's train/eval mode and never touches the global RNG."""
     asked = None
     if getattr(g, "num_classes", 0):
         asked = torch.tensor(targets, dtype=torch.long)[torch.arange(n) % len(targets)]
@@ -374,7 +374,7 @@ def _generate(g: nn.Module, n: int, seed: int, targets: list[int], progress: Pro
         if progress:
             progress(span[0] + (span[1] - span[0]) * done / n, f"generating {n:,} images")
 
-    images = generate(g, n, seed, label=asked, batch=_GEN_BATCH, progress=report)
+    images = generate(g, n, seed, label=asked, batch=_GEN_BATCH, progress=report, truncation=truncation)
     return images.clamp(-1, 1), asked
 
 
@@ -456,12 +456,13 @@ def _canonical(classes: Sequence[str | int] | None) -> tuple[str, ...]:
 def evaluate_generator(
     generator: Any, n: int = 10_000, seed: int = 0, classes: Sequence[str | int] | None = None,
     progress: Progress | None = None, *, k: int = DEFAULT_K, memorization_n: int = MEMORIZATION_N, label: str = "generator",
-    clf_path: str | Path | None = None,
+    clf_path: str | Path | None = None, truncation: float = 1.0,
 ) -> EvalReport:
     """Generate n images and measure them against the reference half of the test split.
 
     `classes`: the classes the generator was trained on (empty/None = all ten); the reference, the
     coverage targets and a conditional generator's requested labels are all restricted to them.
+    `truncation` ψ < 1 samples z scaled toward the mean latent (gan_core.sampling.truncated_latents).
     """
     t0 = time.perf_counter()
     g = _unwrap(generator)
@@ -469,12 +470,14 @@ def evaluate_generator(
     targets = _target_ids(classes_t)
     ref = reference(clf_path, progress)
     clf = load_classifier(clf_path)
-    images, asked = _generate(g, n, seed, targets, progress, (0.0, 0.45))
+    images, asked = _generate(g, n, seed, targets, progress, (0.0, 0.45), truncation)
     if progress:
         progress(0.5, f"embedding {n:,} images in the classifier")
     feats, probs = embed(clf, images)
     report = _score(label, "generator", images, feats, probs, ref=ref, targets=targets, classes=classes_t, seed=seed, k=k,
                     memorization_n=memorization_n, asked=asked, progress=progress, t0=t0)
+    if truncation != 1.0:
+        report.notes.append(f"truncated sampling: z scaled by ψ = {truncation:g} toward the mean latent")
     if getattr(g, "num_classes", 0) and classes_t:
         report.notes.append(f"conditional generator asked for {', '.join(classes_t)} in equal turns")
     if progress:

@@ -20,21 +20,43 @@ def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
+def truncated_latents(n: int, latent_dim: int, psi: float, seed: int) -> torch.Tensor:
+    """z(seed) scaled by ψ toward the mean latent (0): the truncation trick's quality/diversity trade.
+
+    ψ = 1 is exactly `latents(n, latent_dim, seed)`; ψ → 0 pulls every z to the mean, so all images become one.
+    Scaling keeps the argmax of z's first entries, so an InfoGAN code read off z is unchanged.
+    """
+    psi = check_truncation(psi)
+    z = latents(n, latent_dim, seed)
+    return z if psi == 1.0 else z * psi
+
+
+def check_truncation(psi: float) -> float:
+    """ψ as a float, or a ValueError saying the range: ψ ≤ 0 has no images left to choose from, ψ > 1 is no truncation."""
+    psi = float(psi)
+    if not 0.0 < psi <= 1.0:
+        raise ValueError(f"truncation ψ must be in (0, 1] (got {psi:g}): 1 is plain sampling, smaller trades diversity "
+                         "for quality")
+    return psi
+
+
 @torch.no_grad()
 def generate(
     g: Generator, n: int, seed: int = 0, label: int | str | Sequence[int] | torch.Tensor | None = None, *,
     z: torch.Tensor | None = None, codes: torch.Tensor | None = None, batch: int = 500,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, truncation: float = 1.0,
 ) -> torch.Tensor:
     """(n,1,28,28) images in [-1, 1] from z(seed), in batches; G's train/eval mode is left as it was.
 
     `label` is one class for all, or one per image (conditional G only); `codes` (n, info_codes) replace the
-    InfoGAN codes read off z (see `Generator.forward`); `progress(done)` after each batch.
+    InfoGAN codes read off z (see `Generator.forward`); `progress(done)` after each batch. `truncation` ψ scales
+    z(seed) toward the mean latent (`truncated_latents`); a given `z` is used as it is.
     """
     if not 1 <= n <= 50_000:
         raise ValueError(f"n must be between 1 and 50000 (got {n})")
+    check_truncation(truncation)
     device = next(g.parameters()).device
-    z = latents(n, g.latent_dim, seed) if z is None else z
+    z = truncated_latents(n, g.latent_dim, truncation, seed) if z is None else z
     labels = labels_for(g, n, label)
     was_training = g.training
     g.eval()

@@ -13,18 +13,24 @@ from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
+from gan_core.directions import truncation_sweep
 from gan_core.discriminate import DiscriminatorReport, discriminator_test
 from gan_core.images import make_grid, png_bytes
 from gan_core.models import Generator
 from gan_core.sampling import class_grid, code_grid, code_rows_classes, generate, interpolate, nearest_real
+from ui.charts import truncation_figure
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import SHORT_NAMES, image_row, open_large, show_grid
 from ui.pickers import LIVE, pick_generator
-from ui.state import generator
+from ui.state import generator, mtime
 
 MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row grid (10×10)",
          "codes": "Code-by-row grid (InfoGAN)"}
 GRIDS = ("grid", "codes")  # modes whose image count is fixed
+SWEEP_PSIS, SWEEP_N = (0.3, 0.5, 0.7, 0.85, 1.0), 1000
+PSI_HELP = ("Truncation: each z is pulled toward the mean latent (0) by the factor ψ. Lower ψ trades diversity for "
+            "quality: typical, cleaner garments, but more alike (ψ → 0 gives one image); 1 is plain sampling. "
+            "The class- and code-by-row grids are drawn at ψ = 1.")
 
 
 def about(entry: GeneratorEntry, loaded: LoadedGenerator) -> None:
@@ -63,9 +69,10 @@ def grid_settings(g: Generator, path: str) -> dict[str, Any]:
     n = c2.number_input("Images (1–100)", 1, 100, 64, key="sample_n", disabled=mode in GRIDS,
                         help="a class- or code-by-row grid always shows 10 per row")
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
+    psi = st.slider("Truncation ψ", 0.1, 1.0, 1.0, step=0.05, key="sample_psi", disabled=mode in GRIDS, help=PSI_HELP)
     grid_n = {"grid": 100, "codes": 10 * k_codes}
     return {"path": path, "mode": mode, "n": grid_n.get(mode, int(n)), "seed": int(seed),
-            "cls": cls if mode == "one" else None}
+            "cls": cls if mode == "one" else None, "psi": 1.0 if mode in GRIDS else float(psi)}
 
 
 def draw(g: Generator, request: dict[str, Any], label: str) -> None:
@@ -76,7 +83,7 @@ def draw(g: Generator, request: dict[str, Any], label: str) -> None:
     elif mode == "codes":
         images, nrow = code_grid(g, per_code=10, seed=seed), 10
     else:
-        images = generate(g, request["n"], seed=seed, label=request["cls"])
+        images = generate(g, request["n"], seed=seed, label=request["cls"], truncation=request["psi"])
         nrow = 10 if mode == "mixed" and g.num_classes and request["n"] >= 10 else None
     # Read once per grid, not on every rerun: what the classifier calls each row of a code grid.
     code_rows: list[tuple[int, int]] | str | None = None
@@ -133,7 +140,7 @@ def stored_grid(g: Generator, result: dict[str, Any], request: dict[str, Any]) -
     grid_png = show_grid(result["images"], nrow=result["nrow"], scale=3, row_labels=row_names(result),
                          cell_labels=image_names(g, result),
                          caption=f"{len(result['images'])} images from {result['label']} · seed {result['seed']}"
-                                 + (f" · {what}" if what else ""))
+                                 + (f" · ψ {result['psi']:.2f}" if result["psi"] < 1 else "") + (f" · {what}" if what else ""))
     st.download_button("Download grid (PNG)", grid_png, file_name=f"samples-seed{result['seed']}.png", mime="image/png",
                        key="sample_download")
     code_rows = result.get("code_rows")
@@ -220,6 +227,35 @@ def discriminator(entry: GeneratorEntry, seed: int) -> None:
         discriminator_verdict(stored[2], stored[1])
 
 
+@st.cache_data(show_spinner="Measuring FID, precision and recall at five values of ψ…", max_entries=8)
+def _sweep(_loaded: LoadedGenerator, path: str, mtime: float) -> list[dict[str, float]]:
+    """Once per generator file (path and mtime are the key): a thousand images at each ψ take a while.
+
+    The loaded generator, not the module: the sweep compares with the real images of the classes it was trained on.
+    """
+    del path, mtime
+    return truncation_sweep(_loaded, psis=SWEEP_PSIS, n=SWEEP_N)
+
+
+def truncation_trade(loaded: LoadedGenerator, path: str) -> None:
+    """FID, precision and recall against ψ, measured on a click and kept per generator."""
+    with st.expander("Quality vs diversity: FID, precision and recall against ψ"):
+        st.caption(f"{SWEEP_N:,} images at each ψ in {', '.join(map(str, SWEEP_PSIS))}, measured against real test "
+                   "images as the Evaluate page does. Truncation usually keeps or raises precision (are the images like "
+                   "real ones?) and lowers recall (do they cover the real variety?); FID weighs both. The curves show "
+                   "how much for this generator.")
+        done = st.session_state.setdefault("sample_psi_swept", set())
+        if st.button("Measure against ψ", key="sample_psi_sweep"):
+            try:
+                _sweep(loaded, path, mtime(path))
+            except (ClassifierError, OSError, ValueError) as exc:
+                st.error(f"Cannot measure: {exc}")
+                return
+            done.add(path)
+        if path in done:
+            st.plotly_chart(truncation_figure(_sweep(loaded, path, mtime(path))), key="sample_psi_chart")
+
+
 def interpolation(g: Generator) -> None:
     st.subheader("Interpolation between two seeds")
     c1, c2, c3 = st.columns(3)
@@ -244,6 +280,7 @@ about(entry, loaded)
 request = grid_settings(g, str(loaded.path))  # a live copy names its step here
 if st.button("Generate", type="primary", key="sample_generate"):
     draw(g, request, entry.label)
+truncation_trade(loaded, str(loaded.path))
 result = st.session_state.get("sample_result")
 if result is None:
     st.info("Choose the settings and press **Generate**.")

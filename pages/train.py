@@ -22,7 +22,7 @@ from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import FIELD_LABELS, ConfigError, TrainConfig
 from gan_core.format import clock, duration, size
-from gan_core.images import png_bytes
+from gan_core.images import labelled_png, png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
@@ -30,7 +30,7 @@ from gan_core.runs import RunDir, RunLock, RunStatus, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
 from ui.config_form import config_form
-from ui.images import fixed_grid_names, labelled_png, open_grid_image
+from ui.images import fixed_grid_names, open_grid_image
 from ui.live import live
 from ui.state import manager
 

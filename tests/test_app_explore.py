@@ -275,3 +275,42 @@ def test_sample_page_samples_a_copy_of_the_running_run(runs_root):
     at.run()
     assert not at.exception
     assert not at.selectbox(key="sample_gen").value.label.startswith("live"), "an ended run is no longer listed"
+
+
+def test_sample_page_truncation_psi_and_its_quality_diversity_chart(runs_root, monkeypatch):
+    import gan_core.directions
+    from gan_core.checkpoints import load_generator
+    from gan_core.sampling import generate
+
+    at = _choose(_page("sample").run(), "sample_gen", "tiny-cond")
+    psi = at.slider(key="sample_psi")
+    assert (psi.value, psi.min, psi.max) == (1.0, 0.1, 1.0) and "diversity" in psi.help
+    at.number_input(key="sample_n").set_value(16).run()
+    at.button(key="sample_generate").click().run()
+    assert not at.exception
+    result = at.session_state["sample_result"]
+    plain = generate(load_generator(result["path"]).generator, 16, seed=0)
+    assert torch.equal(result["images"], plain), "ψ = 1 gives the grid plain sampling gives"
+
+    at.slider(key="sample_psi").set_value(0.5).run()
+    assert any("settings changed" in c.value for c in at.caption)
+    at.button(key="sample_generate").click().run()
+    assert not at.exception
+    assert not torch.equal(at.session_state["sample_result"]["images"], plain)
+    assert any("ψ 0.50" in c for c in _captions(at))
+
+    # The sweep itself is the library's (tested there); here: the button runs it once per generator and plots it.
+    calls = []
+
+    def fake_sweep(g, psis, n=1000, seed=0):
+        calls.append((tuple(psis), n))
+        return [{"psi": p, "fid": 10 * (2 - p), "precision": 1 - p / 2, "recall": p} for p in psis]
+
+    monkeypatch.setattr(gan_core.directions, "truncation_sweep", fake_sweep)
+    charts = len(at.get("plotly_chart"))
+    at.button(key="sample_psi_sweep").click().run()
+    assert not at.exception
+    assert calls == [((0.3, 0.5, 0.7, 0.85, 1.0), 1000)]
+    assert len(at.get("plotly_chart")) == charts + 1
+    at.slider(key="sample_k").set_value(2).run()  # another widget: the chart stays, measured once
+    assert len(at.get("plotly_chart")) == charts + 1 and len(calls) == 1

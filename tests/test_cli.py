@@ -21,7 +21,7 @@ def cli(*args, cwd=None, env_runs=None):
 
 
 def test_help_for_every_command():
-    for cmd in ("train", "sample", "info", "presets", "export"):
+    for cmd in ("train", "sample", "info", "presets", "export", "directions", "evaluate", "runs", "compare"):
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage:" in r.stdout
 
@@ -120,3 +120,30 @@ def test_sample_by_code_prints_what_each_code_makes(tmp_path):
     assert Image.open(out).size == (3 * 28 + 4 * 2, 10 * 28 + 11 * 2)  # 3 columns, 10 rows of 28 px, 2 px gaps
     r = cli("sample", "weights/generators/dcgan-cond.safetensors", "--by-code")
     assert r.returncode == 2 and "InfoGAN code" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_directions_writes_one_labelled_row_per_direction(tmp_path):
+    from PIL import Image
+
+    out, gif = tmp_path / "strips.png", tmp_path / "walk.gif"
+    r = cli("directions", "weights/generators/dcgan-cond.safetensors", "--method", "sefa", "--k", "3", "--scale", "1",
+            "--sigmas=-2,0,2", "--class", "Trouser", "--out", str(out), "--gif", str(gif))
+    assert r.returncode == 0, r.stderr
+    assert "1. SeFa 1 (eigenvalue share" in r.stdout and "drawn as Trouser" in r.stdout
+    width, height = Image.open(out).size
+    assert height == 3 * 28 + 4 * 2 and width > 3 * 28 + 4 * 2  # 3 rows, 3 columns, a margin of row names
+    assert gif.read_bytes()[:4] == b"GIF8"
+
+
+def test_sample_with_truncation_and_bad_direction_inputs_exit_2(tmp_path):
+    out = tmp_path / "trunc.png"
+    r = cli("sample", "weights/generators/dcgan.safetensors", "--n", "4", "--truncation", "0.5", "--out", str(out))
+    assert r.returncode == 0 and out.exists() and "truncation ψ = 0.5" in r.stdout, r.stderr
+    for args, message in [
+        (("directions", "weights/generators/dcgan.safetensors", "--method", "ica"), "unknown direction method 'ica'"),
+        (("directions", "weights/generators/dcgan.safetensors", "--method", "class"), "needs --from CLASS and --to CLASS"),
+        (("sample", "weights/generators/dcgan.safetensors", "--truncation", "0"), "truncation ψ must be in (0, 1]"),
+        (("sample", "weights/generators/dcgan.safetensors", "--truncation", "1.5"), "truncation ψ must be in (0, 1]"),
+    ]:
+        r = cli(*args, "--out", str(tmp_path / "x.png"))
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

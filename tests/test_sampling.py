@@ -46,7 +46,7 @@ def test_memorization_pairs_find_a_copied_sample():
 
 
 def test_a_grid_names_its_rows_beside_them_and_its_images_under_them():
-    from ui.images import labelled_grid
+    from gan_core.images import labelled_grid
 
     grid = make_grid(np.zeros((20, 28, 28), np.uint8), nrow=10)  # 2 rows of 10 black images, padding 40
     assert labelled_grid(grid, scale=2).size == (604, 124)

@@ -108,3 +108,27 @@ def metric_figure(
         xaxis_title="step", yaxis_title=y_title, hovermode="x unified",
     )
     return fig
+
+
+def truncation_figure(rows: Sequence[dict[str, float]]) -> go.Figure:
+    """FID (left axis, lower is better) and precision and recall (right axis, 0–1) against the truncation ψ.
+
+    Two axes because FID is unbounded while precision and recall are shares: on one axis either would be flat.
+    """
+    psis = [r["psi"] for r in rows]
+    fig = go.Figure([
+        go.Scatter(x=psis, y=[r["fid"] for r in rows], mode="lines+markers", name="FID (lower is better)",
+                   line={"color": _COLOURS[0], "width": 2}, hovertemplate="ψ %{x}<br>FID %{y:.2f}<extra></extra>"),
+        *(go.Scatter(x=psis, y=[r[m] for r in rows], mode="lines+markers", name=metric_label(m), yaxis="y2",
+                     line={"color": _COLOURS[i], "width": 2, "dash": "dash"},
+                     hovertemplate=f"ψ %{{x}}<br>{m} %{{y:.1%}}<extra></extra>")
+          for i, m in ((1, "precision"), (2, "recall"))),
+    ])
+    fig.update_layout(
+        height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0.0},
+        xaxis={"title": "truncation ψ (1 = no truncation)"},
+        yaxis={"title": "FID", "rangemode": "tozero"},
+        yaxis2={"title": "precision, recall", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
+    )
+    return fig

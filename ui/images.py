@@ -2,91 +2,20 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
-from PIL import Image, ImageDraw, ImageFont
 
 from gan_core.config import TrainConfig
 from gan_core.data import CLASS_NAMES
-from gan_core.images import grid_cells, make_grid, png_bytes, to_uint8, upscale
+from gan_core.images import grid_cells, labelled_png, make_grid, to_uint8, upscale
 from gan_core.training import grid_classes
 
 # Names short enough to sit under a 28-pixel image (the classes of gan_core.data.CLASS_NAMES, in the same order).
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 _CELL, _PAD = 28, 2  # gan_core.images.make_grid's image size and padding
-_INK, _PAPER = 230, 40  # light text on the grid's own dark padding colour: one image, in a light or a dark theme
-
-
-@lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
-    """The text, cut with an ellipsis until it fits `width` pixels."""
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def labelled_grid(grid: np.ndarray, *, scale: int = 3, row_labels: Sequence[str] | None = None,
-                  cell_labels: Sequence[str] | None = None) -> Image.Image:
-    """A grid from `gan_core.images.make_grid`, upscaled, with a name beside each row and/or under each image.
-
-    Drawn into the picture (not beside it in the page) so the labels stay aligned at any width and a downloaded
-    PNG keeps them.
-    """
-    step = (_CELL + _PAD) * scale
-    rows, cols = (grid.shape[0] - _PAD) // (_CELL + _PAD), (grid.shape[1] - _PAD) // (_CELL + _PAD)
-    big = upscale(grid, scale)
-    if cell_labels is not None:  # a strip under every row of images, its labels centred under each image
-        cell_font = _font(max(10, 4 * scale))
-        strip_h = int(getattr(cell_font, "size", 10)) + 4
-        strips = []
-        for r in range(rows):
-            strips.append(big[r * step : (r + 1) * step])
-            strip = Image.new("L", (big.shape[1], strip_h), _PAPER)
-            draw = ImageDraw.Draw(strip)
-            for c in range(cols):
-                i = r * cols + c
-                if i < len(cell_labels) and cell_labels[i]:
-                    text = _fit(draw, cell_labels[i], cell_font, step - 2)
-                    draw.text(((_PAD + c * (_CELL + _PAD)) * scale + _CELL * scale / 2, strip_h / 2), text,
-                              fill=_INK, font=cell_font, anchor="mm")
-            strips.append(np.asarray(strip))
-        strips.append(big[rows * step :])
-        big, step = np.concatenate(strips), step + strip_h
-    img = Image.fromarray(big)
-    if row_labels:
-        font = _font(max(11, 4 * scale + 2))
-        measure = ImageDraw.Draw(img)
-        margin = int(max(measure.textlength(t, font=font) for t in row_labels)) + 12
-        framed = Image.new("L", (img.width + margin, img.height), _PAPER)
-        framed.paste(img, (margin, 0))
-        draw = ImageDraw.Draw(framed)
-        for r, text in enumerate(row_labels[:rows]):
-            y = _PAD * scale + r * step + _CELL * scale / 2
-            draw.text((margin - 8, y), text, fill=_INK, font=font, anchor="rm")
-        img = framed
-    return img
-
-
-def labelled_png(grid: np.ndarray, *, scale: int = 3, row_labels: Sequence[str] | None = None,
-                 cell_labels: Sequence[str] | None = None) -> bytes:
-    """PNG bytes of a grid made by make_grid, labelled when labels are given (see `labelled_grid`)."""
-    if not row_labels and cell_labels is None:
-        return png_bytes(grid, scale=scale)
-    buf = io.BytesIO()
-    labelled_grid(grid, scale=scale, row_labels=row_labels, cell_labels=cell_labels).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def grid_png(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, scale: int = 3,
@@ -166,3 +95,6 @@ def open_large(images: torch.Tensor | np.ndarray, key: str, *, nrow: int | None 
     show_image(imgs[i], scale=scale, caption=f"image {i} · {place(i, nrow, len(imgs))}"
                                              + (f" · {describe(i)}" if describe else ""))
     return i
+
+
+# Characters the labels' bundled font draws as empty boxes, and what to draw instead.

@@ -11,6 +11,7 @@ PAGES = [
     ("pages/train.py", "Train", ":material/model_training:"),
     ("pages/sample.py", "Sample", ":material/casino:"),
     ("pages/arithmetic.py", "Latent arithmetic", ":material/calculate:"),
+    ("pages/directions.py", "Directions", ":material/tune:"),
     ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
     ("pages/runs.py", "Runs", ":material/folder_open:"),
 ]

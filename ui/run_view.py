@@ -15,9 +15,10 @@ import streamlit as st
 from gan_core.catalog import GeneratorEntry, checkpoint_generators
 from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.format import count, duration
+from gan_core.images import labelled_png
 from gan_core.runs import RunDir, RunRecord, checkpoint_rows, read_metrics_safely
 from ui.charts import metric_figure
-from ui.images import fixed_grid_names, labelled_png, open_grid_image
+from ui.images import fixed_grid_names, open_grid_image
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
 SAMPLE_PICKER_KEY = "sample_gen"

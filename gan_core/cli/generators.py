@@ -30,15 +30,20 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
                    help="InfoGAN-code-by-row grid, columns sharing z (generators with info_codes)")
     p.add_argument("--nrow", type=int, default=None, help="images per row")
     p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="scale z toward the mean latent by PSI in (0, 1]: lower trades diversity for quality")
     p.add_argument("--out", default="samples.png")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from gan_core.images import make_grid, png_bytes
-    from gan_core.sampling import class_grid, code_grid, generate
+    from gan_core.sampling import check_truncation, class_grid, code_grid, generate
 
     if args.by_class and args.by_code:
         raise ValueError("--by-class and --by-code each make a whole grid: pick one")
+    check_truncation(args.truncation)
+    if args.truncation != 1.0 and (args.by_class or args.by_code):
+        raise ValueError("--truncation applies to plain sampling, not to --by-class or --by-code grids")
     loaded = load_generator(args.source)
     g = loaded.generator
     if args.by_class:
@@ -49,12 +54,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         images, nrow = code_grid(g, per_code=per_code, seed=args.seed), per_code
         _print_code_rows(images, g.cfg.info_codes)
     else:
-        images = generate(g, args.n, seed=args.seed, label=args.cls)
+        images = generate(g, args.n, seed=args.seed, label=args.cls, truncation=args.truncation)
         nrow = args.nrow
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png_bytes(make_grid(images, nrow=nrow), scale=args.scale))
-    print(f"wrote {out} ({len(images)} images from {loaded.path})")
+    psi = f", truncation ψ = {args.truncation:g}" if args.truncation != 1.0 else ""
+    print(f"wrote {out} ({len(images)} images from {loaded.path}{psi})")
     return 0
 
 
