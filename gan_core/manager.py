@@ -57,6 +57,13 @@ class TrainingManager:
                                                          f"{trainer.phase}; the run's files are kept as they were")
         return snap
 
+    def forget(self) -> None:
+        """Drop the last run, which has ended, so the manager reads as idle again (as in a fresh process)."""
+        with self._lock:
+            if self.active:
+                raise RunActiveError("a run is active: stop it before the manager can forget it")
+            self._trainer = self._thread = None
+
     def live_generator(self) -> tuple[Generator, int] | None:
         """A copy of the active run's current generator and its step (None when no run is active or set up)."""
         trainer = self._trainer

@@ -49,7 +49,7 @@ PRESETS: dict[str, Preset] = {
             "generator is this recipe for 56 minutes, its last 4.5 epochs at lr 2e-4: FID 3.31, 93.8 % of samples "
             "of the class asked for (benchmarks/shipped_generators.md).",
             # FID and class coverage every 1,000 steps (about 80 s here) on 2,000 samples, so the live view has a
-            # quality curve: about 2 s each, 2-3 % of the training time (benchmarks/README.md).
+            # quality curve: about 1.2 s each, 1.5 % of the training time on an idle 2-core machine (benchmarks/README.md).
             {**_STUDIO, "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3, "grid_size": 100,
              "eval_every": 1000, "eval_samples": 2000},
         ),

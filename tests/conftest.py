@@ -38,3 +38,14 @@ def tiny_config():
     # grid_every_s=0: grids on the step cadence only, so a slow machine cannot change how many a test sees.
     return TrainConfig(width=0.25, max_images=256, batch_size=32, epochs=2, sample_every=4, grid_every_s=0,
                        log_every=1, grid_size=16, threads=1, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _idle_shared_manager():
+    """Every test starts with the process-wide training manager idle, as a fresh server does, whatever ran before."""
+    yield
+    from gan_core import manager
+
+    shared = manager._shared
+    if shared is not None and not shared.active:
+        shared.forget()

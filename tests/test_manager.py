@@ -150,3 +150,16 @@ def test_a_copy_of_the_live_generator_is_taken_between_steps_and_samples(tiny_co
         m.stop(wait=30)
     assert m.live_generator() is None, "a stopped run has no live generator"
 
+
+
+def test_forget_reads_idle_again_and_refuses_an_active_run(tiny_config, runs_root):
+    m = TrainingManager(runs_root)
+    m.start(tiny_config.replace(epochs=1000, name="kept"))
+    try:
+        with pytest.raises(RunActiveError, match="stop it before"):
+            m.forget()
+    finally:
+        m.stop(wait=30)
+    assert m.snapshot().status == "stopped"
+    m.forget()
+    assert m.snapshot().status == "idle" and (runs_root / "kept" / "config.json").is_file(), "the run folder stays"
