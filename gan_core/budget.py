@@ -37,7 +37,7 @@ class BudgetError(ValueError):
 class Budget:
     """What a run needs, in bytes, and what the machine has now."""
 
-    memory: int            # peak resident memory while training
+    memory: int            # peak resident memory while training (of every process on this machine)
     checkpoint: int        # one checkpoint file
     disk: int              # every checkpoint it keeps plus its grids
     memory_available: int
@@ -55,7 +55,8 @@ class Budget:
         return out
 
 
-def estimate(cfg: TrainConfig, runs_root: Path | None = None) -> Budget:
+def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1) -> Budget:
+    """`processes`: how many of the run's processes share this machine's memory (torchrun's processes per node)."""
     model = cfg.model_config()
     with torch.device("meta"):
         g, d = build_generator(model), build_discriminator(model)
@@ -71,7 +72,7 @@ def estimate(cfg: TrainConfig, runs_root: Path | None = None) -> Budget:
     weights = (4 * (p_g + p_d) + ema) * FLOAT_BYTES
     activations = 2 * (act_g + 2 * act_d) * FLOAT_BYTES
     images = (cfg.max_images or TRAIN_IMAGES) * 28 * 28 * FLOAT_BYTES
-    memory = RUNTIME_BYTES + weights + activations + images
+    memory = processes * (RUNTIME_BYTES + weights + activations + images)  # each process holds all of it (an upper bound)
 
     checkpoint = (3 * (p_g + p_d) + ema) * FLOAT_BYTES  # G, D, EMA and both Adam states
     steps_per_epoch = max(1, (cfg.max_images or TRAIN_IMAGES) // batch)
@@ -87,9 +88,9 @@ def estimate(cfg: TrainConfig, runs_root: Path | None = None) -> Budget:
     return Budget(memory, checkpoint, disk, memory_available(), shutil.disk_usage(where).free)
 
 
-def check_fits(cfg: TrainConfig, runs_root: Path | None = None) -> Budget:
+def check_fits(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1) -> Budget:
     """The budget, or BudgetError saying what does not fit and which field to change."""
-    budget = estimate(cfg, runs_root)
+    budget = estimate(cfg, runs_root, processes)
     problems = budget.problems()
     if problems:
         raise BudgetError("this run does not fit this machine: " + "; ".join(problems))

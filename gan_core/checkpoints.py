@@ -164,8 +164,12 @@ class TrainingState:
     noise: torch.Generator  # the trainer's latent stream; torch's global RNG (dropout) is saved beside it
 
 
-def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str, step: int, wall_time_s: float) -> None:
-    """Write a training checkpoint atomically: G, D, G's EMA copy, both Adam states, the RNG states, the step."""
+def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str, step: int, wall_time_s: float,
+                    world_size: int = 1) -> None:
+    """Write a training checkpoint atomically: G, D, G's EMA copy, both Adam states, the RNG states, the step.
+
+    `world_size` (the processes that trained it) is informational: a checkpoint resumes with any number of them.
+    """
     tensors = {**_prefixed("G", state.G.state_dict()), **_prefixed("D", state.D.state_dict())}
     if state.G_ema is not None:
         tensors.update(_prefixed("G_ema", state.G_ema.state_dict()))
@@ -181,6 +185,7 @@ def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str,
         "config": config_json,
         "step": str(step),
         "wall_time_s": f"{wall_time_s:.3f}",
+        "world_size": str(world_size),
         "opt_g_groups": groups_g,
         "opt_d_groups": groups_d,
     }
@@ -193,6 +198,12 @@ def load_checkpoint(path: str | Path, state: TrainingState, *, lr_g: float, lr_d
     The saved param groups carry the old learning rates; `lr_g` and `lr_d` (maybe lowered on resume) win.
     """
     tensors, meta = read_weights(path)
+    return apply_checkpoint(tensors, meta, state, lr_g=lr_g, lr_d=lr_d, path=path)
+
+
+def apply_checkpoint(tensors: dict[str, torch.Tensor], meta: dict[str, str], state: TrainingState, *, lr_g: float,
+                     lr_d: float, path: str | Path) -> tuple[int, float]:
+    """`load_checkpoint` for a file already read (by this process, or by rank 0 and broadcast)."""
     if "opt_g_groups" not in meta:
         raise CheckpointError(f"{path} is a generator-only file; resuming needs a training checkpoint")
     try:

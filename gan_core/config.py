@@ -108,6 +108,8 @@ class TrainConfig:
     threads: int = _f(0, "CPU threads for PyTorch (0: PyTorch's default, one per physical core)", "CPU threads",
                       low=0, high=256, resumable=True)
     device: str = _f("auto", "auto, cpu, cuda or mps", "Device", resumable=True)
+    amp: bool = _f(False, "bf16 autocast (mixed precision) for the forward passes: for GPUs; on a CPU only if asked",
+                   "Mixed precision (bf16)", resumable=True)
     data_dir: str = _f("", "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
                        "Fashion-MNIST folder", resumable=True)
 
@@ -191,7 +193,7 @@ def _validate(cfg: TrainConfig) -> None:
         _check_number(name, value, float, None, 1.0)
         if value <= 0:
             raise ConfigError(f"{name} must be a number > 0 and ≤ 1 (got {value!r}); typical: 2e-4")
-    for name in ("conditional", "batch_norm", "spectral_norm"):
+    for name in ("conditional", "batch_norm", "spectral_norm", "amp"):
         if not isinstance(getattr(cfg, name), bool):
             raise ConfigError(f"{name} must be true or false (got {getattr(cfg, name)!r})")
     for name in ("name", "preset", "data_dir"):

@@ -378,6 +378,7 @@ class RunRecord:
     d_params: int | None
     config: TrainConfig | None
     error: str = ""              # why the config could not be read (the run is listed anyway)
+    world_size: int = 1          # processes that trained it last (torchrun; gan_core.distributed)
 
     @property
     def created_date(self) -> str:
@@ -394,6 +395,7 @@ class RunRecord:
             "status": self.status, "steps": self.steps, "wall_time_s": round(self.wall_time_s, 1),
             "images_per_sec": _round(self.images_per_sec, 0), "d_loss": _round(self.d_loss, 3),
             "g_loss": _round(self.g_loss, 3), "fid": _round(self.fid, 2), "coverage_classes": self.coverage_classes,
+            "world_size": self.world_size,
         }
 
 
@@ -452,7 +454,13 @@ def _read_record(run: RunDir) -> RunRecord:
         d_loss=last.get("d_loss"), g_loss=last.get("g_loss"),
         fid=_last(rows, "fid"), coverage_classes=_last(rows, "coverage_classes"), coverage_kl=_last(rows, "coverage_kl"),
         g_params=g_params, d_params=d_params, config=config, error=error,
+        world_size=_whole(status.get("world_size"), default=1),
     )
+
+
+def _whole(value: Any, default: int) -> int:
+    """A whole number from status.json, or `default` for anything else (an older or damaged file)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else default
 
 
 def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[str, Any]]:

@@ -8,6 +8,11 @@ is watching.
 Resume is exact: the data order of epoch e is a permutation seeded by (seed, e),
 the noise comes from its own generator whose state is checkpointed together with
 torch's global RNG (dropout) and both Adam states.
+
+Under torchrun the same loop runs in every process (gan_core.distributed says how the
+work is split): G and D's update are wrapped in DistributedDataParallel, the step's
+statistics and any stop request are agreed by one all-reduce, and rank 0 alone
+writes the run folder.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import json
 import math
 import shutil
 import threading
@@ -28,11 +34,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gan_core import checkpoints as ck
+from gan_core import distributed
 from gan_core.budget import check_fits
 from gan_core.config import RESUMABLE, TrainConfig
 from gan_core.data import class_index, load_split
+from gan_core.distributed import World
 from gan_core.health import diagnose
 from gan_core.images import make_grid
 from gan_core.latent import info_code
@@ -92,6 +101,26 @@ class _Live:
     grids: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
+class DiscriminatorUpdate(nn.Module):
+    """D's side of one D update as a single forward: scores of the real and the generated batch, and the Q head's
+    code logits on the generated one (None without an InfoGAN code).
+
+    One forward per backward is what DistributedDataParallel expects: wrapped, it all-reduces D's gradients once.
+    """
+
+    def __init__(self, D: Discriminator) -> None:
+        super().__init__()
+        self.D = D
+
+    def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
+                with_code: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        out_real = self.D(real, y_real)
+        if not with_code:
+            return out_real, self.D(fake, y_fake), None
+        out_fake, code_logits = self.D.score_and_code(fake, y_fake)
+        return out_real, out_fake, code_logits
+
+
 class Trainer:
     def __init__(
         self,
@@ -99,17 +128,20 @@ class Trainer:
         *,
         runs_root: str | Path | None = None,
         resume: str | Path | None = None,
+        world: World | None = None,
     ) -> None:
         """`resume`: a run folder (continue from its latest checkpoint) or one checkpoint file.
 
         Resuming from a checkpoint older than the run's latest forks a new run, so the
-        later history is kept.
+        later history is kept. `world`: this process's rank under torchrun (default: one process).
         """
         self.config = config
         self.runs_root = Path(runs_root) if runs_root else None
         self.resume_path = Path(resume) if resume else None
+        self.world = world or World()
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change).
-        self.budget = check_fits(config, self.runs_root or default_runs_root())
+        self.budget = check_fits(config, self.runs_root or default_runs_root(), processes=self.world.local_size)
+        distributed.check_batch(config.batch_size, self.world)  # and before any folder exists
         self._lock = threading.Lock()
         self._live = _Live(Snapshot(status=RunStatus.STARTING, config=config))
         self._stop = threading.Event()
@@ -154,19 +186,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self) -> None:
-        cfg = self.config
-        if self.resume_path is not None:
-            cfg, ckpt_path = self._prepare_resume(cfg)
-        else:
-            run = RunDir.create(cfg, self.runs_root)
-            self._run_lock = RunLock.acquire(run)  # a fresh folder: nobody else can hold it
-            self.rundir, ckpt_path = run, None
-            cfg = run.read_config()  # carries the final, unique name
-        self.config = cfg
-        # Published the moment the folder exists and is locked, so no page can rename or delete it while it starts.
-        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg)
+        world = self.world = distributed.init(self.world, resolve_device(self.config.device))
+        header: dict[str, Any] = {}
+        ckpt_path: Path | None = None
+        if world.is_main:  # only rank 0 touches the run folder: it creates (or forks and locks) it and says what to train
+            try:
+                cfg, ckpt_path = self._open_run(self.config)
+                header = {"config": cfg.to_dict(), "resume": ckpt_path is not None}
+            except Exception as exc:
+                if world.distributed:  # the others wait for this header: tell them, so they stop instead of waiting
+                    distributed.broadcast_text(json.dumps({"error": str(exc)}), world)
+                raise
+        header = json.loads(distributed.broadcast_text(json.dumps(header) if world.is_main else None, world))
+        if "error" in header:
+            raise RuntimeError(f"rank 0 could not set up the run: {header['error']}")
+        cfg = self.config = TrainConfig.from_dict(header["config"])
         set_threads(cfg.threads)
-        if cfg.eval_every:  # fail now, with the classifier's own message, rather than at the first evaluation
+        if cfg.eval_every and world.is_main:  # fail now, with the classifier's own message, not at the first evaluation
             from gan_core.classifier import load_classifier
 
             load_classifier()
@@ -175,18 +211,39 @@ class Trainer:
                           max_images=cfg.max_images or None)
         self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
         self.wall_time = 0.0
-        if ckpt_path is not None:
-            self.step, self.wall_time = ck.load_checkpoint(ckpt_path, self._state(), lr_g=cfg.lr_g, lr_d=cfg.lr_d)
+        if header["resume"]:  # rank 0 reads the checkpoint; the others receive it (a second machine has no copy)
+            tensors, meta = ck.read_weights(ckpt_path) if ckpt_path is not None else (None, None)
+            tensors, meta = distributed.broadcast_weights(tensors, meta, world)
+            self.step, self.wall_time = ck.apply_checkpoint(tensors, meta, self._state(), lr_g=cfg.lr_g,
+                                                            lr_d=cfg.lr_d, path=ckpt_path or "rank 0's checkpoint")
+        self._wrap_for_world()
+        self._publish(config=cfg, step=self.step, total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
+                      epochs=cfg.epochs, epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
+        if not world.is_main:
+            return
         assert self.rundir is not None
-        self.rundir.write_status(status=RunStatus.RUNNING, step=self.step, total_steps=self.total_steps)
+        self.rundir.write_status(status=RunStatus.RUNNING, step=self.step, total_steps=self.total_steps,
+                                 world_size=world.size)
         grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
         history = self.rundir.read_metrics()
         with self._lock:
             self._live.grids = grids
             self._live.history = _thin(history)
-        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg, step=self.step,
-                      total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch, epochs=cfg.epochs,
-                      epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
+
+    def _open_run(self, cfg: TrainConfig) -> tuple[TrainConfig, Path | None]:
+        """A new run folder, or the run to resume and the checkpoint to resume from; locked, and published at once."""
+        if self.resume_path is not None:
+            cfg, ckpt_path = self._prepare_resume(cfg)
+        else:
+            run = RunDir.create(cfg, self.runs_root)
+            self._run_lock = RunLock.acquire(run)  # a fresh folder: nobody else can hold it
+            self.rundir, ckpt_path = run, None
+            cfg = run.read_config()  # carries the final, unique name
+        self.config = cfg
+        assert self.rundir is not None
+        # Published the moment the folder exists and is locked, so no page can rename or delete it while it starts.
+        self._publish(run_name=self.rundir.name, run_dir=str(self.rundir.path), config=cfg)
+        return cfg, ckpt_path
 
     def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         """The networks, optimisers, noise streams and schedule for these training images (n, 1, 28, 28).
@@ -194,11 +251,12 @@ class Trainer:
         `_setup` calls it with the data set; `gan_core.speed` calls it with random images to time a step.
         """
         cfg = self.config
-        self.device = resolve_device(cfg.device)
+        self.device = distributed.device_for(self.world, resolve_device(cfg.device))
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         n = len(images)
         self.batch = min(cfg.batch_size, n)  # a 100-image subset with batch 256 trains on all 100
+        distributed.check_batch(self.batch, self.world)  # the global batch; each rank trains on batch / world size
         self.steps_per_epoch = n // self.batch
         total = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
@@ -219,6 +277,33 @@ class Trainer:
         self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed).to(self.device)
         self.fixed_y = torch.tensor(grid_classes(cfg), device=self.device) if cfg.conditional else None
         self.step = 0
+        # What the updates call (`_wrap_for_world` puts DistributedDataParallel around them under torchrun).
+        self.g_forward: nn.Module = self.G
+        self.d_update: nn.Module = DiscriminatorUpdate(self.D)
+        self._buffers_per_rank = False
+
+    def _wrap_for_world(self) -> None:
+        """Under torchrun: SyncBatchNorm on CUDA, DDP around G and around D's update. With bf16 autocast on CUDA,
+        channels_last memory (what tensor-core convolutions want). Done after a resume loaded its weights."""
+        world, dev = self.world, self.device
+        if dev.type == "cuda" and self.config.amp:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+            self.images = self.images.contiguous(memory_format=torch.channels_last)
+        if not world.distributed:
+            return
+        self.G = distributed.sync_batchnorm(self.G, world, dev)  # type: ignore[assignment]
+        self.D = distributed.sync_batchnorm(self.D, world, dev)  # type: ignore[assignment]
+        # On the CPU each rank's BatchNorm statistics drift apart within a step (gan_core.distributed).
+        self._buffers_per_rank = dev.type != "cuda"
+        self.g_forward = distributed.wrap(self.G, world, dev)
+        self.d_update = distributed.wrap(DiscriminatorUpdate(self.D), world, dev)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast when the config asks for it (`amp`), else nothing."""
+        if not self.config.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
         """The run to continue (forked if the checkpoint is older than its latest) with what a resume may change.
@@ -249,7 +334,7 @@ class Trainer:
                           f"{need / 2**20:,.0f} MB needed): free some space (or delete old runs on the Runs page), "
                           "then resume")
         ck.save_checkpoint(path, self._state(), config_json=self.config.to_json(), step=self.step,
-                           wall_time_s=self.wall_time)
+                           wall_time_s=self.wall_time, world_size=self.world.size)
         self.rundir.prune_checkpoints(self.config.keep_checkpoints)  # only now: a crash never leaves none
         self.rundir.write_gif()
         self.rundir.write_status(step=self.step, wall_time_s=round(self.wall_time, 2), last_checkpoint=path.name)
@@ -262,59 +347,66 @@ class Trainer:
             g = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
             self._perm = torch.randperm(len(self.images), generator=g).to(self.device)
             self._perm_epoch = epoch
-        idx = self._perm[pos * self.batch : (pos + 1) * self.batch]
+        idx = distributed.shard(self._perm[pos * self.batch : (pos + 1) * self.batch], self.world)
         return self.images[idx], self.labels[idx]
 
-    def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.config.latent_dim, generator=self.noise).to(self.device)
+    def _noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's share of a global batch of latents (and class labels). Every rank draws the whole batch from
+        the same stream, so a run's noise is the same however many processes train it."""
+        z = torch.randn(self.batch, self.config.latent_dim, generator=self.noise)
         if not self.config.conditional:
-            return z, None
-        pick = torch.randint(len(self.label_pool), (n,), generator=self.noise)
-        return z, self.label_pool[pick].to(self.device)
-
-    def _score_fake(self, fake: torch.Tensor, labels: torch.Tensor | None, code: torch.Tensor | None
-                    ) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """D's scores on generated images, and the weighted InfoGAN code loss (0 without a code).
-
-        The code loss is returned apart, so the logged D and G losses (and their ln 2 / D-winning checks) stay
-        the adversarial ones.
-        """
-        if code is None:
-            return self.D(fake, labels), 0.0
-        score, code_logits = self.D.score_and_code(fake, labels)
-        return score, self.config.info_weight * F.cross_entropy(code_logits, code)
+            return distributed.shard(z, self.world).to(self.device), None
+        pick = torch.randint(len(self.label_pool), (self.batch,), generator=self.noise)
+        return (distributed.shard(z, self.world).to(self.device),
+                distributed.shard(self.label_pool[pick], self.world).to(self.device))
 
     def train_step(self) -> dict[str, float]:
-        """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan."""
+        """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan.
+
+        Under torchrun `d_update` and `g_forward` are DistributedDataParallel modules: each backward all-reduces the
+        gradients, so every rank takes the same optimiser step. Statistics are this rank's (the loop averages them).
+        """
         cfg = self.config
         probs = self.D.outputs_probabilities
-        real, y_real = self._batch(self.step)            # real: (batch, 1, 28, 28) in [-1, 1]
+        real, y_real = self._batch(self.step)            # real: (batch / N, 1, 28, 28) in [-1, 1], this rank's share
         y_real = y_real if cfg.conditional else None
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
         #     InfoGAN code's likelihood through the Q head and, with r1_gamma, minus a gradient penalty on reals.
-        for _ in range(cfg.d_steps):
-            z, y_fake = self._noise(len(real))           # z: (batch, latent_dim); y_fake: (batch,) or None
+        for i in range(cfg.d_steps):
+            z, y_fake = self._noise()                    # z: (batch / N, latent_dim); y_fake: (batch / N,) or None
             code = info_code(z, cfg.info_codes) if cfg.info_codes else None
-            fake = self.G(z, y_fake)
+            with torch.set_grad_enabled(i == cfg.d_steps - 1), self._autocast():  # only the last fake trains G
+                fake = self.g_forward(z, y_fake)
             if cfg.r1_gamma > 0:
                 real = real.detach().requires_grad_(True)
-            out_real = self.D(real, y_real)
-            out_fake, info_d = self._score_fake(fake.detach(), y_fake, code)
-            loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs, smoothing=cfg.label_smoothing)
+            with self._autocast():
+                out_real, out_fake, code_logits = self.d_update(real, y_real, fake.detach(), y_fake, code is not None)
+                loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs,
+                                            smoothing=cfg.label_smoothing)
+                # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
+                info_d = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
             if cfg.r1_gamma > 0:
                 loss_d = loss_d + 0.5 * cfg.r1_gamma * r1_penalty(out_real, real)
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + info_d).backward()
             self.opt_d.step()
         # (2) Update G: maximize log D(G(z)) (the non-saturating form), plus the code's likelihood: G must draw
-        #     images from which Q recovers the code it was given.
-        out_gen, info_g = self._score_fake(fake, y_fake, code)
-        loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
+        #     images from which Q recovers the code it was given. D is called directly, not through DDP: its
+        #     gradients from this pass are never used (zeroed before D's next update), so they are not all-reduced.
+        with self._autocast():
+            if code is None:
+                out_gen, info_g = self.D(fake, y_fake), 0.0
+            else:
+                out_gen, code_logits = self.D.score_and_code(fake, y_fake)
+                info_g = cfg.info_weight * F.cross_entropy(code_logits, code)
+            loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g + info_g).backward()
         self.opt_g.step()
         # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
         if self.G_ema is not None:
+            if self._buffers_per_rank:  # rank 0's BatchNorm statistics, so every rank's EMA copy is the same
+                distributed.broadcast_buffers(self.G, self.world)
             # Warm-up: early on the average spans only the last few steps ((1 + t) / (10 + t) grows to cfg.ema
             # by step ~9,000 at 0.999), so the EMA generator follows G from the first seconds instead of
             # showing the random initial weights for minutes.
@@ -388,6 +480,7 @@ class Trainer:
         finally:
             if self._run_lock is not None:  # the process ending would release it too; a server process lives on
                 self._run_lock.release()
+            distributed.close(self.world)
 
     def _crash(self, exc: Exception) -> Snapshot:
         known = isinstance(exc, (ValueError, OSError))  # their messages already say what to do
@@ -409,11 +502,12 @@ class Trainer:
         return self.snapshot()
 
     def _loop(self, on_step: Callable[[Snapshot], None] | None) -> Snapshot:
-        cfg, run = self.config, self.rundir
-        assert run is not None
+        """The steps, and after each what is due: a metrics row, an evaluation, a grid, a checkpoint (rank 0 only)."""
+        cfg, run, main = self.config, self.rundir, self.world.is_main
+        assert run is not None or not main
         self._publish(status=RunStatus.RUNNING)
         self._last_grid = (-1, time.monotonic())
-        if self.step == 0:
+        if self.step == 0 and main:
             self.phase = "drawing a sample grid"
             self._record_grid()
         pending: list[dict[str, float]] = []
@@ -421,10 +515,11 @@ class Trainer:
         eta = EtaClock(self.step)
         last_ckpt_step = self.step
         last_beat = time.monotonic()
+        stop = False  # under torchrun, what all ranks agreed after the last step
         while self.step < self.total_steps:
-            if self._stop.is_set():
+            if stop or (not self.world.distributed and self._stop.is_set()):
                 break
-            if not self._running.is_set():
+            if not self._running.is_set() and not self.world.distributed:  # pausing is the app's, one process
                 self._pause_point(last_ckpt_step)
                 last_ckpt_step = self.step
                 eta = EtaClock(self.step)  # a pause is not training time
@@ -433,15 +528,22 @@ class Trainer:
             t0 = time.perf_counter()
             with self._weights_lock:  # a copy of G (generator_copy) is never taken halfway through an update
                 stats = self.train_step()
+            # Every rank's mean statistics, and whether any was asked to stop: all ranks decide alike (one all-reduce).
+            stats, stop = distributed.agree(self.world, stats, self._stop.is_set())
             dt = time.perf_counter() - t0
             self.wall_time += dt
-            inst = self.batch / max(dt, 1e-9)
+            inst = self.batch / max(dt, 1e-9)  # the global batch: images/s of the whole run
             rate = inst if rate == 0 else 0.9 * rate + 0.1 * inst
             if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
                 return self._fail(stats, last_ckpt_step)
             pending.append(stats)
             epoch = (self.step - 1) // self.steps_per_epoch + 1
             end_of_epoch = self.step % self.steps_per_epoch == 0
+            if not main:  # the others only train: rank 0 logs, evaluates, draws and saves while they wait
+                pending.clear()
+                self._publish(step=self.step, epoch=epoch, images_per_sec=rate, elapsed_s=self.wall_time)
+                continue
+            assert run is not None
             if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                 self.phase = "logging metrics"
                 row = {k: float(np.mean([p[k] for p in pending])) for k in pending[0]}
@@ -494,34 +596,35 @@ class Trainer:
             self.rundir.write_status(status=RunStatus.RUNNING)
 
     def _finish(self) -> Snapshot:
-        assert self.rundir is not None
         self.phase = "finishing (last grid, checkpoint and GIF)"
         stopped = self.step < self.total_steps
         self._publish(status=RunStatus.STOPPING if stopped else self._live.snap.status)
-        grids, latest = self.rundir.grids(), self.rundir.latest_checkpoint()
-        if not grids or grids[-1][0] != self.step:
-            self._record_grid()
-        if latest is None or step_of(latest) != self.step:
-            self.save_checkpoint()
-        else:
-            self.rundir.write_gif()
         status = RunStatus.STOPPED if stopped else RunStatus.FINISHED
         msg = f"stopped at step {self.step:,} of {self.total_steps:,}" if stopped else \
             f"finished {self.step:,} steps in {self.wall_time:.0f} s"
-        self.rundir.write_status(status=status, step=self.step, wall_time_s=round(self.wall_time, 2), message=msg)
+        if self.world.is_main:
+            assert self.rundir is not None
+            grids, latest = self.rundir.grids(), self.rundir.latest_checkpoint()
+            if not grids or grids[-1][0] != self.step:
+                self._record_grid()
+            if latest is None or step_of(latest) != self.step:
+                self.save_checkpoint()
+            else:
+                self.rundir.write_gif()
+            self.rundir.write_status(status=status, step=self.step, wall_time_s=round(self.wall_time, 2), message=msg)
         self._publish(status=status, message=msg, eta_s=0.0 if not stopped else None)
         return self.snapshot()
 
     def _fail(self, stats: dict[str, float], last_ckpt_step: int) -> Snapshot:
-        assert self.rundir is not None
         bad = "D loss" if not math.isfinite(stats["d_loss"]) else "G loss"
-        kept = self.rundir.latest_checkpoint()
+        kept = self.rundir.latest_checkpoint() if self.rundir is not None else None
         msg = (f"{bad} became {stats['d_loss'] if bad == 'D loss' else stats['g_loss']} at step {self.step}: "
                "the run stopped. "
                + (f"The last good checkpoint ({kept.name}) is kept; resume from it with a lower learning rate. "
                   if kept else "No checkpoint had been saved yet. ")
                + "Lower learning rates, a logit output or spectral norm usually help.")
-        self.rundir.write_status(status=RunStatus.FAILED, message=msg, step=self.step)
+        if self.rundir is not None:
+            self.rundir.write_status(status=RunStatus.FAILED, message=msg, step=self.step)
         self._publish(status=RunStatus.FAILED, message=msg)
         return self.snapshot()
 

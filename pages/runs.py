@@ -39,13 +39,15 @@ def listing(records: list[RunRecord]) -> None:
     rows = [{**r.row(), "wall_time_s": duration(r.wall_time_s)} for r in records]
     st.dataframe(
         rows, hide_index=True, placeholder="—",
-        column_order=["name", "preset", "arch", "created", "status", "steps", "wall_time_s", "images_per_sec",
-                      "d_loss", "g_loss", "fid", "coverage_classes"],
+        column_order=["name", "preset", "arch", "created", "status", "steps", "wall_time_s", "world_size",
+                      "images_per_sec", "d_loss", "g_loss", "fid", "coverage_classes"],
         column_config={
             "name": st.column_config.TextColumn("Run", pinned=True),
             "preset": "Preset", "arch": "Architecture", "created": "Created", "status": "Status",
             "steps": st.column_config.NumberColumn("Steps", format="localized"),
             "wall_time_s": "Wall time",
+            "world_size": st.column_config.NumberColumn("Processes", format="%d",
+                                                        help="processes that trained it (torchrun; README › Scaling out)"),
             "images_per_sec": st.column_config.NumberColumn("Images/s", format="%.0f"),
             "d_loss": st.column_config.NumberColumn("D loss", format="%.3f"),
             "g_loss": st.column_config.NumberColumn("G loss", format="%.3f"),

@@ -97,6 +97,7 @@ def config_form(key: str, initial: TrainConfig) -> TrainConfig | None:
         v["threads"] = num(c1, "threads", step=1)
         v["device"] = c2.selectbox(FIELD_LABELS["device"], DEVICES, index=DEVICES.index(initial.device), key=k("device"),
                                    help=FIELD_HELP["device"])
+        v["amp"] = c2.checkbox(FIELD_LABELS["amp"], value=initial.amp, key=k("amp"), help=FIELD_HELP["amp"])
         v["data_dir"] = c3.text_input(FIELD_LABELS["data_dir"], value=initial.data_dir, key=k("data_dir"),
                                       help=FIELD_HELP["data_dir"], placeholder="search the usual places").strip()
         st.caption("Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is faster while "

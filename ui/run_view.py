@@ -57,7 +57,8 @@ def _summary(record: RunRecord) -> None:
     params = f" · {count(record.total_params)} parameters" if record.total_params is not None else ""
     of_total = f" of {record.total_steps:,}" if record.total_steps else ""
     st.caption(f"{record.preset or 'custom'} · {record.arch}{params} · **{record.status}** · step {record.steps:,}"
-               f"{of_total} · {duration(record.wall_time_s)} of training · started {record.created_date} · "
+               f"{of_total} · {duration(record.wall_time_s)} of training"
+               f"{f' on {record.world_size} processes' if record.world_size > 1 else ''} · started {record.created_date} · "
                f"`{record.path}`")
 
 

@@ -10,11 +10,13 @@ import argparse
 import dataclasses
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from gan_core.cli.command import Command
 from gan_core.config import TrainConfig
+from gan_core.distributed import World
 from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
 from gan_core.runs import RunDir, RunStatus
 
@@ -61,24 +63,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from gan_core.training import Trainer
 
-    if args.resume:
+    world = World.from_env()  # under torchrun: this process's rank (gan_core.distributed)
+    if args.resume and world.is_main:
         run_dir = Path(args.resume)
         saved = (RunDir(run_dir) if run_dir.is_dir() else RunDir.of_checkpoint(run_dir)).read_config()
         config = saved.replace(**explicit_overrides(args))
-    else:
+    else:  # the other ranks of a resume are sent rank 0's config: the run folder may be on another machine
         config = config_from_args(args)
-    trainer = Trainer(config, runs_root=args.runs_root, resume=args.resume)
+    trainer = Trainer(config, runs_root=args.runs_root, resume=args.resume, world=world)
     bar: tqdm | None = None
-    interrupted = {"n": 0}
+    interrupted = {"n": 0, "first": 0.0}
 
     def on_signal(sig: int, _frame: Any) -> None:
-        """Ctrl-C and SIGTERM (a `kill`, a scheduler's stop) both save a checkpoint and stop; a second one aborts."""
+        """Ctrl-C and SIGTERM (a `kill`, a scheduler's stop) both save a checkpoint and stop; a second one aborts.
+
+        A repeat within a second is the same request (torchrun passes on the terminal's Ctrl-C, which its workers
+        also got), not a second one.
+        """
         interrupted["n"] += 1
         if interrupted["n"] > 1:
-            raise KeyboardInterrupt
+            if time.monotonic() - interrupted["first"] > 1.0:
+                raise KeyboardInterrupt
+            return
+        interrupted["first"] = time.monotonic()
         trainer.stop()
         what = "Ctrl-C" if sig == signal.SIGINT else "the signal"
-        print(f"\nStopping: saving a checkpoint ({what} again to abort without saving)...", file=sys.stderr)
+        if world.is_main:
+            print(f"\nStopping: saving a checkpoint ({what} again to abort without saving)...", file=sys.stderr)
 
     def on_step(snap: Any) -> None:
         nonlocal bar
@@ -91,18 +102,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        snap = trainer.run(on_step=on_step)
+        snap = trainer.run(on_step=on_step if world.is_main else None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if bar is not None:
             bar.close()
+    if snap.status == RunStatus.FAILED:
+        print(f"error: {snap.message}" if world.is_main else f"error (rank {world.rank}): {snap.message}",
+              file=sys.stderr)
+        return 1
+    if not world.is_main:
+        return 130 if interrupted["n"] else 0
     for w in snap.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if snap.status == RunStatus.FAILED:
-        print(f"error: {snap.message}", file=sys.stderr)
-        return 1
-    print(f"{snap.status}: {snap.message}. Run folder: {snap.run_dir}")
+    print(f"{snap.status}: {snap.message}. Run folder: {snap.run_dir}"
+          + (f" ({world.size} processes)" if world.distributed else ""))
     return 130 if interrupted["n"] else 0
 
 
