@@ -82,7 +82,7 @@ def test_what_a_resume_may_change_is_read_off_the_fields():
 
     assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s",
                               "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
-                              "threads", "device", "data_dir"}
+                              "threads", "device", "amp", "data_dir"}
 
 
 def test_model_config_is_read_off_the_train_config_by_field_name():

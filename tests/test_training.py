@@ -41,6 +41,14 @@ def test_short_run_trains_and_writes_a_run_folder(tiny_config, runs_root):
     assert g(torch.randn(2, 100)).shape == (2, 1, 28, 28)
 
 
+def test_bf16_autocast_trains_when_asked_for_on_the_cpu(tiny_config, runs_root):
+    snap = Trainer(tiny_config.replace(name="amp", amp=True, conditional=True, info_codes=4, max_steps=6),
+                   runs_root=runs_root).run()
+    assert snap.status == "finished", snap.message
+    assert all(np.isfinite(float(v)) for r in _losses(snap.run_dir) for v in r[1:])
+    assert load_generator(runs_root / "amp").generator.body[0].weight.dtype == torch.float32  # the weights stay fp32
+
+
 def test_exact_resume(tiny_config, runs_root):
     cfg = tiny_config.replace(ema=0.9)  # dropout, BN, EMA and Adam state all have to survive
     straight = Trainer(cfg.replace(name="straight"), runs_root=runs_root).run()

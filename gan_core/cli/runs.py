@@ -39,12 +39,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     root = Path(args.runs_root) if args.runs_root else default_runs_root()
     records = list_records(root)
     if not records:
-        print(f"no runs in {root} (train one: python -m gan_core train --preset studio)")
+        print(f"no runs in {root} (train one: python -m gan_core train)")
         return 0
-    header = ["name", "preset", "created", "status", "steps", "wall time", "img/s", "D loss", "G loss", "FID",
+    header = ["name", "preset", "created", "status", "steps", "wall time", "procs", "img/s", "D loss", "G loss", "FID",
               "classes"]
     rows = [[r.name, r.preset or "—", r.created_date, r.status, f"{r.steps:,}", duration(r.wall_time_s),
-             number(r.images_per_sec, 0), number(r.d_loss, 3), number(r.g_loss, 3), number(r.fid, 2),
+             str(r.world_size), number(r.images_per_sec, 0), number(r.d_loss, 3), number(r.g_loss, 3), number(r.fid, 2),
              number(r.coverage_classes, 0)] for r in records]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for line in [header, *rows]:
