@@ -141,7 +141,8 @@ class Trainer:
         self.world = world or World()
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change).
         self.budget = check_fits(config, self.runs_root or default_runs_root(), processes=self.world.local_size)
-        distributed.check_batch(config.batch_size, self.world)  # and before any folder exists
+        if self.world.is_main:  # before any folder exists (the other ranks learn the run's config from rank 0)
+            distributed.check_batch(config.batch_size, self.world)
         self._lock = threading.Lock()
         self._live = _Live(Snapshot(status=RunStatus.STARTING, config=config))
         self._stop = threading.Event()

@@ -43,7 +43,7 @@ def main() -> None:
     snap = trainer.run()
     assert trainer.G_ema is not None
     report = {
-        "status": str(snap.status), "message": snap.message, "step": trainer.step, "world_size": world.size,
+        "status": str(snap.status), "step": trainer.step, "world_size": world.size,
         # G's buffers too: rank 0's BatchNorm statistics are broadcast before the EMA copies them.
         "G": digest(list(trainer.G.state_dict().items())),
         "G_ema": digest(list(trainer.G_ema.state_dict().items())),

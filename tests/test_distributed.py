@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from gan_core.checkpoints import load_generator, read_weights
 from gan_core.config import TrainConfig
@@ -102,7 +103,7 @@ def test_torchrun_environment_is_read_and_checked(monkeypatch):
 # ----------------------------------------------------------------------------- two gloo processes
 @needs_data
 @pytest.mark.slow
-def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_process(tmp_path):
+def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_process(tmp_path, monkeypatch):
     runs, out = tmp_path / "runs", tmp_path / "out"
     out.mkdir()
     proc = _torchrun("tests/ddp_worker.py", str(runs), str(out))
@@ -127,6 +128,14 @@ def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_pr
     assert (record.status, record.world_size) == ("finished", 2)
     # Rank 0's EMA copy is what the checkpoint holds, and what the app samples.
     assert load_generator(run.path).generator(torch.randn(2, 100), torch.tensor([0, 1])).shape == (2, 1, 28, 28)
+    # The Runs page lists it like any run, with the processes that trained it, and opens its own view.
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(runs))
+    at = AppTest.from_file(str(REPO / "pages" / "runs.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["world_size"]) == [2]
+    at.multiselect(key="runs_compare").set_value(["ddp"]).run()
+    assert not at.exception, at.exception
+    assert any("of training on 2 processes" in str(c.value) for c in at.caption)
 
     # Its checkpoint resumes in a single process, which goes on from step 30.
     proc = _train("--resume", str(run.path), "--epochs", "4")
