@@ -392,17 +392,22 @@ class Trainer:
             (loss_d + info_d).backward()
             self.opt_d.step()
         # (2) Update G: maximize log D(G(z)) (the non-saturating form), plus the code's likelihood: G must draw
-        #     images from which Q recovers the code it was given. D is called directly, not through DDP: its
-        #     gradients from this pass are never used (zeroed before D's next update), so they are not all-reduced.
-        with self._autocast():
-            if code is None:
-                out_gen, info_g = self.D(fake, y_fake), 0.0
-            else:
-                out_gen, code_logits = self.D.score_and_code(fake, y_fake)
-                info_g = cfg.info_weight * F.cross_entropy(code_logits, code)
-            loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
-        self.opt_g.zero_grad(set_to_none=True)
-        (loss_g + info_g).backward()
+        #     images from which Q recovers the code it was given. D's weights are frozen for this pass: G needs only
+        #     the gradient through D to its input, so D's own is never computed (and D, called directly rather than
+        #     through DDP, takes part in no all-reduce).
+        self.D.requires_grad_(False)
+        try:
+            with self._autocast():
+                if code is None:
+                    out_gen, info_g = self.D(fake, y_fake), 0.0
+                else:
+                    out_gen, code_logits = self.D.score_and_code(fake, y_fake)
+                    info_g = cfg.info_weight * F.cross_entropy(code_logits, code)
+                loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
+            self.opt_g.zero_grad(set_to_none=True)
+            (loss_g + info_g).backward()
+        finally:
+            self.D.requires_grad_(True)
         self.opt_g.step()
         # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
         if self.G_ema is not None:
