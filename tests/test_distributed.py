@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,29 @@ def test_two_processes_train_what_one_process_trains_and_a_one_process_run_resum
     assert [int(r["step"]) for r in _rows(run)] == list(range(1, 31))
     assert run.read_status()["world_size"] == 2
     assert TrainConfig.from_dict(json.loads(run.config_path.read_text())).batch_size == 64
+
+
+@needs_data
+@pytest.mark.slow
+def test_two_machines_one_run_folder_written_by_rank_0_alone(tmp_path):
+    """README's two-node command, as two torchrun agents on this machine meeting at a c10d endpoint. Each "machine"
+    has its own runs folder: rank 0's holds the run, the other machine's stays untouched."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    procs = []
+    for node in ("a", "b"):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "GAN_STUDIO_RUNS": str(tmp_path / node / "runs")}
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "two-nodes",
+               "-m", "gan_core", "train", "--name", "nodes", *TINY, "--epochs", "1"]
+        procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    written = [node for node in ("a", "b") if (tmp_path / node / "runs").exists()]
+    assert len(written) == 1, outputs
+    run = RunDir(tmp_path / written[0] / "runs" / "nodes")
+    assert run.read_status()["status"] == "finished" and run.read_status()["world_size"] == 2
+    assert [int(r["step"]) for r in _rows(run)] == list(range(1, 11))
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert "(2 processes)" in outputs["ab".index(written[0])][0]
