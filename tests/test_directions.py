@@ -94,7 +94,8 @@ def test_move_and_strips_start_from_the_base_image(cond):
     assert torch.equal(move(cond, z, d, [0, 0], label=2), base)
     assert not torch.equal(move(cond, z, d, [2.0], label=2), base)
     s = strips(cond, z, d, (-1, 0, 1), label=2)
-    assert s.shape == (12, 1, 28, 28) and torch.allclose(s[1::3], base.expand(4, -1, -1, -1), atol=1e-6)
+    # The centre column is the base image, to the float rounding of a batch of 12 against a batch of 1.
+    assert s.shape == (12, 1, 28, 28) and torch.allclose(s[1::3], base.expand(4, -1, -1, -1), atol=1e-4)
     assert walk_gif(cond, z, d.vectors[0], frames=6, label=2)[:4] == b"GIF8"
     with pytest.raises(ValueError, match="5 amounts given for 4 directions"):
         move(cond, z, d, [1] * 5)
