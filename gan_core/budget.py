@@ -23,8 +23,8 @@ from gan_core.runs import MAX_GRIDS_ON_DISK
 
 FLOAT_BYTES = 4
 TRAIN_IMAGES = 60_000
-RUNTIME_BYTES = 750 * 2**20    # torch, the data's other copies, Python: so that studio-fast's estimate is its peak RSS
-                               # as measured here (1.04 GB, 2026-12-01)
+RUNTIME_BYTES = 750 * 2**20    # torch, the data's other copies, Python: so that the default's estimate is near its peak
+                               # RSS as measured here (studio-fast 1.04 GB, studio-fast-deep 1.04 GiB; 2026-12-01)
 MEMORY_SHARE = 0.8             # refuse what would take more than this share of the memory available now
 GRID_PNG_BYTES_PER_IMAGE = 900  # a saved grid's PNG, per image (measured: 50-90 KB for 100 images)
 

@@ -38,32 +38,31 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset(
-            "studio-fast",
-            "The default: press Start and see clothes within a minute. The studio DCGAN, class-conditional, at "
-            "ten times studio's learning rates (2e-3), no dropout in D, an EMA of G with a warm-up, on all cores; "
-            "the grid shows one class per row.",
-            "Fashion GAN Studio",
-            "On a 2-core CPU, two runs: clothes in the live grid within a minute; after 2 minutes FID 6.2-6.3 with "
-            "every class at 7.5-12.2 % of samples; after 10, FID 3.7-3.8, precision 0.79-0.80, recall 0.48, what "
-            "the studio recipe needed 51 minutes for (benchmarks/README.md). studio-fast-deep, its deeper-G "
-            "variant, made the shipped class-conditional generator.",
-            # FID and class coverage every 1,000 steps (about 80 s here) on 2,000 samples, so the live view has a
-            # quality curve: about 1.2 s each, 1.5 % of the training time on an idle 2-core machine (benchmarks/README.md).
-            {**_STUDIO, "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3, "grid_size": 100,
-             "eval_every": 1000, "eval_samples": 2000},
-        ),
-        Preset(
             "studio-fast-deep",
-            "studio-fast with the deeper generator (dcgan-deep: a 3x3 conv after each upsampling): about 30 % "
-            "slower per step, better per minute after the first few. The recipe of the shipped class-conditional "
-            "generator.",
+            "The default: press Start and see clothes within a minute. A DCGAN with a deeper generator (dcgan-deep: "
+            "a 3x3 conv after each upsampling), class-conditional, at ten times studio's learning rates (2e-3), no "
+            "dropout in D, an EMA of G with a warm-up, on all cores; the grid shows one class per row.",
             "Fashion GAN Studio",
-            "At studio-fast's rate studio's two-layer G stopped at FID 3.7-3.8 (n = 2,000); this G went on to 2.05. "
-            "The shipped dcgan-cond is this recipe on one core for 45 minutes, then 6 at lr 2e-4 (resume with "
-            "--lr-g 2e-4 --lr-d 2e-4): FID 1.96, recall 0.656, 93.1 % of samples of the class asked for "
-            "(benchmarks/shipped_generators.md).",
+            "On a 2-core CPU, in one run beside studio-fast: after 2 minutes FID 6.00 (studio-fast 6.95) with every "
+            "class at 8.1-12.2 % of samples; after 10, FID 2.91 (3.84), precision 0.78 (0.79), recall 0.52 (0.49) "
+            "(benchmarks/README.md). The shipped dcgan-cond is this recipe on one core for 45 minutes, then 6 at "
+            "lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.96, recall 0.656, 93.1 % of samples of the class "
+            "asked for (benchmarks/shipped_generators.md).",
+            # FID and class coverage every 1,000 steps (about 2 min here) on 2,000 samples, so the live view has a
+            # quality curve (benchmarks/README.md, "What in-training evaluation costs").
             {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
              "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
+        ),
+        Preset(
+            "studio-fast",
+            "The default until 2026-12-01: studio-fast-deep with studio's two-layer generator. About 45 % more "
+            "images/s; clothes sooner in the first seconds, worse after the first minute.",
+            "Fashion GAN Studio",
+            "On a 2-core CPU: after 2 minutes FID 6.2-7.0 with every class at 7.2-13.3 % of samples; after 10, FID "
+            "3.7-3.8, precision 0.79-0.80, recall 0.48-0.49, what the studio recipe needed 51 minutes for; at this "
+            "rate its G stops improving at FID 3.7-3.8 (n = 2,000) (benchmarks/README.md).",
+            {**_STUDIO, "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3, "grid_size": 100,
+             "eval_every": 1000, "eval_samples": 2000},
         ),
         Preset(
             "studio",
@@ -176,4 +175,4 @@ def preset_config(name: str, /, **overrides: Any) -> TrainConfig:
     return get_preset(name).config(**overrides)
 
 # The preset the Train page selects first, `python -m gan_core train` uses without --preset, and README names.
-DEFAULT_PRESET = "studio-fast"
+DEFAULT_PRESET = "studio-fast-deep"

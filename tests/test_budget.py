@@ -22,8 +22,9 @@ HUGE = {"arch": "tf-tutorial", "width": 8.0, "batch_size": 4096}  # the issue's 
 
 def test_the_default_fits_and_its_estimate_is_near_what_was_measured():
     b = estimate(get_preset(DEFAULT_PRESET).config())
-    assert 0.7 * 2**30 < b.memory < 1.5 * 2**30, "measured here: 1.04 GB peak RSS for studio-fast"
-    assert 13 * 2**20 < b.checkpoint < 17 * 2**20, "measured here: 15 MB per studio-fast checkpoint"
+    # Measured here for studio-fast-deep: 1.04 GiB peak RSS, 15.9 MiB per checkpoint (studio-fast: 1.04 GB, 15 MB).
+    assert 0.7 * 2**30 < b.memory < 1.5 * 2**30
+    assert 13 * 2**20 < b.checkpoint < 18 * 2**20
     assert b.problems() == []
 
 
