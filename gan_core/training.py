@@ -114,11 +114,15 @@ class DiscriminatorUpdate(nn.Module):
 
     def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
                 with_code: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        out_real = self.D(real, y_real)
-        if not with_code:
-            return out_real, self.D(fake, y_fake), None
-        out_fake, code_logits = self.D.score_and_code(fake, y_fake)
-        return out_real, out_fake, code_logits
+        return self.D(real, y_real), *score_fake(self.D, fake, y_fake, with_code)
+
+
+def score_fake(D: Discriminator, fake: torch.Tensor, labels: torch.Tensor | None, with_code: bool
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's scores on generated images and, with an InfoGAN code, the Q head's code logits (one pass through D)."""
+    if not with_code:
+        return D(fake, labels), None
+    return D.score_and_code(fake, labels)
 
 
 class Trainer:
@@ -398,11 +402,8 @@ class Trainer:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                if code is None:
-                    out_gen, info_g = self.D(fake, y_fake), 0.0
-                else:
-                    out_gen, code_logits = self.D.score_and_code(fake, y_fake)
-                    info_g = cfg.info_weight * F.cross_entropy(code_logits, code)
+                out_gen, code_logits = score_fake(self.D, fake, y_fake, code is not None)
+                info_g = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
                 loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
             self.opt_g.zero_grad(set_to_none=True)
             (loss_g + info_g).backward()

@@ -46,7 +46,7 @@ def listing(records: list[RunRecord]) -> None:
             "preset": "Preset", "arch": "Architecture", "created": "Created", "status": "Status",
             "steps": st.column_config.NumberColumn("Steps", format="localized"),
             "wall_time_s": "Wall time",
-            "world_size": st.column_config.NumberColumn("Processes", format="%d",
+            "world_size": st.column_config.NumberColumn("Procs", format="%d",
                                                         help="processes that trained it (torchrun; README › Scaling out)"),
             "images_per_sec": st.column_config.NumberColumn("Images/s", format="%.0f"),
             "d_loss": st.column_config.NumberColumn("D loss", format="%.3f"),

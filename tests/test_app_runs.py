@@ -113,26 +113,20 @@ def _app_on_runs_page() -> AppTest:
 
 
 def test_the_view_opens_sample_and_evaluate_on_the_latest_checkpoint_and_train_on_the_run(runs):
-    at = _app_on_runs_page()
-    at.multiselect(key="runs_compare").set_value(["conv"]).run()
-    at.button(key="runs_view_sample").click().run()
-    assert not at.exception, at.exception
-    assert at.title[0].value == "Sample"
-    assert at.selectbox(key="sample_gen").value.path == RunDir(runs / "conv").latest_checkpoint()
-
-    at = _app_on_runs_page()
-    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
-    at.button(key="runs_view_evaluate").click().run()
-    assert not at.exception, at.exception
-    assert at.title[0].value == "Evaluate"
-    assert at.selectbox(key="evaluate_gen").value.path == RunDir(runs / "mlp").latest_checkpoint()
-
-    at = _app_on_runs_page()
-    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
-    at.button(key="runs_view_resume").click().run()
-    assert not at.exception, at.exception
-    assert at.title[0].value == "Train"
-    assert at.selectbox(key="train_ckpt_run").value == "mlp"
+    latest = {name: RunDir(runs / name).latest_checkpoint() for name in ("conv", "mlp")}
+    # (run, the view's button, the page it opens, the picker there, what the picker must hold)
+    for run, button, title, picker, expected in (
+        ("conv", "runs_view_sample", "Sample", "sample_gen", latest["conv"]),
+        ("mlp", "runs_view_evaluate", "Evaluate", "evaluate_gen", latest["mlp"]),
+        ("mlp", "runs_view_resume", "Train", "train_ckpt_run", "mlp"),
+    ):
+        at = _app_on_runs_page()
+        at.multiselect(key="runs_compare").set_value([run]).run()
+        at.button(key=button).click().run()
+        assert not at.exception, at.exception
+        assert at.title[0].value == title
+        value = at.selectbox(key=picker).value
+        assert (value if picker == "train_ckpt_run" else value.path) == expected, button
 
 
 def test_rename_and_delete_from_the_page(runs):
