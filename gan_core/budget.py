@@ -24,7 +24,8 @@ from gan_core.runs import MAX_GRIDS_ON_DISK
 FLOAT_BYTES = 4
 TRAIN_IMAGES = 60_000
 RUNTIME_BYTES = 750 * 2**20    # torch, the data's other copies, Python: so that the default's estimate is near its peak
-                               # RSS as measured here (studio-fast 1.04 GB, studio-fast-deep 1.04 GiB; 2026-12-01)
+                               # RSS as measured here (studio-fast 1.04 GB, studio-fast-deep 1.04 GiB with R1 and
+                               # without; 2026-12-01)
 MEMORY_SHARE = 0.8             # refuse what would take more than this share of the memory available now
 GRID_PNG_BYTES_PER_IMAGE = 900  # a saved grid's PNG, per image (measured: 50-90 KB for 100 images)
 
@@ -68,9 +69,10 @@ def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1
     p_g, p_d = _count(g), _count(d)
     ema = p_g if cfg.ema > 0 else 0
     # Weights, gradients and Adam's two moments of both networks, the EMA copy; activations kept for backward
-    # (G once, D on real and fake) and their gradients; the training images as float32.
+    # (G once, D on real and fake, and with R1 the graph of D's input gradient on real images) and their
+    # gradients; the training images as float32.
     weights = (4 * (p_g + p_d) + ema) * FLOAT_BYTES
-    activations = 2 * (act_g + 2 * act_d) * FLOAT_BYTES
+    activations = 2 * (act_g + (3 if cfg.r1_gamma > 0 else 2) * act_d) * FLOAT_BYTES
     images = (cfg.max_images or TRAIN_IMAGES) * 28 * 28 * FLOAT_BYTES
     memory = processes * (RUNTIME_BYTES + weights + activations + images)  # each process holds all of it (an upper bound)
 

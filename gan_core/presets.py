@@ -41,22 +41,25 @@ PRESETS: dict[str, Preset] = {
             "studio-fast-deep",
             "The default: press Start and see clothes within a minute. A DCGAN with a deeper generator (dcgan-deep: "
             "a 3x3 conv after each upsampling), class-conditional, at ten times studio's learning rates (2e-3), no "
-            "dropout in D, an EMA of G with a warm-up, on all cores; the grid shows one class per row.",
+            "dropout in D, the R1 penalty on D (gamma 0.1), an EMA of G with a warm-up, on all cores; the grid shows "
+            "one class per row.",
             "Fashion GAN Studio",
-            "On a 2-core CPU, in one run beside studio-fast: after 2 minutes FID 6.00 (studio-fast 6.95) with every "
-            "class at 8.1-12.2 % of samples; after 10, FID 2.91 (3.84), precision 0.78 (0.79), recall 0.52 (0.49) "
-            "(benchmarks/README.md). The shipped dcgan-cond is this recipe on one core for 45 minutes, then 6 at "
-            "lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.96, recall 0.656, 93.1 % of samples of the class "
-            "asked for (benchmarks/shipped_generators.md).",
-            # FID and class coverage every 1,000 steps (about 2 min here) on 2,000 samples, so the live view has a
-            # quality curve (benchmarks/README.md, "What in-training evaluation costs").
+            "On a 2-core CPU, in one session beside the same recipe without R1: after 2 minutes FID 7.19 (without R1 "
+            "5.99) with every class at 7.7-12.3 % of samples; after 10, FID 2.20 (2.87), precision 0.75 (0.79), "
+            "recall 0.55 (0.54) (benchmarks/README.md). The shipped dcgan-cond is this recipe on one core for 45 "
+            "minutes, then 15 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.33, precision 0.781, recall "
+            "0.645, 92.7 % of samples of the class asked for (benchmarks/shipped_generators.md).",
+            # R1 costs 18 % of the images/s and a little of the first two minutes; from about 10 minutes on it is
+            # ahead (after an hour on one core: FID 1.33, against 2.10 without it). FID and class coverage every 1,000
+            # steps (about 2 min here) on 2,000 samples, so the live view has a quality curve (benchmarks/README.md,
+            # "What in-training evaluation costs").
             {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
-             "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
+             "r1_gamma": 0.1, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
         ),
         Preset(
             "studio-fast",
-            "The default until 2026-12-01: studio-fast-deep with studio's two-layer generator. About 45 % more "
-            "images/s; clothes sooner in the first seconds, worse after the first minute.",
+            "The default until 2026-12-01: studio-fast-deep with studio's two-layer generator and without R1. Faster "
+            "per image; clothes sooner in the first seconds, worse after the first minute.",
             "Fashion GAN Studio",
             "On a 2-core CPU: after 2 minutes FID 6.2-7.0 with every class at 7.2-13.3 % of samples; after 10, FID "
             "3.7-3.8, precision 0.79-0.80, recall 0.48-0.49, what the studio recipe needed 51 minutes for; at this "

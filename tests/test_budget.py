@@ -28,6 +28,14 @@ def test_the_default_fits_and_its_estimate_is_near_what_was_measured():
     assert b.problems() == []
 
 
+def test_r1_counts_the_graph_of_ds_input_gradient():
+    """R1 keeps a second graph through D on the real batch for its double backward: the estimate grows by it."""
+    base = get_preset(DEFAULT_PRESET).config(r1_gamma=0.0, batch_size=512)
+    without, with_r1 = estimate(base), estimate(base.replace(r1_gamma=0.1))
+    assert with_r1.memory > without.memory
+    assert with_r1.checkpoint == without.checkpoint
+
+
 def test_an_oversized_config_is_refused_with_its_numbers_and_the_fields_to_change(runs_root):
     cfg = get_preset("tf-tutorial").config(**HUGE)
     b = estimate(cfg)
