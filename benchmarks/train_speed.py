@@ -1,7 +1,7 @@
 """Images/s of one training step (one D + one G update) per architecture, and per thread count.
 
     .venv/bin/python benchmarks/train_speed.py [--threads 1 2] [--batch-size 64] [--seconds 4] [--busy]
-        [--arch dcgan-deep] [--dropout 0] [--d-width 0 1.5 2]
+        [--arch dcgan-deep] [--dropout 0] [--d-width 0 1.5 2] [--r1-gamma 0.1]
 
 Each architecture runs at its default settings on real Fashion-MNIST batches for a
 fixed wall time after a warm-up. The first thread count listed is the baseline
@@ -29,7 +29,7 @@ import torch
 
 from gan_core.config import TrainConfig
 from gan_core.data import load_split
-from gan_core.losses import discriminator_loss, generator_loss
+from gan_core.losses import discriminator_loss, generator_loss, r1_penalty
 from gan_core.models import ARCHITECTURES, build_discriminator, build_generator, summarize
 
 
@@ -40,7 +40,7 @@ def _spin(stop: mp.Event) -> None:  # type: ignore[valid-type]
 
 
 def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Tensor, dropout: float = 0.3,
-            d_width: float = 0.0) -> float:
+            d_width: float = 0.0, r1_gamma: float = 0.0) -> float:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = TrainConfig(arch=arch, batch_size=batch, dropout=dropout, d_width=d_width).model_config()
@@ -49,9 +49,12 @@ def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Ten
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
 
     def step(i: int) -> None:
-        x = real[(i * batch) % (len(real) - batch):][:batch]
+        x = real[(i * batch) % (len(real) - batch):][:batch].requires_grad_(r1_gamma > 0)
         fake = g(torch.randn(batch, cfg.latent_dim))
-        loss_d = discriminator_loss("bce", d(x), d(fake.detach()))
+        out_real = d(x)
+        loss_d = discriminator_loss("bce", out_real, d(fake.detach()))
+        if r1_gamma > 0:  # as the trainer does: the penalty's double backward through D on the real batch
+            loss_d = loss_d + 0.5 * r1_gamma * r1_penalty(out_real, x)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
@@ -77,6 +80,7 @@ def main() -> None:
     ap.add_argument("--arch", nargs="+", default=list(ARCHITECTURES))
     ap.add_argument("--dropout", type=float, default=0.3, help="D dropout (studio-deep uses 0)")
     ap.add_argument("--d-width", type=float, nargs="+", default=[0.0], help="D width multipliers (0: as G)")
+    ap.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty weight (the default preset: 0.1)")
     ap.add_argument("--busy", action="store_true", help="keep one other core busy while measuring")
     args = ap.parse_args()
 
@@ -87,7 +91,7 @@ def main() -> None:
         spinner.start()
     try:
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-              f"batch {args.batch_size}, {args.seconds:.0f} s per cell, other core busy: {args.busy}, "
+              f"batch {args.batch_size}, R1 {args.r1_gamma:g}, {args.seconds:.0f} s per cell, other core busy: {args.busy}, "
               f"load average {os.getloadavg()[0]:.1f}")
         head = f"{'arch':<17}{'d_width':>8}{'G params':>10}{'D params':>10}"
         head += "".join(f"{f'{t} thr img/s':>14}" for t in args.threads)
@@ -98,7 +102,7 @@ def main() -> None:
             for d_width in args.d_width:
                 cfg = TrainConfig(arch=arch, d_width=d_width).model_config()
                 g_params, d_params = summarize(build_generator(cfg)).total, summarize(build_discriminator(cfg)).total
-                rates = [measure(arch, t, args.batch_size, args.seconds, real, args.dropout, d_width)
+                rates = [measure(arch, t, args.batch_size, args.seconds, real, args.dropout, d_width, args.r1_gamma)
                          for t in args.threads]
                 base = base or rates[0]
                 row = f"{arch:<17}{d_width:>8g}{g_params:>10,}{d_params:>10,}" + "".join(f"{r:>14,.0f}" for r in rates)
