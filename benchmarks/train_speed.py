@@ -54,7 +54,7 @@ def measure(arch: str, threads: int, batch: int, seconds: float, real: torch.Ten
         out_real = d(x)
         loss_d = discriminator_loss("bce", out_real, d(fake.detach()))
         if r1_gamma > 0:  # as the trainer does: the penalty's double backward through D on the real batch
-            loss_d = loss_d + 0.5 * r1_gamma * r1_penalty(out_real, x)
+            loss_d = loss_d + r1_penalty(out_real, x, r1_gamma)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()

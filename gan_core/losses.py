@@ -52,7 +52,8 @@ def realness(out: torch.Tensor, *, from_probs: bool) -> float:
     return float(p.mean())
 
 
-def r1_penalty(real_out: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
-    """Mean squared gradient norm of D's output w.r.t. real images (Mescheder et al. 2018)."""
+def r1_penalty(real_out: torch.Tensor, real_images: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The R1 term of D's loss, gamma / 2 times the mean squared gradient norm of D's output w.r.t. real images
+    (Mescheder et al. 2018). `real_images` must require grad; the graph is kept for the double backward."""
     (grad,) = torch.autograd.grad(real_out.sum(), real_images, create_graph=True)
-    return grad.pow(2).flatten(1).sum(1).mean()
+    return 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()

@@ -391,7 +391,7 @@ class Trainer:
                 # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
                 info_d = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
             if cfg.r1_gamma > 0:
-                loss_d = loss_d + 0.5 * cfg.r1_gamma * r1_penalty(out_real, real)
+                loss_d = loss_d + r1_penalty(out_real, real, cfg.r1_gamma)
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + info_d).backward()
             self.opt_d.step()
