@@ -17,6 +17,13 @@ mean of its exemplars' one-hots, and the result's code is the signed sum of the
 operands' codes. Summing z alone would let the argmax of the sum pick one operand's
 switch and drop the others.
 
+A conditional generator's label is part of its latent in the same way: a one-hot
+fed in beside z. So the result is decoded with the signed sum of the operands'
+one-hot labels (sandal + sneaker decodes z_sandal + z_sneaker with both classes
+switched on), and the class arithmetic happens with the style arithmetic. With
+`sum_labels` False it is decoded with operand A's label alone: the sum then moves
+the style within A's class and nothing else.
+
 An `Operand` is one term of the sum: its sign, its latent, the class a conditional
 generator decodes it with, and what it is (a seed or a class mean), which also
 gives the text that names it.
@@ -30,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from gan_core.data import CLASS_NAMES, class_index
 from gan_core.images import scale_to_unit
@@ -263,9 +271,12 @@ class ArithmeticResult:
     pixel_result: torch.Tensor      # (1, 1, 28, 28): sum of sign_i * G(z_i), rescaled to [-1, 1]
     pixel_result_raw: torch.Tensor  # (1, 1, 28, 28): the same before rescaling, in [-n, n]
     z_result: torch.Tensor          # (latent_dim,): the vector decoded into latent_result
-    result_label: int | None        # the class a conditional G decoded the result with
+    # (num_classes,): the class part a conditional G decoded the result with: the signed sum of the operands'
+    # one-hot labels, or operand A's one-hot (`sum_labels` False); None for an unconditional G
+    label_result: torch.Tensor | None
     rescaling: str
     renormalized: bool = False      # operands and result were set to length sqrt(latent_dim) before decoding
+    labels_summed: bool = True      # label_result is the sum of the operands' labels, not operand A's alone
     code_result: torch.Tensor | None = None  # (info_codes,): the signed sum of the operands' InfoGAN codes
     operands: tuple[Operand, ...] = ()       # the operands, each with its decoded image
 
@@ -274,6 +285,13 @@ class ArithmeticResult:
         if self.rescaling == "clip":
             return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; values outside the image range [-1, 1] were clipped"
         return f"pixel sum ranged over [{lo:.2f}, {hi:.2f}]; min-max rescaled to the image range [-1, 1]"
+
+    def label_terms(self) -> str:
+        """The class part of the result as '+1·Sandal, +1·Sneaker' (zero weights left out; '0' when all are)."""
+        if self.label_result is None:
+            return ""
+        return ", ".join(f"{w:+g}·{CLASS_NAMES[c]}" for c, w in enumerate(self.label_result.tolist())
+                         if abs(w) > 1e-6) or "0"
 
     def code_terms(self) -> str:
         """The summed InfoGAN code as '+1.00·c3, -1.00·c7' (zero weights left out; '0' when all are)."""
@@ -316,14 +334,15 @@ def _checked(g: Generator, op: Operand, i: int) -> int | None:
 
 
 @torch.no_grad()
-def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax", renormalize: bool = False
-               ) -> ArithmeticResult:
+def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax", renormalize: bool = False,
+               sum_labels: bool = True) -> ArithmeticResult:
     """Vector-space and pixel-space results of sum(sign_i * operand_i) for the same operands.
 
-    A conditional G decodes every operand with its own label and the latent result with the first operand's
-    label. The latent sum is taken in float64, so A + B − B is exactly A. `renormalize` sets every operand and
-    the sum to the typical length first (see `typical_length`; codes are not rescaled). For a G with an InfoGAN
-    code, an operand's code is its latent's, or the one-hot read off its z, and the codes are summed too.
+    A conditional G decodes every operand with its own label and the latent result with the signed sum of their
+    one-hot labels (`sum_labels` False: with operand A's label). The latent sum is taken in float64, so
+    A + B − B is exactly A. `renormalize` sets every operand and the sum to the typical length first (see
+    `typical_length`; codes and labels are not rescaled). For a G with an InfoGAN code, an operand's code is its
+    latent's, or the one-hot read off its z, and the codes are summed too.
     """
     if not operands:
         raise ValueError("no operands: give at least one Operand")
@@ -338,10 +357,13 @@ def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax
     z_sum = typical_length(total.z) if renormalize else total.z
     code_ops = stacked_codes(terms)
     c_all = None if code_ops is None else torch.cat([code_ops, total.code[None]])
-    result_label = labels[0]
+    y_all = label_sum = None
+    if g.num_classes:
+        one_hots = F.one_hot(torch.tensor(labels), g.num_classes).double()
+        label_sum = (torch.tensor(signs, dtype=torch.float64) @ one_hots if sum_labels else one_hots[0]).float()
+        y_all = torch.cat([one_hots.float(), label_sum[None]])
     # One batch for operands and result: G is in eval mode, so each image is decoded independently.
     z_all = torch.cat([torch.stack([t.z for t in terms]).float(), z_sum[None]])
-    y_all = torch.tensor([*labels, labels[0]]) if g.num_classes else None
     device = next(g.parameters()).device
     g.eval()
     decoded = g(z_all.to(device), None if y_all is None else y_all.to(device),
@@ -351,5 +373,5 @@ def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax
     raw = (sign_t * operand_images).sum(0, keepdim=True)
     pixel = scale_to_unit(raw) if rescale == "minmax" else raw.clamp(-1, 1)
     done = tuple(dataclasses.replace(op, image=img) for op, img in zip(operands, operand_images, strict=True))
-    return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, result_label, rescale, renormalize,
-                            total.code, done)
+    return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, label_sum, rescale, renormalize,
+                            sum_labels, total.code, done)

@@ -9,7 +9,9 @@ from pathlib import Path
 from gan_core.paths import WEIGHTS_DIR
 from gan_core.runs import list_runs
 
-DEFAULT_GENERATOR = "dcgan"
+#: what Sample, Latent arithmetic, Directions and Evaluate open with: the default preset's recipe trained for an hour
+#: (class-conditional; its label is part of its latent, so arithmetic and interpolation treat it like z)
+DEFAULT_GENERATOR = "dcgan-cond"
 
 
 @dataclass(frozen=True)

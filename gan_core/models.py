@@ -69,12 +69,13 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 codes: torch.Tensor | None = None) -> torch.Tensor:
-        """`codes` (n, info_codes) replaces the one-hot InfoGAN code read off z, e.g. by a sum or a blend of codes."""
+        """`labels` are class indices (n,) or class mixes (n, num_classes) (see `label_input`); `codes`
+        (n, info_codes) replaces the one-hot InfoGAN code read off z, e.g. by a sum or a blend of codes."""
         x = z
         if self.num_classes:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
-            x = torch.cat([x, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+            x = torch.cat([x, self.label_input(labels, len(z)).to(z.dtype)], dim=1)
         if codes is not None:
             k = self.cfg.info_codes
             if not k:
@@ -85,6 +86,16 @@ class Generator(nn.Module):
         elif self.cfg.info_codes:
             x = torch.cat([x, self.codes_of(z)], dim=1)
         return self.body(x)
+
+    def label_input(self, labels: torch.Tensor, n: int) -> torch.Tensor:
+        """The class part of G's input: the one-hots of class indices (n,), or mixes of them given as floats
+        (n, num_classes). A mix is what latent arithmetic makes of a conditional G's labels (a signed sum of
+        classes): the label is part of its latent, as the InfoGAN code is part of an unconditional one's."""
+        if labels.is_floating_point():
+            if labels.shape != (n, self.num_classes):
+                raise ValueError(f"class mixes must have shape ({n}, {self.num_classes}), got {tuple(labels.shape)}")
+            return labels
+        return F.one_hot(labels, self.num_classes)
 
     def codes_of(self, z: torch.Tensor) -> torch.Tensor:
         """The one-hot InfoGAN codes (n, info_codes) that `forward` reads off z."""

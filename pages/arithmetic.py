@@ -103,8 +103,9 @@ def operand(g: Generator, path: str, i: int, sign: int, seed: int, k: int) -> Op
     return Operand.of_mean(g, mean, sign=sign, position=i)
 
 
-def decoding_settings(g: Generator) -> tuple[str, bool]:
-    """How the pixel sum is brought back to the image range, and whether latents are kept at the typical length."""
+def decoding_settings(g: Generator) -> tuple[str, bool, bool]:
+    """How the pixel sum is brought back to the image range, whether latents are kept at the typical length, and
+    whether a conditional generator's labels are summed with the latents."""
     c1, c2 = st.columns(2)
     rescale = c1.radio("Pixel result rescaling", list(RESCALE), format_func=RESCALE.get, key="arith_rescale",
                        horizontal=True)
@@ -113,7 +114,14 @@ def decoding_settings(g: Generator) -> tuple[str, bool]:
                             help="A mean of k latents is about 1/√k as long as a sampled one, a sum of three about √3 "
                                  "times as long; off that shell a GAN decodes faint or blank images. On: every operand "
                                  "and the result are rescaled to the typical length before decoding.")
-    return rescale, renormalize
+    sum_labels = True
+    if g.num_classes:
+        sum_labels = c2.toggle("Sum the class labels too", True, key="arith_sum_labels",
+                               help="A conditional generator takes its class as a one-hot beside z. On: the result is "
+                                    "decoded with the signed sum of the operands' one-hots, so the classes are added "
+                                    "and subtracted with the styles. Off: with operand A's class alone, so the sum "
+                                    "only moves the style within that class.")
+    return rescale, renormalize, sum_labels
 
 
 def usable(picked: list[Operand | str]) -> list[Operand]:
@@ -129,12 +137,17 @@ def usable(picked: list[Operand | str]) -> list[Operand]:
 
 def latent_result(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
     st.markdown("**= latent space**")
-    image_row(result.latent_result, [f"G({expression(signs, 'z{}')})"], scale=5)
+    summed = result.label_result is not None and result.labels_summed
+    labels = f", {expression(signs, 'y{}')}" if summed else ", yA" if result.label_result is not None else ""
+    image_row(result.latent_result, [f"G({expression(signs, 'z{}')}{labels})"], scale=5)
     notes = ["operands and sum rescaled to length √d before decoding" if result.renormalized else
              "raw vectors, not rescaled"]
-    if result.result_label is not None:
-        notes.append(f"decoded with operand A's label, {CLASS_NAMES[result.result_label]}: a conditional generator "
-                     "needs one; the class comes from the label, the style from z")
+    if summed:
+        notes.append(f"the class labels y were summed too: {result.label_terms()} (a conditional generator's label "
+                     "is part of its latent)")
+    elif result.label_result is not None:
+        notes.append(f"decoded with operand A's label alone, {CLASS_NAMES[int(result.label_result.argmax())]}: the "
+                     "class comes from the label, the style from the sum of the z's")
     if result.code_result is not None:
         notes.append(f"the InfoGAN code was summed too: {result.code_terms()} (zero codes omitted)")
     st.caption("; ".join(notes))
@@ -214,7 +227,9 @@ def explanation(signs: tuple[int, ...], rescale: str) -> None:
   operands this is also the "arithmetic on mean class images" idea: each operand is the decoded mean of its class.
 - A class mean for an **unconditional** generator keeps the samples that the shipped classifier assigns to the
   class; a class the generator seldom makes is itself a sign of mode collapse. For a **conditional** generator the
-  label carries the class, the latent carries the style, and the result is decoded with operand A's label.
+  label carries the class and z the style; the label, a one-hot beside z, is part of the latent, so the result is
+  decoded with the signed sum of the operands' one-hots (Sandal + Sneaker switches both classes on). Turn off
+  *Sum the class labels too* to decode it with operand A's class alone: the sum then moves only the style.
 - A generator trained with an **InfoGAN code** (e.g. the shipped `dcgan`) also reads a discrete switch off z: the
   argmax of its first entries, fed in as a one-hot. It is part of the latent, so it is added and subtracted too:
   a class mean's code is the mean of its exemplars' one-hots, the result's code the signed sum of the operands'.
@@ -233,8 +248,8 @@ picked = []
 for i, (sign, col) in enumerate(zip(signs, st.columns(len(signs)), strict=True)):
     with col:
         picked.append(operand(g, str(entry.path), i, sign, seed, k))
-rescale, renormalize = decoding_settings(g)
-result = arithmetic(g, usable(picked), rescale=rescale, renormalize=renormalize)
+rescale, renormalize, sum_labels = decoding_settings(g)
+result = arithmetic(g, usable(picked), rescale=rescale, renormalize=renormalize, sum_labels=sum_labels)
 side_by_side(result, signs)
 exemplars(g, result.operands)
 explanation(signs, rescale)

@@ -28,7 +28,9 @@ def _moved(at):
 def test_directions_page_moves_the_image_and_reads_each_strip(runs_root):
     at = _page().run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="dir_gen").value.label == "shipped · dcgan"
+    box = at.selectbox(key="dir_gen")
+    at = box.select_index(next(i for i, e in enumerate(box.options) if e == "shipped · dcgan")).run()
+    assert not at.exception, at.exception
     assert at.segmented_control(key="dir_method").value == "pca"
     k = at.slider(key="dir_k").value
     sliders = [at.slider(key=f"dir_amount_{i}") for i in range(k)]
@@ -62,8 +64,7 @@ def test_directions_page_moves_the_image_and_reads_each_strip(runs_root):
 
 def test_directions_page_moves_a_conditional_generator_between_two_classes(runs_root):
     at = _page().run()
-    box = at.selectbox(key="dir_gen")
-    box.select_index(next(i for i, e in enumerate(box.options) if e == "shipped · dcgan-cond")).run()
+    assert at.selectbox(key="dir_gen").value.label == "shipped · dcgan-cond", "the default generator comes first"
     at.segmented_control(key="dir_method").set_value("class").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="dir_label").value == 0, "a conditional generator decodes with a class"

@@ -45,6 +45,12 @@ def _choose(at, key, run_name):
     return box.select_index(index).run()
 
 
+def _choose_shipped(at, key, name):
+    """Select the shipped generator `name` (its label is exact: "shipped · dcgan" is a prefix of "… · dcgan-cond")."""
+    box = at.selectbox(key=key)
+    return box.select_index(next(i for i, e in enumerate(box.options) if e == f"shipped · {name}")).run()
+
+
 def _images(at):
     return at.get("image")
 
@@ -159,7 +165,8 @@ def test_arithmetic_page_shows_latent_and_pixel_results_for_a_preset(runs_root):
     assert "**= latent space**" in md and "**= pixel space**" in md
     assert "**− B: Sneaker**" in md
     assert "G(zB), mean of 3" in _captions(at)
-    assert any("decoded with operand A's label, Ankle boot" in c.value for c in at.caption)
+    assert "G(zA − zB + zC, yA − yB + yC)" in _captions(at)
+    assert any("class labels y were summed too: +1·Sandal, -1·Sneaker, +1·Ankle boot" in c.value for c in at.caption)
     assert any("min-max rescaled" in c.value for c in at.caption)
     # Each result is measured (class, confidence, distance ratio, manifold), and the preset says what good looks like.
     captions = [c.value for c in at.caption]
@@ -175,6 +182,11 @@ def test_arithmetic_page_shows_latent_and_pixel_results_for_a_preset(runs_root):
     assert not any(c.value.startswith("A good result") for c in at.caption)
     assert "**− B: seed 101**" in [m.value for m in at.markdown]
     assert "G(zB) as Sneaker" in _captions(at)
+
+    at.toggle(key="arith_sum_labels").set_value(False).run()  # the class from A's label, the style from the sum
+    assert not at.exception
+    assert "G(zA − zB + zC, yA)" in _captions(at)
+    assert any("decoded with operand A's label alone, Ankle boot" in c.value for c in at.caption)
 
 
 @pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="the shipped classifier is not there yet")
@@ -195,8 +207,10 @@ def test_arithmetic_page_on_an_unconditional_generator_uses_the_classifier(runs_
 def test_arithmetic_page_sums_the_shipped_generators_infogan_code(runs_root):
     at = _page("arithmetic").run()
     assert not at.exception
-    box = at.selectbox(key="arith_gen")
-    assert box.value.label == "shipped · dcgan", "the default unconditional generator comes first"
+    assert at.selectbox(key="arith_gen").value.label == "shipped · dcgan-cond", "the default generator comes first"
+    assert any("class labels y were summed too" in c.value for c in at.caption), "the default is conditional"
+    at = _choose_shipped(at, "arith_gen", "dcgan")
+    assert not at.exception
     at.selectbox(key="arith_preset").set_value("ankle boot − sneaker + sandal").run()
     assert not at.exception and not at.error
     assert any("InfoGAN code was summed too" in c.value for c in at.caption)
@@ -204,8 +218,7 @@ def test_arithmetic_page_sums_the_shipped_generators_infogan_code(runs_root):
 
 @pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="the shipped classifier is not there yet")
 def test_sample_page_draws_the_shipped_generators_code_by_row_grid():
-    at = _page("sample").run()
-    assert at.selectbox(key="sample_gen").value.label == "shipped · dcgan"
+    at = _choose_shipped(_page("sample").run(), "sample_gen", "dcgan")
     assert any("10-way InfoGAN code" in c.value for c in at.caption)
     assert at.radio(key="sample_mode").options == ["Mixed classes", "Code-by-row grid (InfoGAN)"]
     at.radio(key="sample_mode").set_value("codes").run()

@@ -131,8 +131,15 @@ def test_class_mean_on_a_conditional_generator(g_cond):
     other = class_mean_latent(g_cond, "T-shirt/top", k=3, seed=7)
     assert not torch.equal(other.z, mean.z), "two classes with one seed must not share their latents"
     res = arithmetic(g_cond, _ops((1, mean.z, mean.cls), (-1, other.z, other.cls)))
-    assert res.result_label == 2  # decoded with operand A's label
-    assert torch.allclose(res.latent_result, generate(g_cond, 1, label=2, z=res.z_result[None]), atol=1e-5)
+    expected = torch.zeros(10)
+    expected[2], expected[0] = 1.0, -1.0
+    assert torch.equal(res.label_result, expected), "Pullover − T-shirt/top: the one-hot labels are summed"
+    assert res.label_terms() == "-1·T-shirt/top, +1·Pullover"
+    assert torch.allclose(res.latent_result, g_cond(res.z_result[None], expected[None]), atol=1e-5)
+    first = arithmetic(g_cond, _ops((1, mean.z, mean.cls), (-1, other.z, other.cls)), sum_labels=False)
+    assert not first.labels_summed and first.label_terms() == "+1·Pullover"
+    assert torch.allclose(first.latent_result, generate(g_cond, 1, label=2, z=res.z_result[None]), atol=1e-5)
+    assert not torch.allclose(first.latent_result, res.latent_result, atol=1e-3), "the label sum changes the result"
     with pytest.raises(ValueError, match="needs a class"):
         arithmetic(g_cond, _ops((1, mean.z, None)))
 
@@ -247,7 +254,7 @@ def test_operands_name_themselves_and_come_back_with_their_images(g_cond):
     assert (ops[1].kind, ops[1].heading(), ops[1].caption()) == ("class mean", "− B: Sneaker", "G(zB), mean of 3")
     assert expression([1, -1, 1], "G(z{})") == "G(zA) − G(zB) + G(zC)"
     res = arithmetic(g_cond, ops)
-    assert res.result_label == CLASS_NAMES.index("Sandal")
+    assert res.label_terms() == "+1·Sandal, -1·Sneaker"
     assert all(torch.equal(op.image, img) for op, img in zip(res.operands, res.operand_images, strict=True))
     assert res.code_terms() == ""
 
@@ -258,3 +265,22 @@ def test_the_summed_code_is_written_out(g_info):
     res = arithmetic(g_info, _ops((1, za, None), (-1, zb, None)))
     assert res.code_terms() == ", ".join(f"{w:+.2f}·c{j}" for j, w in sorted({a: 1.0, b: -1.0}.items()))
     assert arithmetic(g_info, _ops((1, za, None), (-1, za, None))).code_terms() == "0"
+
+
+def test_a_conditional_sum_that_cancels_gives_back_the_first_operand_label_and_all(g_cond):
+    """A + B − B is exactly A for the class part too: Sandal + Sneaker − Sneaker decodes as Sandal, not a mix."""
+    za, zb = seed_latent(g_cond, 3), seed_latent(g_cond, 4)
+    sandal, sneaker = CLASS_NAMES.index("Sandal"), CLASS_NAMES.index("Sneaker")
+    res = arithmetic(g_cond, _ops((1, za, sandal), (1, zb, sneaker), (-1, zb, sneaker)))
+    assert res.label_terms() == "+1·Sandal"
+    assert torch.allclose(res.latent_result, generate(g_cond, 1, label=sandal, z=za[None]), atol=1e-5)
+    assert arithmetic(g_cond, _ops((1, za, sneaker), (-1, za, sneaker))).label_terms() == "0"
+
+
+def test_a_conditional_generator_takes_class_mixes_of_the_right_shape(g_cond):
+    z = seed_latent(g_cond, 5)[None]
+    one_hot = torch.zeros(1, 10)
+    one_hot[0, 7] = 1.0
+    assert torch.allclose(g_cond(z, one_hot), g_cond(z, torch.tensor([7])), atol=1e-6)
+    with pytest.raises(ValueError, match=r"class mixes must have shape \(1, 10\)"):
+        g_cond(z, torch.zeros(1, 9))

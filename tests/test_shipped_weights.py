@@ -7,7 +7,7 @@ import torch
 
 from gan_core import metrics
 from gan_core.cards import recheck
-from gan_core.catalog import shipped_generators
+from gan_core.catalog import DEFAULT_GENERATOR, shipped_generators
 from gan_core.checkpoints import load_generator
 from gan_core.classifier import embed, load_classifier
 from gan_core.cli import main
@@ -21,7 +21,7 @@ SHIPPED = {e.path.stem: e for e in shipped_generators()}
 
 def test_the_three_generators_and_the_classifier_are_shipped():
     assert {"dcgan", "dcgan-cond", "mlp"} <= set(SHIPPED)
-    assert next(iter(SHIPPED)) == "dcgan", "the default generator is listed first"
+    assert next(iter(SHIPPED)) == DEFAULT_GENERATOR == "dcgan-cond", "the default generator is listed first"
     assert CLASSIFIER_PATH.exists()
     for entry in SHIPPED.values():
         assert entry.path.stat().st_size < 10 * 2**20
