@@ -1,7 +1,11 @@
 """Model cards for shipped generators: how they were made and how good they are, with the real-data floor.
 
 The quality bar is the product's promise for the default generator; a card states each check and whether it
-passed, so a miss is written down next to the weights rather than hidden.
+passed, so a miss is written down next to the weights rather than hidden. The bar is the one the issue "Live
+training that shows clothes within a minute" (point 8) set; it replaced a first, looser one (classes 7–13 %,
+precision ≥ 0.70, recall ≥ 0.50, FID 5× lower than after one epoch), which a recipe that is already good after its
+first epoch could miss while far better than the generators that met it. A card still records the FID after one
+epoch when it was exported with a baseline.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ from typing import Any
 
 from gan_core.paths import atomic_write_text
 
-SHARE_RANGE = (0.07, 0.13)
-MIN_PRECISION = 0.70
-MIN_RECALL = 0.50
-FID_IMPROVEMENT = 5.0
-MIN_CONDITIONAL_ACCURACY = 0.90
+SHARE_RANGE = (0.08, 0.12)
+MIN_PRECISION = 0.75
+MIN_RECALL = 0.60
+MAX_FID = 1.5
+MIN_CONDITIONAL_ACCURACY = 0.92
 
 
-def quality_checks(report: dict[str, Any], *, baseline_fid: float | None = None) -> list[dict[str, Any]]:
-    """The issue's quality bar applied to an EvalReport.to_dict(); one row per criterion."""
+def quality_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The quality bar applied to an EvalReport.to_dict(); one row per criterion."""
     shares = list(report["class_shares"].values())
     checks = [
+        {"check": f"FID (Fashion classifier) ≤ {MAX_FID}", "value": round(report["fid"], 2),
+         "passed": report["fid"] <= MAX_FID},
         {"check": f"every class between {SHARE_RANGE[0]:.0%} and {SHARE_RANGE[1]:.0%} of samples",
          "value": f"{min(shares):.1%} to {max(shares):.1%}",
          "passed": all(SHARE_RANGE[0] <= s <= SHARE_RANGE[1] for s in shares)},
@@ -30,11 +36,6 @@ def quality_checks(report: dict[str, Any], *, baseline_fid: float | None = None)
          "passed": report["precision"] >= MIN_PRECISION},
         {"check": f"recall ≥ {MIN_RECALL}", "value": round(report["recall"], 3), "passed": report["recall"] >= MIN_RECALL},
     ]
-    if baseline_fid is not None:
-        ratio = baseline_fid / report["fid"] if report["fid"] > 0 else float("inf")
-        checks.append({"check": f"FID (Fashion classifier) ≥ {FID_IMPROVEMENT:.0f}× lower than after 1 epoch",
-                       "value": f"{report['fid']:.2f} vs {baseline_fid:.2f} after 1 epoch ({ratio:.1f}× lower)",
-                       "passed": ratio >= FID_IMPROVEMENT})
     if report.get("conditional_accuracy") is not None:
         acc = report["conditional_accuracy"]
         checks.append({"check": f"conditional accuracy ≥ {MIN_CONDITIONAL_ACCURACY:.0%}", "value": f"{acc:.1%}",
@@ -43,15 +44,13 @@ def quality_checks(report: dict[str, Any], *, baseline_fid: float | None = None)
 
 
 def recheck(report: dict[str, Any], card: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The card's quality bar applied to a fresh evaluation (None when the card states no bar).
+    """The quality bar applied to a fresh evaluation (None when the card states no bar).
 
-    The FID check reuses the card's after-1-epoch baseline, so anyone can confirm a shipped generator
-    meets its bar with `evaluate` instead of taking the card's word for it.
+    So anyone can confirm a shipped generator meets the bar with `evaluate` instead of taking the card's word for it.
     """
     if not card.get("quality_bar"):
         return None
-    baseline = card.get("baseline_after_1_epoch") or {}
-    return quality_checks(report, baseline_fid=baseline.get("fid"))
+    return quality_checks(report)
 
 
 def checks_text(checks: list[dict[str, Any]]) -> str:

@@ -79,8 +79,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "studio-deep",
             "The studio settings with a deeper G (a 3x3 conv after each upsampling, `dcgan-deep`) and no dropout "
-            "in D. About 30 % slower per step than studio on a CPU, better per epoch; the shipped default "
-            "generator adds an InfoGAN code to it (studio-info; benchmarks/shipped_generators.md).",
+            "in D. About 30 % slower per step than studio on a CPU, better per epoch; the shipped unconditional "
+            "generator `dcgan` adds an InfoGAN code to it (studio-info; benchmarks/shipped_generators.md).",
             "Fashion GAN Studio",
             "The two-layer studio G left many samples between classes (low precision); the deeper G with a "
             "dropout-free D keeps classes apart and covers more of the real data.",
@@ -88,7 +88,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "studio-info",
-            "The recipe of the shipped default generator: studio-deep plus a 10-way InfoGAN code (weight 0.2). G "
+            "The recipe of the shipped unconditional generator `dcgan`: studio-deep plus a 10-way InfoGAN code (weight 0.2). G "
             "gets a discrete switch read off z, and a Q head on D makes it keep the switch's modes apart, without "
             "labels.",
             "Fashion GAN Studio",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from gan_core.data import class_index
 from gan_core.images import to_uint8
@@ -48,7 +49,8 @@ def generate(
 ) -> torch.Tensor:
     """(n,1,28,28) images in [-1, 1] from z(seed), in batches; G's train/eval mode is left as it was.
 
-    `label` is one class for all, or one per image (conditional G only); `codes` (n, info_codes) replace the
+    `label` is one class for all, one per image, or one mix of classes (n, num_classes) per image (conditional G
+    only); `codes` (n, info_codes) replace the
     InfoGAN codes read off z (see `Generator.forward`); `progress(done)` after each batch. `truncation` ψ scales
     z(seed) toward the mean latent (`truncated_latents`); a given `z` is used as it is.
     """
@@ -82,6 +84,10 @@ def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | torch.Te
         return torch.arange(n) % g.num_classes
     if isinstance(label, (int, str)):
         return torch.full((n,), class_index(label), dtype=torch.long)
+    if isinstance(label, torch.Tensor) and label.is_floating_point() and label.ndim == 2:
+        if label.shape != (n, g.num_classes):
+            raise ValueError(f"class mixes must have shape ({n}, {g.num_classes}), got {tuple(label.shape)}")
+        return label  # mixes of one-hots (see `Generator.label_input`)
     if isinstance(label, torch.Tensor):
         labels = label.long()
         if len(labels) and (labels.min() < 0 or labels.max() >= g.num_classes):
@@ -134,14 +140,23 @@ def row_majorities(predicted: torch.Tensor, rows: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: int | str | None = None,
-                spherical: bool = True) -> torch.Tensor:
+                spherical: bool = True, label_b: int | str | None = None) -> torch.Tensor:
     """Images along the path from z(seed_a) to z(seed_b); slerp keeps |z| typical for a Gaussian.
 
-    An InfoGAN code moves linearly from A's to B's (see `gan_core.latent.blend`).
+    An InfoGAN code moves linearly from A's to B's (see `gan_core.latent.blend`), and so does a conditional G's
+    label from class `label` to class `label_b` (None: the same class all along), its one-hot being part of the
+    latent too.
     """
     a, b = Latent(latents(1, g.latent_dim, seed_a)[0]), Latent(latents(1, g.latent_dim, seed_b)[0])
     z, codes = blend(a, b, steps, g.cfg.info_codes, spherical=spherical)
-    return generate(g, steps, z=z, codes=codes, label=label if g.num_classes else None)
+    labels = label
+    if g.num_classes and label_b is not None:
+        if label is None:
+            raise ValueError("a strip that ends at class label_b needs the class it starts from (label)")
+        ends = F.one_hot(torch.tensor([class_index(label), class_index(label_b)]), g.num_classes)
+        t = torch.linspace(0, 1, steps)[:, None]
+        labels = (1 - t) * ends[0] + t * ends[1]
+    return generate(g, steps, z=z, codes=codes, label=labels if g.num_classes else None)
 
 
 def nearest_real(

@@ -262,11 +262,20 @@ def interpolation(g: Generator) -> None:
     seed_a = c1.number_input("From seed", 0, 2**31 - 1, 0, key="sample_seed_a")
     seed_b = c2.number_input("To seed", 0, 2**31 - 1, 1, key="sample_seed_b")
     steps = c3.slider("Steps", 3, 20, 10, key="sample_steps")
-    interp_cls = class_selectbox("Class of the strip", "sample_interp_cls") if g.num_classes else None
-    strip = interpolate(g, int(seed_a), int(seed_b), steps=steps, label=interp_cls)
+    cls_a = cls_b = None
+    if g.num_classes:  # the label is part of the latent: it can move from one class to another along the strip
+        c4, c5 = st.columns(2)
+        with c4:
+            cls_a = class_selectbox("Class", "sample_interp_cls")
+        cls_b = c5.selectbox("To class", [None, *range(len(CLASS_NAMES))], key="sample_interp_cls_b",
+                             format_func=lambda c: "the same (no blend)" if c is None else f"{c} · {CLASS_NAMES[c]}",
+                             help="blend the label from the first class into this one along the strip")
+        cls_b = cls_a if cls_b is None else cls_b
+    strip = interpolate(g, int(seed_a), int(seed_b), steps=steps, label=cls_a, label_b=cls_b)
+    classes = ("" if cls_a is None else f", class {CLASS_NAMES[cls_a]}" if cls_a == cls_b else
+               f", the label blended from {CLASS_NAMES[cls_a]} to {CLASS_NAMES[cls_b]}")
     st.image(png_bytes(make_grid(strip, nrow=steps), scale=3),
-             caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps"
-                     + (f", class {CLASS_NAMES[interp_cls]}" if interp_cls is not None else ""))
+             caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps{classes}")
 
 
 # ------------------------------------------------------------------ page

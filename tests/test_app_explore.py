@@ -131,6 +131,10 @@ def test_sample_page_generates_on_click_and_keeps_the_grid(runs_root):
     at.button(key="sample_generate").click().run()
     assert not at.exception
     assert len(_images(at)) >= 3  # grid, nearest neighbours, interpolation strip
+    assert any(c.endswith("10 steps, class T-shirt/top") for c in _captions(at))
+    at.selectbox(key="sample_interp_cls_b").set_value(3).run()  # the label blends into another class
+    assert not at.exception
+    assert any(c.endswith("the label blended from T-shirt/top to Dress") for c in _captions(at))
     first = at.session_state["sample_result"]["images"].clone()
     assert first.shape == (20, 1, 28, 28)
 

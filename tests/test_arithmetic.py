@@ -16,7 +16,7 @@ from gan_core.arithmetic import (
     typical_length,
 )
 from gan_core.data import CLASS_NAMES
-from gan_core.latent import Latent
+from gan_core.latent import Latent, blend
 from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import generate, interpolate
 
@@ -284,3 +284,18 @@ def test_a_conditional_generator_takes_class_mixes_of_the_right_shape(g_cond):
     assert torch.allclose(g_cond(z, one_hot), g_cond(z, torch.tensor([7])), atol=1e-6)
     with pytest.raises(ValueError, match=r"class mixes must have shape \(1, 10\)"):
         g_cond(z, torch.zeros(1, 9))
+
+
+def test_interpolation_can_blend_a_conditional_generators_label_between_two_classes(g_cond):
+    za, zb = seed_latent(g_cond, 4), seed_latent(g_cond, 9)
+    strip = interpolate(g_cond, 4, 9, steps=5, label="Sandal", label_b="Sneaker")
+    assert torch.allclose(strip[0], generate(g_cond, 1, label="Sandal", z=za[None])[0], atol=1e-5)
+    assert torch.allclose(strip[-1], generate(g_cond, 1, label="Sneaker", z=zb[None])[0], atol=1e-5)
+    z_mid = blend(Latent(za), Latent(zb), 5, 0)[0][2:3]
+    half = torch.zeros(1, 10)
+    half[0, 5] = half[0, 7] = 0.5
+    assert torch.allclose(strip[2], g_cond(z_mid, half)[0], atol=1e-5), "halfway: half of each one-hot"
+    same = interpolate(g_cond, 4, 9, steps=5, label="Sandal")
+    assert torch.allclose(same, interpolate(g_cond, 4, 9, steps=5, label="Sandal", label_b="Sandal"), atol=1e-6)
+    with pytest.raises(ValueError, match="needs the class it starts from"):
+        interpolate(g_cond, 4, 9, steps=5, label_b="Sneaker")

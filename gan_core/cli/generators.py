@@ -161,7 +161,7 @@ def _evaluation_card(loaded: Any, args: argparse.Namespace) -> dict[str, Any]:
         "metrics": report.to_dict(),
         "real_data_floor": floor.to_dict(),
         "evaluation_seconds": round(time.time() - t0, 1),
-        "quality_bar": quality_checks(report.to_dict(), baseline_fid=baseline.fid if baseline else None),
+        "quality_bar": quality_checks(report.to_dict()),
     }
     if baseline is not None:
         out["baseline_after_1_epoch"] = {"checkpoint": str(args.baseline), "step": base.step, "fid": baseline.fid}
