@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from gan_core.data import CLASS_NAMES, class_index
 from gan_core.images import scale_to_unit
-from gan_core.latent import Latent, signed_sum, stacked_codes, with_codes
+from gan_core.latent import Latent, signed_rows, signed_sum, stacked_codes, with_codes
 from gan_core.models import Generator
 from gan_core.sampling import generate, latents
 
@@ -359,9 +359,9 @@ def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax
     c_all = None if code_ops is None else torch.cat([code_ops, total.code[None]])
     y_all = label_sum = None
     if g.num_classes:
-        one_hots = F.one_hot(torch.tensor(labels), g.num_classes).double()
-        label_sum = (torch.tensor(signs, dtype=torch.float64) @ one_hots if sum_labels else one_hots[0]).float()
-        y_all = torch.cat([one_hots.float(), label_sum[None]])
+        one_hots = F.one_hot(torch.tensor(labels), g.num_classes).float()
+        label_sum = signed_rows(signs, one_hots) if sum_labels else one_hots[0]
+        y_all = torch.cat([one_hots, label_sum[None]])
     # One batch for operands and result: G is in eval mode, so each image is decoded independently.
     z_all = torch.cat([torch.stack([t.z for t in terms]).float(), z_sum[None]])
     device = next(g.parameters()).device

@@ -14,6 +14,8 @@ explicitly, because the argmax of a mix picks one input's switch and drops the r
 - a code grid plants code r into every latent of row r.
 
 The generator takes such a code beside z (`Generator.forward(z, labels, codes)`) instead of reading its own.
+A class-conditional generator's label is a one-hot beside z too, and the same two operations make its mixes
+(`signed_rows` for a sum of classes, `lerp` for a blend from one class into another).
 This module only does tensor arithmetic; it knows nothing of generators.
 """
 
@@ -62,6 +64,17 @@ class Latent:
         return cls(members.mean(0), read_codes(members, k).mean(0) if k else None)
 
 
+def signed_rows(signs: Sequence[int], rows: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+    """sum(sign_i * row_i) in float64, returned as float32: the signed sum of one-hots (codes, class labels)."""
+    return sum(s * torch.as_tensor(r).double() for s, r in zip(signs, rows, strict=True)).float()
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """(steps, k): from a to b along a straight line, ends included (how a code or a class label blends)."""
+    t = torch.linspace(0, 1, steps)[:, None]
+    return (1 - t) * torch.as_tensor(a).float() + t * torch.as_tensor(b).float()
+
+
 def with_codes(latents: Sequence[Latent], k: int) -> list[Latent]:
     """The latents with their codes made explicit: each keeps its own, or gets the one-hot read off its z.
 
@@ -92,7 +105,7 @@ def signed_sum(signs: Sequence[int], latents: Sequence[Latent]) -> Latent:
     """
     z = sum(s * torch.as_tensor(x.z).double() for s, x in zip(signs, latents, strict=True)).float()
     codes = stacked_codes(latents)
-    code = None if codes is None else sum(s * c.double() for s, c in zip(signs, codes, strict=True)).float()
+    code = None if codes is None else signed_rows(signs, codes)
     return Latent(z, code)
 
 
@@ -109,13 +122,13 @@ def blend(a: Latent, b: Latent, steps: int, k: int, *, spherical: bool = True) -
         omega = torch.arccos(torch.clamp(torch.dot(za / za.norm(), zb / zb.norm()), -1, 1))
         so = torch.sin(omega)
         if so.abs() < 1e-6:
-            z = (1 - t)[:, None] * za + t[:, None] * zb
+            z = lerp(za, zb, steps)
         else:
             z = (torch.sin((1 - t) * omega) / so)[:, None] * za + (torch.sin(t * omega) / so)[:, None] * zb
     else:
-        z = (1 - t)[:, None] * za + t[:, None] * zb
+        z = lerp(za, zb, steps)
     codes = None
     if k:
         ca, cb = stacked_codes(with_codes([a, b], k))
-        codes = (1 - t)[:, None] * ca + t[:, None] * cb
+        codes = lerp(ca, cb, steps)
     return z, codes

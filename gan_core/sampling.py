@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from gan_core.data import class_index
 from gan_core.images import to_uint8
-from gan_core.latent import Latent, blend, planted_codes
+from gan_core.latent import Latent, blend, lerp, planted_codes
 from gan_core.models import Generator
 
 
@@ -50,9 +50,9 @@ def generate(
     """(n,1,28,28) images in [-1, 1] from z(seed), in batches; G's train/eval mode is left as it was.
 
     `label` is one class for all, one per image, or one mix of classes (n, num_classes) per image (conditional G
-    only); `codes` (n, info_codes) replace the
-    InfoGAN codes read off z (see `Generator.forward`); `progress(done)` after each batch. `truncation` ψ scales
-    z(seed) toward the mean latent (`truncated_latents`); a given `z` is used as it is.
+    only); `codes` (n, info_codes) replace the InfoGAN codes read off z (see `Generator.forward`); `progress(done)`
+    after each batch. `truncation` ψ scales z(seed) toward the mean latent (`truncated_latents`); a given `z` is used
+    as it is.
     """
     if not 1 <= n <= 50_000:
         raise ValueError(f"n must be between 1 and 50000 (got {n})")
@@ -85,10 +85,8 @@ def labels_for(g: Generator, n: int, label: int | str | Sequence[int] | torch.Te
     if isinstance(label, (int, str)):
         return torch.full((n,), class_index(label), dtype=torch.long)
     if isinstance(label, torch.Tensor) and label.is_floating_point() and label.ndim == 2:
-        if label.shape != (n, g.num_classes):
-            raise ValueError(f"class mixes must have shape ({n}, {g.num_classes}), got {tuple(label.shape)}")
-        return label  # mixes of one-hots (see `Generator.label_input`)
-    if isinstance(label, torch.Tensor):
+        labels = label  # mixes of one-hots, whose width G checks (`Generator.label_input`)
+    elif isinstance(label, torch.Tensor):
         labels = label.long()
         if len(labels) and (labels.min() < 0 or labels.max() >= g.num_classes):
             raise ValueError(f"labels must be class indices 0..{g.num_classes - 1}")
@@ -154,8 +152,7 @@ def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: 
         if label is None:
             raise ValueError("a strip that ends at class label_b needs the class it starts from (label)")
         ends = F.one_hot(torch.tensor([class_index(label), class_index(label_b)]), g.num_classes)
-        t = torch.linspace(0, 1, steps)[:, None]
-        labels = (1 - t) * ends[0] + t * ends[1]
+        labels = lerp(ends[0], ends[1], steps)
     return generate(g, steps, z=z, codes=codes, label=labels if g.num_classes else None)
 
 
