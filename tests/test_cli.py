@@ -21,7 +21,7 @@ def cli(*args, cwd=None, env_runs=None):
 
 
 def test_help_for_every_command():
-    for cmd in ("train", "sample", "info", "presets", "export", "directions", "evaluate", "runs", "compare"):
+    for cmd in ("train", "sample", "info", "presets", "export", "arithmetic", "directions", "evaluate", "runs", "compare"):
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage:" in r.stdout
 
@@ -146,4 +146,62 @@ def test_sample_with_truncation_and_bad_direction_inputs_exit_2(tmp_path):
         (("sample", "weights/generators/dcgan.safetensors", "--truncation", "1.5"), "truncation ψ must be in (0, 1]"),
     ]:
         r = cli(*args, "--out", str(tmp_path / "x.png"))
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+@needs_data
+def test_arithmetic_writes_the_operands_and_both_results_and_measures_them(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "sum.png"
+    r = cli("arithmetic", "weights/generators/dcgan-cond.safetensors", "--preset", "sandal + sneaker", "--scale", "1",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "A + B with Sandal, Sneaker" in r.stdout
+    assert "decoded with the sum of the operands' labels: +1·Sandal, +1·Sneaker" in r.stdout
+    assert re.search(r"^latent space: classifier: .* the real manifold$", r.stdout, re.M), r.stdout
+    assert re.search(r"^pixel space:  classifier: ", r.stdout, re.M), r.stdout
+    width, height = Image.open(out).size
+    assert width == 4 * 28 + 5 * 2 and height > 28 + 2 * 2  # A, B, latent and pixel results, with a row of names
+
+    r = cli("arithmetic", "weights/generators/dcgan-cond.safetensors", "--op", "A-B+C", "--classes",
+            "Ankle boot,Sneaker,Sandal", "--first-label", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "A − B + C with Ankle boot, Sneaker, Sandal" in r.stdout
+    assert "decoded with operand A's label alone: +1·Ankle boot" in r.stdout
+
+
+def test_arithmetic_inputs_that_cannot_work_exit_2(tmp_path):
+    for args, message in [
+        (("--preset", "nope"), "unknown preset 'nope': choose one of pullover − t-shirt;"),
+        (("--op", "A + B", "--classes", "Bag"), "A + B takes 2 classes, got 1"),
+        (("--op", "A + B", "--classes", "Bag,Hat"), "unknown class 'Hat'"),
+        (("--op", "A + B"), "give --preset NAME, or --op and --classes"),
+        (("--preset", "sandal + sneaker", "--op", "A + B"), "leave out --op and --classes"),
+        (("--op", "A * B", "--classes", "Bag,Coat"), "unknown operation 'A * B'"),
+    ]:
+        r = cli("arithmetic", "weights/generators/dcgan-cond.safetensors", *args, "--out", str(tmp_path / "x.png"))
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    r = cli("arithmetic", "weights/generators/dcgan.safetensors", "--preset", "sandal + sneaker", "--first-label")
+    assert r.returncode == 2 and "--first-label is for class-conditional generators" in r.stderr
+
+
+def test_sample_interpolates_and_blends_a_conditional_label(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "strip.png"
+    r = cli("sample", "weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--n", "6", "--class", "Sandal",
+            "--to-class", "Sneaker", "--scale", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "z(seed 0) → z(seed 5), the label blended from Sandal to Sneaker" in r.stdout
+    assert Image.open(out).size == (6 * 28 + 7 * 2, 28 + 2 * 2)  # one row of 6
+    r = cli("sample", "weights/generators/dcgan.safetensors", "--interpolate", "5", "--n", "4", "--out", str(out))
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("z(seed 0) → z(seed 5))"), r.stderr
+    for args, message in [
+        (("weights/generators/dcgan.safetensors", "--interpolate", "5", "--to-class", "Bag"), "this generator is unconditional"),
+        (("weights/generators/dcgan-cond.safetensors", "--to-class", "Bag"), "give --interpolate SEED_B too"),
+        (("weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--n", "500"), "2 to 100 images"),
+        (("weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--by-class"), "makes its own strip"),
+    ]:
+        r = cli("sample", *args, "--out", str(tmp_path / "x.png"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

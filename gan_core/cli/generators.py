@@ -12,7 +12,7 @@ from gan_core.cards import checks_text, write_card
 from gan_core.checkpoints import export_card, load_generator, save_generator
 from gan_core.cli.command import Command
 from gan_core.cli.train import add_config_flags, config_from_args
-from gan_core.data import CLASS_NAMES
+from gan_core.data import CLASS_NAMES, class_index
 from gan_core.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -32,21 +32,37 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="scale z toward the mean latent by PSI in (0, 1]: lower trades diversity for quality")
+    p.add_argument("--interpolate", type=int, default=None, metavar="SEED_B",
+                   help="a strip of --n images from z(--seed) to z(SEED_B) along a great circle (the Sample page's)")
+    p.add_argument("--to-class", default=None, metavar="CLASS",
+                   help="with --interpolate, conditional generators: blend the label from --class into this class")
     p.add_argument("--out", default="samples.png")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from gan_core.images import make_grid, png_bytes
-    from gan_core.sampling import check_truncation, class_grid, code_grid, generate
+    from gan_core.sampling import check_truncation, class_grid, code_grid, generate, interpolate
 
     if args.by_class and args.by_code:
         raise ValueError("--by-class and --by-code each make a whole grid: pick one")
     check_truncation(args.truncation)
     if args.truncation != 1.0 and (args.by_class or args.by_code):
         raise ValueError("--truncation applies to plain sampling, not to --by-class or --by-code grids")
+    if args.interpolate is not None and (args.by_class or args.by_code or args.truncation != 1.0):
+        raise ValueError("--interpolate makes its own strip: leave out --by-class, --by-code and --truncation")
+    if args.to_class is not None and args.interpolate is None:
+        raise ValueError("--to-class blends the label along an interpolation: give --interpolate SEED_B too")
     loaded = load_generator(args.source)
     g = loaded.generator
-    if args.by_class:
+    if args.interpolate is not None:
+        if not 2 <= args.n <= 100:
+            raise ValueError(f"an interpolation strip has 2 to 100 images (--n, got {args.n})")
+        if not g.num_classes and (args.cls is not None or args.to_class is not None):
+            raise ValueError("this generator is unconditional: it cannot be asked for a class (--class, --to-class)")
+        start = (args.cls if args.cls is not None else 0) if g.num_classes else None
+        images = interpolate(g, args.seed, args.interpolate, steps=args.n, label=start, label_b=args.to_class)
+        nrow = args.nrow or args.n
+    elif args.by_class:
         images = class_grid(g, per_class=args.n // 10 or 1, seed=args.seed)
         nrow = args.n // 10 or 1
     elif args.by_code:
@@ -59,8 +75,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png_bytes(make_grid(images, nrow=nrow), scale=args.scale))
-    psi = f", truncation ψ = {args.truncation:g}" if args.truncation != 1.0 else ""
-    print(f"wrote {out} ({len(images)} images from {loaded.path}{psi})")
+    how = f", truncation ψ = {args.truncation:g}" if args.truncation != 1.0 else ""
+    if args.interpolate is not None:
+        how = f", z(seed {args.seed}) → z(seed {args.interpolate})"
+        if g.num_classes:
+            a, b = CLASS_NAMES[class_index(start)], CLASS_NAMES[class_index(args.to_class or start)]
+            how += f", class {a}" if a == b else f", the label blended from {a} to {b}"
+    print(f"wrote {out} ({len(images)} images from {loaded.path}{how})")
     return 0
 
 
