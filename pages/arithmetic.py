@@ -135,14 +135,21 @@ def usable(picked: list[Operand | str]) -> list[Operand]:
     return picked
 
 
+def latent_formula(result: ArithmeticResult, signs: tuple[int, ...]) -> str:
+    """What the latent result decodes: G(zA − zB), and for a conditional G G(zA − zB, yA − yB) or G(zA − zB, yA)."""
+    if result.label_result is None:
+        labels = ""
+    else:
+        labels = f", {expression(signs, 'y{}')}" if result.labels_summed else ", yA"
+    return f"G({expression(signs, 'z{}')}{labels})"
+
+
 def latent_result(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
     st.markdown("**= latent space**")
-    summed = result.label_result is not None and result.labels_summed
-    labels = f", {expression(signs, 'y{}')}" if summed else ", yA" if result.label_result is not None else ""
-    image_row(result.latent_result, [f"G({expression(signs, 'z{}')}{labels})"], scale=5)
+    image_row(result.latent_result, [latent_formula(result, signs)], scale=5)
     notes = ["operands and sum rescaled to length √d before decoding" if result.renormalized else
              "raw vectors, not rescaled"]
-    if summed:
+    if result.label_result is not None and result.labels_summed:
         notes.append(f"the class labels y were summed too: {result.label_terms()} (a conditional generator's label "
                      "is part of its latent)")
     elif result.label_result is not None:
@@ -210,17 +217,18 @@ def exemplars(g: Generator, operands: tuple[Operand, ...]) -> None:
                       scale=3)
 
 
-def explanation(signs: tuple[int, ...], rescale: str) -> None:
-    z_expr, g_expr = expression(signs, "z{}"), expression(signs, "G(z{})")
+def explanation(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
+    g_expr, rescale = expression(signs, "G(z{})"), result.rescaling
     with st.expander("What the two results mean", expanded=True):
         st.markdown(
             f"""
-- **Latent space** adds and subtracts the latent vectors, then decodes the sum once: `G({z_expr})`. The result is
-  a *new* image the generator makes; if its latent space is organised by concepts, it shows a garment that mixes
-  them, as in the DCGAN paper (Radford et al. 2015, Fig. 7), which averaged the latents of three exemplars per
-  concept (a class mean here; k sets how many) before the arithmetic to make the result stable. A Gaussian latent
-  lives near length √d; means and sums leave that shell, so by default every vector is put back on it before
-  decoding (the toggle above turns this off, to see the faint images the raw vectors give).
+- **Latent space** adds and subtracts the latent vectors, then decodes the sum once:
+  `{latent_formula(result, signs)}`. The result is a *new* image the generator makes; if its latent space is
+  organised by concepts, it shows a garment that mixes them, as in the DCGAN paper (Radford et al. 2015, Fig. 7),
+  which averaged the latents of three exemplars per concept (a class mean here; k sets how many) before the
+  arithmetic to make the result stable. A Gaussian latent lives near length √d; means and sums leave that shell, so
+  by default every vector is put back on it before decoding (the toggle above turns this off, to see the faint
+  images the raw vectors give).
 - **Pixel space** decodes every operand and adds and subtracts the images: `{g_expr}`. Because the garments are
   not aligned pixel by pixel, this gives overlays and ghosts rather than a new garment; the sum leaves the image
   range, so it is {"min-max rescaled" if rescale == "minmax" else "clipped"} to be shown. With class means as
@@ -252,4 +260,4 @@ rescale, renormalize, sum_labels = decoding_settings(g)
 result = arithmetic(g, usable(picked), rescale=rescale, renormalize=renormalize, sum_labels=sum_labels)
 side_by_side(result, signs)
 exemplars(g, result.operands)
-explanation(signs, rescale)
+explanation(result, signs)

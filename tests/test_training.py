@@ -223,7 +223,7 @@ def test_ema_warm_up_follows_g_from_the_first_steps(tiny_config, runs_root):
         trainer.train_step()
 
     def dist(a, b):
-        return sum(float((x - y).pow(2).sum()) for x, y in zip(a, b, strict=True)) ** 0.5
+        return sum(float((x - y).detach().pow(2).sum()) for x, y in zip(a, b, strict=True)) ** 0.5
 
     ema, g = list(trainer.G_ema.parameters()), list(trainer.G.parameters())
     # Without the warm-up, 12 steps at 0.999 would leave the EMA 98.8 % the initial weights.
