@@ -64,18 +64,18 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     from gan_core.images import labelled_png, make_grid
     from gan_core.metrics import image_checks
 
-    op, classes = _operands(args)
+    operation, classes = _operands(args)
     if not 1 <= args.scale <= 16:
         raise ValueError(f"--scale must be between 1 and 16 (got {args.scale})")
     loaded = load_generator(args.source)
     g = loaded.generator
     if args.first_label and not g.num_classes:
         raise ValueError("--first-label is for class-conditional generators: this one is unconditional")
-    signs = OPERATIONS[op]
+    signs = OPERATIONS[operation]
     operands = [Operand.of_mean(g, class_mean_latent(g, cls, k=args.k, seed=args.seed), sign=s, position=i)
                 for i, (s, cls) in enumerate(zip(signs, classes, strict=True))]
     res = arithmetic(g, operands, rescale=args.rescale, renormalize=not args.raw, sum_labels=not args.first_label)
-    labels = [op.heading() for op in res.operands] + ["= latent space", "= pixel space"]
+    labels = [operand.heading() for operand in res.operands] + ["= latent space", "= pixel space"]
     grid = make_grid(torch.cat([res.operand_images, res.latent_result, res.pixel_result]), nrow=len(labels))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
