@@ -46,9 +46,9 @@ PRESETS: dict[str, Preset] = {
             "Fashion GAN Studio",
             "On a 2-core CPU, in one session beside the same recipe without R1: after 2 minutes FID 7.19 (without R1 "
             "5.99) with every class at 7.7-12.3 % of samples; after 10, FID 2.20 (2.87), precision 0.75 (0.79), "
-            "recall 0.55 (0.54) (benchmarks/README.md). The shipped dcgan-cond is this recipe on one core for 45 "
-            "minutes, then 15 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.33, precision 0.781, recall "
-            "0.645, 92.7 % of samples of the class asked for (benchmarks/shipped_generators.md).",
+            "recall 0.55 (0.54) (benchmarks/README.md). The shipped default generator dcgan-cond is this recipe on both "
+            "cores for 45 minutes, then 15 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.14, precision "
+            "0.761, recall 0.669, 92.6 % of samples of the class asked for (benchmarks/shipped_generators.md).",
             # R1 costs 18 % of the images/s and a little of the first two minutes; from about 10 minutes on it is
             # ahead (after an hour on one core: FID 1.33, against 2.10 without it). FID and class coverage every 1,000
             # steps (about 2 min here) on 2,000 samples, so the live view has a quality curve (benchmarks/README.md,

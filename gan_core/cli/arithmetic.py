@@ -95,8 +95,8 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
         return 0
     print(f"latent space: {latent.describe()}")
     print(f"pixel space:  {pixel.describe()}")
-    if latent.score != pixel.score:
-        print(f"more garment-like: the {'latent' if latent.score > pixel.score else 'pixel'}-space result")
+    print("more garment-like: " + ("neither (both score alike)" if latent.score == pixel.score else
+                                   f"the {'latent' if latent.score > pixel.score else 'pixel'}-space result"))
     return 0
 
 
