@@ -25,8 +25,10 @@ switched on), and the class arithmetic happens with the style arithmetic. With
 the style within A's class and nothing else.
 
 An `Operand` is one term of the sum: its sign, its latent, the class a conditional
-generator decodes it with, and what it is (a seed or a class mean), which also
-gives the text that names it.
+generator decodes it with, and what it is (a seed, a class mean, or a real garment
+projected into the latent space by gan_core.projection), which also gives the text
+that names it. For a real garment the pixel-space sum takes the real image itself,
+not its reconstruction: G(ẑA − ẑB + ẑC) beside xA − xB + xC.
 """
 
 from __future__ import annotations
@@ -231,6 +233,8 @@ class Operand:
     seed: int | None = None            # a seed operand: the seed of its z
     mean: LatentMean | None = None     # a class operand: the class mean that is its latent
     image: torch.Tensor | None = None  # (1, 28, 28) in [-1, 1]: G of its latent, as `arithmetic` decoded it
+    real: torch.Tensor | None = None   # (1, 28, 28) in [-1, 1]: a projected operand's real image (its pixel term)
+    source: str = ""                   # what a projected operand's real image is ("test[12] · Coat", "coat.jpg")
 
     @classmethod
     def of_seed(cls, g: Generator, seed: int, *, sign: int = 1, position: int = 0,
@@ -243,9 +247,27 @@ class Operand:
         """A class mean with its mean code; a conditional G decodes it with its class."""
         return cls(sign, mean.latent, mean.cls if g.num_classes else None, position, mean=mean)
 
+    @classmethod
+    def of_real(cls, z: torch.Tensor, real: torch.Tensor, source: str, *, label: int | None = None, sign: int = 1,
+                position: int = 0) -> Operand:
+        """A real garment by its projected latent ẑ (gan_core.projection); its pixel term is the real image itself."""
+        real = torch.as_tensor(real).float().reshape(1, 28, 28)
+        return cls(sign, Latent(torch.as_tensor(z).float()), label, position, real=real, source=source)
+
     @property
     def kind(self) -> str:
-        return "class mean" if self.mean is not None else "seed" if self.seed is not None else "latent"
+        return ("class mean" if self.mean is not None else "seed" if self.seed is not None else
+                "real garment" if self.real is not None else "latent")
+
+    @property
+    def pixel_term(self) -> str:
+        """How it enters the pixel sum: 'xA' (the real image) or 'G(zA)' (its decoded latent)."""
+        return f"x{self.name}" if self.real is not None else f"G(z{self.name})"
+
+    @property
+    def latent_term(self) -> str:
+        """How it enters the latent sum: 'ẑA' (a projected latent) or 'zA'."""
+        return f"ẑ{self.name}" if self.real is not None else f"z{self.name}"
 
     @property
     def name(self) -> str:
@@ -254,13 +276,15 @@ class Operand:
     def heading(self) -> str:
         """'− B: Sneaker' for a class mean, '− B: seed 101' for a seed."""
         what = (CLASS_NAMES[self.mean.cls] if self.mean is not None else
-                f"seed {self.seed}" if self.seed is not None else "latent")
+                f"seed {self.seed}" if self.seed is not None else self.source or "latent")
         return f"{signed(self.sign, self.position, self.name)}: {what}"
 
     def caption(self) -> str:
         """What its image is: 'G(zB), mean of 3', or 'G(zB) as Sneaker' for a seed decoded with a class."""
         if self.mean is not None:
             return f"G(z{self.name}), mean of {self.mean.n_found}"
+        if self.real is not None:
+            return f"x{self.name}, the real image"
         return f"G(z{self.name})" + (f" as {CLASS_NAMES[self.label]}" if self.label is not None else "")
 
 
@@ -279,6 +303,16 @@ class ArithmeticResult:
     labels_summed: bool = True      # label_result is the sum of the operands' labels, not operand A's alone
     code_result: torch.Tensor | None = None  # (info_codes,): the signed sum of the operands' InfoGAN codes
     operands: tuple[Operand, ...] = ()       # the operands, each with its decoded image
+    # (n_operands, 1, 28, 28): each operand's image as the pixel sum took it: G(z_i), or a real garment's own x_i
+    pixel_operands: torch.Tensor | None = None
+
+    def pixel_formula(self) -> str:
+        """The pixel sum written out: 'xA − xB + G(zC)' (real garments enter as themselves)."""
+        return " ".join(signed(op.sign, op.position, op.pixel_term) for op in self.operands)
+
+    def latent_terms(self) -> str:
+        """The latent sum written out: 'ẑA − ẑB + zC' (a projected latent wears a hat)."""
+        return " ".join(signed(op.sign, op.position, op.latent_term) for op in self.operands)
 
     def rescaling_note(self) -> str:
         lo, hi = float(self.pixel_result_raw.min()), float(self.pixel_result_raw.max())
@@ -340,7 +374,8 @@ def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax
 
     A conditional G decodes every operand with its own label and the latent result with the signed sum of their
     one-hot labels (`sum_labels` False: with operand A's label). The latent sum is taken in float64, so
-    A + B − B is exactly A. `renormalize` sets every operand and the sum to the typical length first (see
+    A + B − B is exactly A. A real garment (`Operand.of_real`) enters the pixel sum as its own image.
+    `renormalize` sets every operand and the sum to the typical length first (see
     `typical_length`; codes and labels are not rescaled). For a G with an InfoGAN code, an operand's code is its
     latent's, or the one-hot read off its z, and the codes are summed too.
     """
@@ -369,9 +404,11 @@ def arithmetic(g: Generator, operands: Sequence[Operand], rescale: str = "minmax
     decoded = g(z_all.to(device), None if y_all is None else y_all.to(device),
                 None if c_all is None else c_all.to(device)).cpu()
     operand_images, latent_result = decoded[:-1], decoded[-1:]
+    pixel_operands = torch.stack([img if op.real is None else op.real.to(img.dtype)
+                                  for op, img in zip(operands, operand_images, strict=True)])
     sign_t = torch.tensor(signs, dtype=operand_images.dtype).view(-1, 1, 1, 1)
-    raw = (sign_t * operand_images).sum(0, keepdim=True)
+    raw = (sign_t * pixel_operands).sum(0, keepdim=True)
     pixel = scale_to_unit(raw) if rescale == "minmax" else raw.clamp(-1, 1)
     done = tuple(dataclasses.replace(op, image=img) for op, img in zip(operands, operand_images, strict=True))
     return ArithmeticResult(operand_images, latent_result, pixel, raw, z_sum, label_sum, rescale, renormalize,
-                            sum_labels, total.code, done)
+                            sum_labels, total.code, done, pixel_operands)
