@@ -26,10 +26,11 @@ from gan_core.models import Generator
 from ui.explore import class_selectbox
 from ui.images import image_row
 from ui.pickers import pick_generator
+from ui.projections import pick_garment
 from ui.state import generator, mtime
 
 CUSTOM = "custom"
-KINDS = {"class": "Class mean", "seed": "Single seed"}
+KINDS = {"class": "Class mean", "seed": "Single seed", "real": "Real garment"}
 RESCALE = {"minmax": "min-max (stretch to black…white)", "clip": "clip to [−1, 1]"}
 
 
@@ -85,6 +86,12 @@ def operand(g: Generator, path: str, i: int, sign: int, seed: int, k: int) -> Op
     st.markdown(f"**{signed(sign, i, NAMES[i])}**")
     kind = st.radio(f"Operand {NAMES[i]}", list(KINDS), format_func=KINDS.get, key=f"arith_kind_{i}",
                     horizontal=True, label_visibility="collapsed", on_change=_to_custom)
+    if kind == "real":
+        garment = pick_garment(f"Real garment {NAMES[i]}", f"arith_real_{i}", path)
+        if garment is None:
+            return (f"Operand {NAMES[i]} is a real garment, and none was projected with this generator yet: project one "
+                    "on the Real garments page (from the Dataset or a photo), or pick another kind of operand.")
+        return Operand.of_real(garment.z, garment.target, garment.source, label=garment.label, sign=sign, position=i)
     cls = None
     if kind == "class" or g.num_classes:
         cls = class_selectbox("Class" if kind == "class" else "Class label (conditional generator)",
@@ -141,7 +148,7 @@ def latent_formula(result: ArithmeticResult, signs: tuple[int, ...]) -> str:
         labels = ""
     else:
         labels = f", {expression(signs, 'y{}')}" if result.labels_summed else ", yA"
-    return f"G({expression(signs, 'z{}')}{labels})"
+    return f"G({result.latent_terms()}{labels})"
 
 
 def latent_result(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
@@ -191,7 +198,10 @@ def side_by_side(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
     for op, col in zip(result.operands, cols, strict=False):
         with col:
             st.markdown(f"**{op.heading()}**")
-            image_row(op.image[None], [op.caption()], scale=5)
+            if op.real is not None:
+                image_row(torch.stack([op.real, op.image]), [op.caption(), f"G(ẑ{op.name})"], scale=4)
+            else:
+                image_row(op.image[None], [op.caption()], scale=5)
     checks = measured(result)
     with cols[-2]:
         latent_result(result, signs)
@@ -199,7 +209,7 @@ def side_by_side(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
             st.caption(checks[0].describe())
     with cols[-1]:
         st.markdown("**= pixel space**")
-        image_row(result.pixel_result, [expression(signs, "G(z{})")], scale=5)
+        image_row(result.pixel_result, [result.pixel_formula()], scale=5)
         st.caption(result.rescaling_note())
         if checks is not None:
             st.caption(checks[1].describe())
@@ -218,7 +228,7 @@ def exemplars(g: Generator, operands: tuple[Operand, ...]) -> None:
 
 
 def explanation(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
-    g_expr, rescale = expression(signs, "G(z{})"), result.rescaling
+    g_expr, rescale = result.pixel_formula(), result.rescaling
     with st.expander("What the two results mean", expanded=True):
         st.markdown(
             f"""
@@ -241,6 +251,9 @@ def explanation(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
 - A generator trained with an **InfoGAN code** (e.g. the shipped `dcgan`) also reads a discrete switch off z: the
   argmax of its first entries, fed in as a one-hot. It is part of the latent, so it is added and subtracted too:
   a class mean's code is the mean of its exemplars' one-hots, the result's code the signed sum of the operands'.
+- A **real garment** (projected on the Real garments page) enters the latent sum as its projected latent ẑ, the
+  latent whose image G(ẑ) is closest to it, and the pixel sum as the real image x itself: the pixel result is then
+  the arithmetic of real photos, the latent result what the generator makes of the same sum of concepts.
 """
         )
 
@@ -255,7 +268,7 @@ signs, seed, k = sum_settings()
 picked = []
 for i, (sign, col) in enumerate(zip(signs, st.columns(len(signs)), strict=True)):
     with col:
-        picked.append(operand(g, str(entry.path), i, sign, seed, k))
+        picked.append(operand(g, str(loaded.path), i, sign, seed, k))
 rescale, renormalize, sum_labels = decoding_settings(g)
 result = arithmetic(g, usable(picked), rescale=rescale, renormalize=renormalize, sum_labels=sum_labels)
 side_by_side(result, signs)

@@ -79,6 +79,11 @@ def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray
     fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=edges[1] - edges[0], marker_color="#4c78a8"))
     fig.update_layout(title="Pixel intensities of this image", xaxis_title="intensity (0 = black, 255 = white)",
                       yaxis_title="pixels", height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.05)
+    if st.button("Project this image into a generator", icon=":material/checkroom:", key="ds_project",
+                 help="the Real garments page: the latent a generator needs to draw it, for latent arithmetic and "
+                      "Directions on real clothes"):
+        st.session_state["proj_from_dataset"], st.session_state["proj_auto"] = (split, int(index)), True
+        st.switch_page("pages/project.py")
     st.plotly_chart(fig, key="ds_hist")
     st.caption(f"{int((img == 0).sum())} of 784 pixels are exactly 0 (background); mean intensity {img.mean():.1f}.")
 

@@ -15,8 +15,9 @@ from gan_core.format import percent
 from gan_core.images import to_uint8
 from gan_core.models import Generator
 from ui.explore import class_selectbox
-from ui.images import grid_png, show_grid, show_image
+from ui.images import grid_png, image_row, show_grid, show_image
 from ui.pickers import pick_generator
+from ui.projections import pick_garment
 from ui.state import mtime
 
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
@@ -25,7 +26,7 @@ METHOD_NAMES = {"pca": "PCA", "sefa": "SeFa", "class": "Two classes"}
 METHOD_HELP = ("PCA: the principal directions of G's early features over many samples, mapped back to z (GANSpace). "
                "SeFa: the eigenvectors of WᵀW of the layer that reads z, in closed form from the weights. "
                "Two classes: from one class's mean latent to another's.")
-START_KINDS = {"seed": "A seed", "class": "A class mean"}
+START_KINDS = {"seed": "A seed", "class": "A class mean", "real": "A real garment"}
 MEAN_K = 8  # exemplars averaged into a class-mean start
 
 
@@ -108,6 +109,15 @@ def pick_start(g: Generator, path: str) -> tuple[torch.Tensor, int | None, tuple
             with c3:
                 label = class_selectbox("Class (label)", "dir_label", help="the class this conditional G decodes with")
         return seed_latent(g, seed), label, ("seed", seed, label), f"seed {seed}"
+    if kind == "real":
+        with c2:
+            garment = pick_garment("Real garment", "dir_real", path)
+        if garment is None:
+            st.stop()
+        with c3:
+            image_row(garment.images(), ["real", "G(ẑ)"], scale=3)
+        return (garment.z, garment.label, ("real", garment.id),
+                f"the real garment {garment.source}, projected (L2 {garment.error:.2f})")
     with c2:
         cls = class_selectbox("Class", "dir_start_cls", 0)
     try:
@@ -191,7 +201,7 @@ def walk_section(g: Generator, d: Directions, z: torch.Tensor, key: tuple, label
 
 # ------------------------------------------------------------------ page
 st.title("Directions")
-st.caption("Move one generated garment along directions in its latent space, one slider each, and see what each "
+st.caption("Move one generated or real garment along directions in its latent space, one slider each, and see what each "
            "direction changes: the strips from −3σ to +3σ, and what the classifier calls the images along them.")
 
 entry, loaded = pick_generator("dir_gen")

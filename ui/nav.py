@@ -10,6 +10,7 @@ PAGES = [
     ("pages/dataset.py", "Dataset", ":material/grid_view:"),
     ("pages/train.py", "Train", ":material/model_training:"),
     ("pages/sample.py", "Sample", ":material/casino:"),
+    ("pages/project.py", "Real garments", ":material/checkroom:"),
     ("pages/arithmetic.py", "Latent arithmetic", ":material/calculate:"),
     ("pages/directions.py", "Directions", ":material/tune:"),
     ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
