@@ -68,6 +68,8 @@ def sum_settings() -> tuple[tuple[int, ...], int, int]:
     if "arith_preset" not in st.session_state:
         st.session_state["arith_preset"] = next(iter(PRESETS))
         _apply_preset()
+    if st.session_state.get("arith_op") not in OPERATIONS:  # a page that set the operands left the operation out
+        st.session_state["arith_op"] = next(iter(OPERATIONS))
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
     c1.selectbox("Preset", [*PRESETS, CUSTOM], key="arith_preset", on_change=_apply_preset)
     op = c2.segmented_control("Operation", list(OPERATIONS), key="arith_op", required=True, on_change=_to_custom)

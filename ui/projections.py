@@ -18,7 +18,6 @@ from gan_core.images import to_uint8
 
 STORE = "real_garments"  # session key: {id: Garment}, oldest first
 MAX_KEPT = 24            # a session keeps its latest projections only (each holds two 28x28 images and a latent)
-PAGE = "pages/project.py"
 
 # The widget keys on Latent arithmetic and Directions that a "Use as …" button sets before switching page.
 ARITH_GEN, ARITH_KIND, ARITH_REAL = "arith_gen", "arith_kind_{}", "arith_real_{}"
@@ -72,8 +71,8 @@ def pick_garment(label: str, key: str, generator: str) -> Garment | None:
     """A select of the garments projected with this generator; None, after saying where to project one, if none."""
     found = garments_for(generator)
     if not found:
-        st.info("No real garment projected with this generator yet.")
-        st.page_link(PAGE, label="Project one on the Real garments page", icon=":material/checkroom:")
+        st.info("No real garment projected with this generator yet: project one on the **Real garments** page (in the "
+                "sidebar), from a Dataset image or a photo.")
         return None
     ids = [g.id for g in found]
     if st.session_state.get(key) not in ids:
