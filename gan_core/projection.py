@@ -176,11 +176,13 @@ def _keep_code(z: torch.Tensor, codes: torch.Tensor, k: int) -> None:
     head.scatter_(1, codes[:, None], torch.maximum(own, others + 1e-3))
 
 
-def _starting_z(n: int, d: int, codes: torch.Tensor | None, k: int, rng: torch.Generator) -> torch.Tensor:
-    """Gaussian z; for a code candidate the argmax of the first k entries is swapped to the code's place."""
-    z = torch.randn(n, d, generator=rng)
+def _starting_z(n: int, per: int, d: int, codes: torch.Tensor | None, k: int, rng: torch.Generator) -> torch.Tensor:
+    """Gaussian z, `per` for each of n images, drawn image by image (one draw of n·per rows would not give the same
+    numbers as n draws of per: the batch size would change the starts); for a code candidate the argmax of the
+    first k entries is swapped to the code's place."""
+    z = torch.cat([torch.randn(per, d, generator=rng) for _ in range(n)])
     if codes is not None:
-        rows = torch.arange(n)
+        rows = torch.arange(n * per)
         top = z[:, :k].argmax(1)
         a, b = z[rows, top].clone(), z[rows, codes].clone()
         z[rows, top], z[rows, codes] = b, a
@@ -206,7 +208,7 @@ class _Race:
                            torch.tensor([options[i][0] for i in option.tolist()], dtype=torch.long))
         self.codes = torch.tensor([options[i][1] for i in option.tolist()], dtype=torch.long) if k else None
         self.k = k
-        self.z = _starting_z(n * per, g.latent_dim, self.codes, k, rng)
+        self.z = _starting_z(n, per, g.latent_dim, self.codes, k, rng)
         self.targets = x[self.owner]
 
     def keep(self, index: torch.Tensor) -> None:
@@ -242,8 +244,9 @@ def _project_batch(g: Generator, x: torch.Tensor, labels: torch.Tensor | None, s
             state = opt.state[z]
             z = race.z.clone().requires_grad_(True)
             opt = torch.optim.Adam([z], lr=settings.lr)
-            opt.state[z] = {"step": state["step"], "exp_avg": state["exp_avg"][kept],
-                            "exp_avg_sq": state["exp_avg_sq"][kept]}
+            if state:  # none yet when race_steps is 0
+                opt.state[z] = {"step": state["step"], "exp_avg": state["exp_avg"][kept],
+                                "exp_avg_sq": state["exp_avg_sq"][kept]}
             raced = True
         for group in opt.param_groups:
             group["lr"] = _lr_at(settings, step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import numpy as np
 import streamlit as st
@@ -102,9 +103,11 @@ def run_projection(loaded: LoadedGenerator, x: torch.Tensor, labels: torch.Tenso
     """Project, showing the best reconstruction so far and the progress as it goes."""
     bar = st.progress(0.0, text="Projecting…")
     live = st.empty()
+    start = time.perf_counter()
 
     def show(p: Progress) -> None:
-        bar.progress(min(1.0, p.fraction), text=f"Projecting: step {p.step} of {p.steps} · L2 {float(p.error[0]):.2f}")
+        bar.progress(min(1.0, p.fraction), text=f"Projecting: step {p.step} of {p.steps} · L2 {float(p.error[0]):.2f}"
+                                                f" · {time.perf_counter() - start:.1f} s")
         with live.container():
             image_row(p.reconstruction[:1], [f"step {p.step}"], scale=5)
 
