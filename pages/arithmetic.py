@@ -200,10 +200,9 @@ def side_by_side(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
     for op, col in zip(result.operands, cols, strict=False):
         with col:
             st.markdown(f"**{op.heading()}**")
-            if op.real is not None:
-                image_row(torch.stack([op.real, op.image]), [op.caption(), f"G(ẑ{op.name})"], scale=4)
-            else:
-                image_row(op.image[None], [op.caption()], scale=5)
+            image_row((op.image if op.real is None else op.real)[None], [op.caption()], scale=5)
+            if op.real is not None:  # the real garment's reconstruction, smaller: the latent it enters the sum as
+                image_row(op.image[None], [f"G(ẑ{op.name}), its projection"], scale=3)
     checks = measured(result)
     with cols[-2]:
         latent_result(result, signs)

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from gan_core.catalog import GeneratorEntry
+from gan_core.catalog import GeneratorEntry, all_generators
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.data import CLASS_NAMES
 from gan_core.images import to_uint8
@@ -20,13 +20,16 @@ from ui.explore import dataset_or_message
 from ui.images import image_row
 from ui.pickers import pick_generator
 from ui.projections import Garment, garments_for, remember, use_in_arithmetic, use_in_directions
-from ui.state import dataset, mtime
+from ui.state import dataset, mtime, persist
 
 SOURCES = {"dataset": "A Dataset image", "upload": "Upload a photo"}
 CHOOSE = -1  # the class option "let the projection choose"
 DATASET_LABEL = -2  # the class option "the dataset's own label"
 # Set by the Dataset page's "Project this image" button: the split and index to show, and project at once.
 FROM_DATASET = "proj_from_dataset"
+UPLOAD_KEPT = "proj_upload_kept"  # (name, key, Converted) of the last good upload: a file picker cannot be refilled
+# The page's choices, kept while a person uses a projection on another page and comes back.
+KEPT = ("proj_source", "proj_split", "proj_index", "proj_steps", "proj_seed", "proj_label_dataset", "proj_label_upload")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -44,8 +47,6 @@ def pick_target() -> tuple[torch.Tensor, int | None, str, str] | None:
     if asked is not None:
         st.session_state["proj_source"], st.session_state["proj_split"], st.session_state["proj_index"] = (
             "dataset", asked[0], asked[1])
-    for key, value in (("proj_source", "dataset"), ("proj_split", "test")):
-        st.session_state.setdefault(key, value)  # set here, not as widget defaults: the Dataset page may set them
     kind = st.segmented_control("Project", list(SOURCES), format_func=SOURCES.get, required=True, key="proj_source")
     if kind == "dataset":
         c1, c2 = st.columns([1, 2])
@@ -65,22 +66,27 @@ def pick_target() -> tuple[torch.Tensor, int | None, str, str] | None:
                               key="proj_upload",
                               help=f"at most {MAX_UPLOAD_BYTES // 2**20} MiB and {MAX_PIXELS:,} pixels; "
                                    f"{' or '.join(FORMATS)}. Nothing is saved on the server.")
-    if upload is None:
+    if upload is not None:
+        data = upload.getvalue()
+        converted = _converted(data, upload.name)
+        if isinstance(converted, str):
+            st.error(converted)
+            return None
+        st.session_state[UPLOAD_KEPT] = (upload.name, "upload:" + hashlib.sha256(data).hexdigest()[:16], converted)
+    elif UPLOAD_KEPT not in st.session_state:
         st.caption("It is converted as Fashion-MNIST's images were made: grayscale, a light background negated so the "
                    "garment is light on black, cropped to the garment, its longest side fitted to 28 pixels, sharpened, "
                    "centred.")
         return None
-    data = upload.getvalue()
-    converted = _converted(data, upload.name)
-    if isinstance(converted, str):
-        st.error(converted)
-        return None
+    name, key, converted = st.session_state[UPLOAD_KEPT]
     c1, c2 = st.columns([1, 3])
     with c1:
         image_row(converted.image[None], ["converted, 28×28"], scale=5)
-    c2.caption(f"**{upload.name}**: {converted.source_size[0]}×{converted.source_size[1]} {converted.source_mode}, "
-               f"cropped to {converted.box}. " + " · ".join(converted.notes))
-    return converted.tensor(), None, upload.name, "upload:" + hashlib.sha256(data).hexdigest()[:16]
+    notes = "; ".join(converted.notes)
+    c2.caption(f"**{name}**{'' if upload is not None else ' (uploaded earlier)'}: {converted.source_size[0]}×"
+               f"{converted.source_size[1]} {converted.source_mode}, cropped to the box {converted.box}"
+               + (f"; {notes}." if notes else "."))
+    return converted.tensor(), None, name, key
 
 
 def pick_label(loaded: LoadedGenerator, dataset_label: int | None) -> int | None:
@@ -124,25 +130,24 @@ def nearest_note(target: torch.Tensor) -> str:
     except (OSError, ValueError):
         return ""
     d = float(dist[0, 1] if dist[0, 0] < 0.05 else dist[0, 0])  # a training image is its own nearest: skip it
-    return f"Its nearest training image (another one, for a training image) lies at L2 {d:.2f}."
+    return f"its nearest training image lies at L2 {d:.2f}"
 
 
 def result(garment: Garment, entry: GeneratorEntry, loaded: LoadedGenerator, proj: Projection) -> None:
     """Target, reconstruction and their difference, the numbers, and the buttons that use the latent elsewhere."""
     diff = to_uint8(((garment.target - garment.reconstruction).abs() - 1)[None])  # 0 black … 2 white
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        image_row(np.concatenate([garment.images(), diff]), ["real", "G(ẑ)", "|difference|"], scale=5)
-    with c2:
-        st.markdown(f"**{garment.source}** · {garment.summary}")
-        st.caption(f"L2 is the pixel distance (pixels in [0, 1], over 784) between the real image and the generator's "
-                   f"closest image to it; {nearest_note(garment.target[None])} Found in {proj.seconds:.1f} s, "
-                   f"{proj.steps} steps. The loss is pixels and a pull of |z| toward √d only: no classifier "
-                   "features, so the measures elsewhere (class, on the real manifold) are not optimised here.")
-        st.download_button("Download the latent (safetensors)", lambda: latents_bytes(
-            proj, [garment.source], str(entry.path), loaded.model.to_dict()), file_name="latent.safetensors",
-            key="proj_download", on_click="ignore",
-            help="z (and the label of a conditional generator), readable by `python -m gan_core arithmetic --latents`")
+    image_row(np.concatenate([garment.images(), diff]), ["real", "G(ẑ)", "|difference|"], scale=5)
+    st.markdown(f"**{garment.source}** · {garment.summary}")
+    near = nearest_note(garment.target[None])
+    st.caption(f"L2 is the pixel distance (pixels in [0, 1], over 784) between the real image and the generator's "
+               f"closest image to it{'; for scale, ' + near + ' (for a training image: another one)' if near else ''}. "
+               f"Found in {proj.seconds:.1f} s, {proj.steps} steps. The loss is pixels and a pull of |z| "
+               "toward √d only: no classifier features, so the measures elsewhere (class, on the real manifold) are "
+               "not optimised here.")
+    st.download_button("Download the latent (safetensors)", lambda: latents_bytes(
+        proj, [garment.source], str(entry.path), loaded.model.to_dict()), file_name="latent.safetensors",
+        key="proj_download", on_click="ignore",
+        help="z (and the label of a conditional generator), readable by `python -m gan_core arithmetic --latents`")
     st.markdown("**Use this real garment**")
     cols = st.columns(4)
     for i, name in enumerate("ABC"):
@@ -165,11 +170,17 @@ def projected_so_far(path: str) -> None:
 
 
 # ------------------------------------------------------------------ page
+persist(*KEPT)
+for key, value in (("proj_source", "dataset"), ("proj_split", "test"), ("proj_steps", 300), ("proj_seed", 0)):
+    st.session_state.setdefault(key, value)  # not widget defaults: the Dataset page and `persist` set them too
 st.title("Real garments")
 st.caption("Find the latent a generator would need to draw a real garment (projection), then add and subtract real "
            "garments on Latent arithmetic, or steer one on Directions.")
 
-entry, loaded = pick_generator("proj_gen", live=True)
+if "proj_gen" not in st.session_state and st.session_state.get("_kept_proj_gen") not in all_generators():
+    st.session_state.pop("_kept_proj_gen", None)  # its checkpoint is gone: the picker starts at the default
+persist("proj_gen")
+entry, loaded = pick_generator("proj_gen")
 path = str(loaded.path)
 target = pick_target()
 if target is None:
@@ -177,9 +188,9 @@ if target is None:
 x, dataset_label, source, target_key = target
 choice = pick_label(loaded, dataset_label)
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-steps = c1.select_slider("Steps", [100, 200, 300, 500, 1000], 300, key="proj_steps",
+steps = c1.select_slider("Steps", [100, 200, 300, 500, 1000], key="proj_steps",
                          help="Adam steps on z: more is closer, and slower (300 takes about a second on two cores)")
-seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="proj_seed", help="the random starts"))
+seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="proj_seed", help="the random starts"))
 labels = None
 if choice is not None and choice != CHOOSE:
     labels = torch.tensor([dataset_label if choice == DATASET_LABEL else choice])

@@ -91,6 +91,7 @@ def test_latent_arithmetic_on_real_garments_sums_their_real_images(runs_root):
     assert "xA, the real image" in captions and "xB, the real image" in captions
     assert "xA − xB" in captions, "the pixel result is the real images' difference"
     assert any(c.startswith("G(ẑA − ẑB") for c in captions), captions
+    assert "G(ẑA), its projection" in captions
     assert any("The results" in c.value or "classifier:" in c.value for c in at.caption)
 
     # A real-garment operand with nothing projected for this generator says where to project one.

@@ -37,3 +37,17 @@ def mtime(path: str | Path) -> float:
 def generator(path: str | Path, with_discriminator: bool = False) -> LoadedGenerator:
     """Cached by path and modification time, so a rewritten checkpoint is reloaded."""
     return _generator(str(Path(path)), mtime(path), with_discriminator)
+
+
+def persist(*keys: str) -> None:
+    """Keep these widgets' values while a person visits other pages and comes back.
+
+    Streamlit forgets a widget's value on any run of the app that does not draw it, so leaving a page resets it.
+    Called at the top of a page, before its widgets: a value present is copied aside, a missing one is put back.
+    """
+    for key in keys:
+        kept = f"_kept_{key}"
+        if key in st.session_state:
+            st.session_state[kept] = st.session_state[key]
+        elif kept in st.session_state:
+            st.session_state[key] = st.session_state[kept]
