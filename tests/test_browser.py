@@ -366,3 +366,87 @@ def test_what_a_person_sees_while_a_run_trains(server, page):
     assert _main(page).get_by_role("button", name=re.compile("Sample from it")).is_enabled()
     page.wait_for_timeout(1000)
     _shot(page, "9-single-run-view")
+
+
+def _tshirt_png(path: Path) -> Path:
+    """A photo-like upload: a dark T-shirt shape (body, sleeves, a neck cut out) on a white 600×400 background."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (600, 400), "white")
+    draw = ImageDraw.Draw(img)
+    draw.polygon([(230, 60), (370, 60), (460, 120), (420, 180), (380, 150), (380, 350), (220, 350), (220, 150),
+                  (180, 180), (140, 120)], fill=(40, 40, 50))
+    draw.ellipse((265, 40, 335, 90), fill="white")  # the neck
+    img.save(path)
+    return path
+
+
+def _no_exception(page, where: str) -> None:
+    _idle(page)
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, f"an exception box on {where}:\n" + "\n".join(boxes.all_inner_texts())
+
+
+def test_a_real_garment_projected_then_used_in_arithmetic_and_directions(server, page, tmp_path):
+    """Issue 'Real garments': Dataset → Project this image → an upload projected → operand A of Latent arithmetic →
+    the start on Directions, as a person clicks through them."""
+    url, _ = server
+    t_start = time.monotonic()
+    page.goto(url)
+    page.get_by_text("Training:").wait_for(timeout=60_000)
+    _nav(page, "Dataset").click()
+    page.get_by_role("heading", name="Dataset").wait_for()
+    _no_exception(page, "Dataset")
+    # The large view's button opens Real garments, which projects that image at once.
+    page.get_by_role("button", name=re.compile("Project this image into a generator")).click(timeout=60_000)
+    page.get_by_role("heading", name="Real garments").wait_for(timeout=60_000)
+    _main(page).get_by_text(re.compile(r"^train\[\d+\] · .+ · L2 \d")).first.wait_for(timeout=90_000)
+    for caption in ("real", "G(ẑ)"):
+        assert _main(page).get_by_text(caption, exact=True).first.is_visible(), f"no image captioned {caption!r}"
+    _no_exception(page, "Real garments (from the Dataset)")
+    _shot(page, "10-real-garment-dataset")
+    print(f"a Dataset image projected after {time.monotonic() - t_start:.1f} s")
+
+    # An uploaded photo: converted to 28×28, then projected on request.
+    _main(page).get_by_role("radio", name="Upload a photo").click()  # a segmented control
+    _idle(page)
+    page.locator('input[type="file"]').set_input_files(str(_tshirt_png(tmp_path / "tshirt.png")))
+    _main(page).get_by_text("converted, 28×28", exact=True).wait_for(timeout=60_000)
+    _idle(page)
+    _main(page).get_by_role("button", name="Project", exact=True).click()
+    _main(page).get_by_text(re.compile(r"^tshirt\.png · L2 \d")).first.wait_for(timeout=90_000)
+    _no_exception(page, "Real garments (an upload)")
+    page.wait_for_timeout(500)
+    _shot(page, "11-real-garment-upload")
+    print(f"an upload projected after {time.monotonic() - t_start:.1f} s")
+
+    # Operand A of Latent arithmetic: the real image enters the pixel sum, its latent ẑA the latent sum.
+    page.get_by_role("button", name="As operand A of Latent arithmetic").click()
+    page.get_by_role("heading", name="Latent arithmetic").first.wait_for(timeout=60_000)
+    main = _main(page)
+    main.get_by_text("xA, the real image", exact=True).wait_for(timeout=90_000)
+    main.get_by_text(re.compile(r"^xA [−+] ")).first.wait_for(timeout=60_000)  # the pixel result's caption
+    main.get_by_text("= latent space", exact=True).wait_for()
+    main.get_by_text(re.compile(r"^G\(ẑA ")).first.wait_for()
+    _no_exception(page, "Latent arithmetic")
+    page.wait_for_timeout(500)
+    _shot(page, "12-arithmetic-real-operand")
+    print(f"arithmetic with a real operand after {time.monotonic() - t_start:.1f} s")
+
+    # Back to Real garments, then the start on Directions.
+    _nav(page, "Real garments").click()
+    page.get_by_role("heading", name="Real garments").wait_for(timeout=60_000)
+    to_directions = page.get_by_role("button", name="As the start on Directions")
+    to_directions.or_(_main(page).get_by_text(re.compile(r"^Press Project to find the latent"))).wait_for(timeout=60_000)
+    _no_exception(page, "Real garments (back from Latent arithmetic)")
+    _shot(page, "13-real-garment-back")
+    assert to_directions.is_visible(), ("back on Real garments, the page no longer shows the upload's projection "
+                                        "(it shows its defaults and 'Press Project'), so it offers no 'As the start "
+                                        "on Directions'")
+    to_directions.click()
+    page.get_by_role("heading", name="Directions").first.wait_for(timeout=60_000)
+    main.get_by_text(re.compile(r"^From the real garment ")).first.wait_for(timeout=90_000)
+    _no_exception(page, "Directions")
+    page.wait_for_timeout(500)
+    _shot(page, "14-directions-real-start")
+    print(f"the real garment walk took {time.monotonic() - t_start:.1f} s")
