@@ -29,7 +29,10 @@ DATASET_LABEL = -2  # the class option "the dataset's own label"
 FROM_DATASET = "proj_from_dataset"
 UPLOAD_KEPT = "proj_upload_kept"  # (name, key, Converted) of the last good upload: a file picker cannot be refilled
 # The page's choices, kept while a person uses a projection on another page and comes back.
-KEPT = ("proj_source", "proj_split", "proj_index", "proj_steps", "proj_seed", "proj_label_dataset", "proj_label_upload")
+KEPT = ("proj_source", "proj_split", "proj_index", "proj_seed", "proj_label_dataset", "proj_label_upload")
+# The Steps slider's last value, given as its value: in Chromium a select_slider whose value was set through session
+# state went back to its first option on the next rerun (seen while switching from a Dataset image to an upload).
+STEPS = "proj_steps_kept"
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -171,7 +174,7 @@ def projected_so_far(path: str) -> None:
 
 # ------------------------------------------------------------------ page
 persist(*KEPT)
-for key, value in (("proj_source", "dataset"), ("proj_split", "test"), ("proj_steps", 300), ("proj_seed", 0)):
+for key, value in (("proj_source", "dataset"), ("proj_split", "test"), ("proj_seed", 0)):
     st.session_state.setdefault(key, value)  # not widget defaults: the Dataset page and `persist` set them too
 st.title("Real garments")
 st.caption("Find the latent a generator would need to draw a real garment (projection), then add and subtract real "
@@ -188,8 +191,9 @@ if target is None:
 x, dataset_label, source, target_key = target
 choice = pick_label(loaded, dataset_label)
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-steps = c1.select_slider("Steps", [100, 200, 300, 500, 1000], key="proj_steps",
+steps = c1.select_slider("Steps", [100, 200, 300, 500, 1000], st.session_state.get(STEPS, 300), key="proj_steps",
                          help="Adam steps on z: more is closer, and slower (300 takes about a second on two cores)")
+st.session_state[STEPS] = steps
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="proj_seed", help="the random starts"))
 labels = None
 if choice is not None and choice != CHOOSE:

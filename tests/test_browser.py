@@ -415,6 +415,7 @@ def test_a_real_garment_projected_then_used_in_arithmetic_and_directions(server,
     _idle(page)
     _main(page).get_by_role("button", name="Project", exact=True).click()
     _main(page).get_by_text(re.compile(r"^tshirt\.png · L2 \d")).first.wait_for(timeout=90_000)
+    _main(page).get_by_text(re.compile(r"Found in [\d.]+ s, 300 steps")).first.wait_for()  # the slider kept its 300
     _no_exception(page, "Real garments (an upload)")
     page.wait_for_timeout(500)
     _shot(page, "11-real-garment-upload")
