@@ -11,6 +11,7 @@ epoch when it was exported with a baseline.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ def recheck(report: dict[str, Any], card: dict[str, Any]) -> list[dict[str, Any]
 def checks_text(checks: list[dict[str, Any]]) -> str:
     width = max(len(c["check"]) for c in checks)
     return "\n".join(f"  {'PASS' if c['passed'] else 'MISS'}  {c['check']:<{width}}  {c['value']}" for c in checks)
+
+
+def with_recovery(card: dict[str, Any], recovery: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the card with a latent recovery (Recovery.to_dict()) under "latent_recovery", every other key kept.
+
+    Its own key, not inside "metrics": a different measurement (real images projected, with its own k and seed),
+    so the quality bar and `recheck` read the evaluation exactly as before. Checked by Recovery.from_dict, so a
+    card never carries a malformed one; NaN (a zero test median) is stored as null to keep the card strict JSON.
+    """
+    from gan_core.recovery import Recovery  # torch and the metrics: only when a card gets one
+
+    checked = Recovery.from_dict(recovery).to_dict()
+    strict = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.items()}
+    return {**card, "latent_recovery": strict}
 
 
 def card_path(weights_path: str | Path) -> Path:

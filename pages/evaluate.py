@@ -193,8 +193,8 @@ def recovery_section(entry: GeneratorEntry, loaded: LoadedGenerator, seed: int) 
     done: set[tuple] = st.session_state.setdefault("evaluate_recovery_done", set())
     if c2.button("Measure latent recovery", key="evaluate_recovery_run"):
         try:
-            with st.spinner(f"Projecting {2 * k:,} images into the latent (about 0.1 s each for the MLP, 1 s for a "
-                            "DCGAN, on one core)…"):
+            with st.spinner(f"Projecting {2 * k:,} images into the latent (on one core: seconds for the MLP, about "
+                            "1 s per image for a DCGAN)…"):
                 _recovery(loaded, *key)
         except ValueError as exc:
             st.error(f"Latent recovery failed: {exc}")

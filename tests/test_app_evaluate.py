@@ -91,3 +91,37 @@ def test_missing_classifier_says_how_to_fix_it(runs_root, monkeypatch, tmp_path)
     assert not at.exception
     assert "train-classifier" in at.error[0].value
     assert "gan_core train-classifier" in at.code[0].value
+
+
+def test_latent_recovery_is_measured_on_a_click_and_shows_its_numbers(runs_root, monkeypatch):
+    import streamlit as st
+
+    from gan_core import recovery
+    from gan_core.projection import ProjectionSettings
+
+    real = recovery.latent_recovery
+    calls: list[int] = []
+
+    def fast(g, k, seed):  # the page's own call, with a few projection steps: plumbing, not quality
+        calls.append(k)
+        return real(g, k, seed, settings=ProjectionSettings(steps=5, race_steps=0))
+
+    monkeypatch.setattr(recovery, "latent_recovery", fast)
+    st.cache_data.clear()
+    at = AppTest.from_file(PAGE, default_timeout=120).run()  # the default generator: shipped dcgan-cond
+    assert not at.exception
+    assert "Latent recovery" in [s.value for s in at.subheader]
+    assert any("Webster et al." in c.value and "no classifier features" in c.value for c in at.caption)
+    assert not at.table and not calls  # nothing projected before the click
+    at.slider(key="evaluate_recovery_k").set_value(10).run()
+    at.button(key="evaluate_recovery_run").click().run()
+    assert not at.exception and calls == [10]
+    table = at.table[0].value
+    assert list(table.columns) == ["median", "n", "how to read it"]
+    assert list(table["n"]) == ["10", "10", "10 + 10", "10 against all 60,000"]
+    train, test = float(table.iloc[0, 0]), float(table.iloc[1, 0])
+    assert train > 0 and test > 0
+    assert float(table.iloc[2, 0]) == pytest.approx(train / test, abs=0.02)  # the ratio of the (rounded) medians
+    assert any("5 projection steps per image" in c.value and "dataset label" in c.value for c in at.caption)
+    at.run()  # a rerun shows the kept result from the cache, without projecting again
+    assert at.table and calls == [10]

@@ -225,7 +225,7 @@ def _cli(*args, env_extra=None):
 @needs_data
 def test_evaluate_cli_writes_json_with_the_floor(tiny_run, tmp_path):
     out = tmp_path / "eval.json"
-    r = _cli("evaluate", str(tiny_run), "--n", "500", "--json", str(out))
+    r = _cli("evaluate", str(tiny_run), "--n", "500", "--recovery", "0", "--json", str(out))  # recovery: test_recovery.py
     assert r.returncode == 0, r.stderr
     assert metrics.FID_LABEL in r.stdout and "real-data floor" in r.stdout
     data = json.loads(out.read_text())

@@ -63,7 +63,7 @@ def test_card_verdicts_follow_from_its_numbers(name):
 @needs_data
 def test_evaluate_prints_the_cards_quality_bar_for_a_fresh_sample(capsys):
     torch.set_num_threads(1)
-    assert main(["evaluate", str(SHIPPED["dcgan"].path), "--n", "500", "--threads", "1"]) == 0
+    assert main(["evaluate", str(SHIPPED["dcgan"].path), "--n", "500", "--threads", "1", "--recovery", "0"]) == 0
     out = capsys.readouterr().out
     assert "quality bar of its card, on this evaluation (n = 500)" in out
     rows = [line for line in out.splitlines() if line.startswith(("  PASS", "  MISS"))]
