@@ -191,8 +191,9 @@ if target is None:
 x, dataset_label, source, target_key = target
 choice = pick_label(loaded, dataset_label)
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-steps = c1.select_slider("Steps", [100, 200, 300, 500, 1000], st.session_state.get(STEPS, 300), key="proj_steps",
-                         help="Adam steps on z: more is closer, and slower (300 takes about a second on two cores)")
+steps = c1.select_slider("Steps", [100, 300, 600, 1200, 2400], st.session_state.get(STEPS, 300), key="proj_steps",
+                         help="Adam steps on z: more is closer, and slower (one image: about 2 s for 300 on two cores, "
+                              "8 s for 1,200, the default of `python -m gan_core project`, which batches many images)")
 st.session_state[STEPS] = steps
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="proj_seed", help="the random starts"))
 labels = None
