@@ -15,4 +15,4 @@ def test_app_renders_dataset_page_with_sidebar(runs_root):
     sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
     assert "Training:" in sidebar_text and "idle" in sidebar_text
     assert [link.label for link in at.sidebar.get("page_link")] == [
-        "Dataset", "Train", "Sample", "Latent arithmetic", "Directions", "Evaluate", "Runs"]
+        "Dataset", "Train", "Sample", "Real garments", "Latent arithmetic", "Directions", "Evaluate", "Runs"]
