@@ -242,7 +242,7 @@ def test_bad_inputs_are_explained(cond, mlp):
     ("steps", 2.5, "steps must be an integer"),
     ("starts", 0, r"starts must be an integer in \[1, 64\]"),
     ("batch", True, "batch must be an integer"),
-    ("race_steps", 400, r"race_steps must be an integer in \[0, 300\]"),
+    ("race_steps", 1201, r"race_steps must be an integer in \[0, 1200\]"),
     ("lr", 0, r"lr must be a number in \(0, 10\]"),
     ("lr", -0.1, r"lr must be a number in \(0, 10\]"),
     ("prior", -1, r"prior must be a number in \[0, 100\]"),
@@ -250,6 +250,12 @@ def test_bad_inputs_are_explained(cond, mlp):
 def test_settings_out_of_range_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         ProjectionSettings(**{field: value})
+
+
+def test_the_race_is_bounded_by_the_steps_it_is_part_of():
+    with pytest.raises(ValueError, match=r"race_steps must be an integer in \[0, 300\]"):
+        ProjectionSettings(steps=300, race_steps=400)
+    assert ProjectionSettings(steps=300, race_steps=300).race_steps == 300
 
 
 def test_a_race_of_zero_steps_keeps_the_best_start(mlp):
