@@ -161,7 +161,9 @@ class TrainingState:
     G_ema: Generator | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    noise: torch.Generator  # the trainer's latent stream; torch's global RNG (dropout) is saved beside it
+    noise: torch.Generator                # the latents' stream
+    rng: torch.Generator                  # the run's own stream: initial weights, then D's dropout on the CPU
+    device_rng: torch.Generator | None = None  # D's dropout on a CUDA or MPS device
 
 
 def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str, step: int, wall_time_s: float,
@@ -177,8 +179,10 @@ def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str,
     t_d, groups_d = optimizer_to_tensors("opt_d", state.opt_d)
     tensors.update(t_g)
     tensors.update(t_d)
-    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/run"] = state.rng.get_state()
     tensors["rng/noise"] = state.noise.get_state()
+    if state.device_rng is not None:
+        tensors["rng/device"] = state.device_rng.get_state()
     meta = {
         "format": FORMAT_CHECKPOINT,
         "model": json.dumps(state.G.cfg.to_dict()),
@@ -193,7 +197,7 @@ def save_checkpoint(path: str | Path, state: TrainingState, *, config_json: str,
 
 
 def load_checkpoint(path: str | Path, state: TrainingState, *, lr_g: float, lr_d: float) -> tuple[int, float]:
-    """Load a training checkpoint into `state` (and torch's RNG); returns (step, training seconds so far).
+    """Load a training checkpoint into `state`, its random streams included; returns (step, training seconds so far).
 
     The saved param groups carry the old learning rates; `lr_g` and `lr_d` (maybe lowered on resume) win.
     """
@@ -218,8 +222,17 @@ def apply_checkpoint(tensors: dict[str, torch.Tensor], meta: dict[str, str], sta
                 group["lr"] = lr
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path} does not fit this run's model: {str(exc).splitlines()[0]}") from None
-    torch.set_rng_state(tensors["rng/torch"])
-    state.noise.set_state(tensors["rng/noise"])
+    # Checkpoints written before the run had its own stream saved torch's global state as "rng/torch": in a
+    # process that trained nothing else it is the very stream "rng/run" continues, so they resume exactly too.
+    streams = [(state.noise, "rng/noise"), (state.rng, "rng/run" if "rng/run" in tensors else "rng/torch")]
+    if state.device_rng is not None and "rng/device" in tensors:
+        streams.append((state.device_rng, "rng/device"))
+    for stream, key in streams:
+        try:
+            stream.set_state(tensors[key])
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise CheckpointError(f"{path} has no usable random state {key!r} ({str(exc).splitlines()[0]}): it is "
+                                  "damaged or not a training checkpoint of this app") from None
     return int(meta["step"]), float(meta.get("wall_time_s", 0.0))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +116,7 @@ class Discriminator(nn.Module):
         self.features = features
         self.head = nn.Linear(feature_dim, 1)
         self.embed = nn.Embedding(cfg.num_classes, feature_dim) if cfg.num_classes else None
-        if self.embed is not None:
-            # Start unconditional: N(0,1) rows dotted with thousands of features swamp the logit.
-            nn.init.zeros_(self.embed.weight)
+        self.initial_choices()
         # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images only).
         self.q_head = nn.Linear(feature_dim, cfg.info_codes) if cfg.info_codes else None
         self.out_act = nn.Sigmoid() if cfg.d_output == "sigmoid" else None
@@ -125,6 +124,13 @@ class Discriminator(nn.Module):
             for module in [*self.features, self.head]:
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(module)
+
+    @torch.no_grad()
+    def initial_choices(self) -> None:
+        """Where D's start differs from its layers' defaults (`initialize` repeats it after redrawing them)."""
+        if self.embed is not None:
+            # Start unconditional: N(0,1) rows dotted with thousands of features swamp the logit.
+            nn.init.zeros_(self.embed.weight)
 
     @property
     def outputs_probabilities(self) -> bool:
@@ -154,6 +160,79 @@ class Discriminator(nn.Module):
         """Scores on the logit scale whatever the output layer, for realness comparisons."""
         out = self(x, labels)
         return torch.logit(out, eps=1e-6) if self.outputs_probabilities else out
+
+
+# ----------------------------------------------------------------------------- a run's own random stream
+class Dropout(nn.Dropout):
+    """nn.Dropout that draws its masks from `generator` when one is set (a training run's own stream).
+
+    torch's global RNG is shared by every thread of a process: in the app a page that builds a network or reseeds
+    torch would otherwise change the dropout masks of the run training beside it. The mask is made as F.dropout
+    makes it on the CPU (bernoulli(1 - p), divided by 1 - p), so a stream seeded alike draws the same masks.
+    Without a generator (evaluation, a network outside a trainer) it is nn.Dropout.
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not 0 < self.p < 1 or self.generator is None:
+            return super().forward(x)
+        noise = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * noise.div_(1 - self.p)
+
+
+def draw_dropout_from(net: nn.Module, generator: torch.Generator | None) -> None:
+    """Let every dropout layer of `net` draw from `generator` (None: back to the global RNG)."""
+    for m in net.modules():
+        if isinstance(m, Dropout):
+            m.generator = generator
+
+
+@torch.no_grad()
+def initialize(net: nn.Module, generator: torch.Generator) -> None:
+    """Draw `net`'s initial weights from `generator` instead of torch's global RNG.
+
+    The same draws, in the same order, as building the network after `torch.manual_seed` (each layer's
+    reset_parameters in construction order, then the discriminator's own choices, then spectral norm's vectors),
+    so a generator seeded with s gives the weights `torch.manual_seed(s)` gave: tested for every architecture.
+    What it buys is that no other thread (a page building a network, reseeding torch) can change them.
+    """
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            weight = _original(m)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, generator=generator)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_parameters()  # ones, zeros and fresh statistics: no draws
+    for m in net.modules():
+        if isinstance(m, Discriminator):
+            m.initial_choices()  # no draws: after the layers', as in its constructor
+        if nn.utils.parametrize.is_parametrized(m, "weight"):
+            _redraw_spectral_norm(m, generator)
+
+
+def _original(m: nn.Module) -> torch.Tensor:
+    """A layer's weight tensor itself (under spectral norm, the parametrization's original)."""
+    if nn.utils.parametrize.is_parametrized(m, "weight"):
+        return m.parametrizations.weight.original
+    return m.weight
+
+
+def _redraw_spectral_norm(m: nn.Module, generator: torch.Generator) -> None:
+    """Spectral norm's start: u and v drawn and normalised, then the 15 power iterations of its registration and
+    the one of the check that registering runs (torch.nn.utils.parametrizations._SpectralNorm)."""
+    sn = m.parametrizations.weight[0]
+    weight_mat = sn._reshape_weight_to_matrix(m.parametrizations.weight.original)
+    h, w = weight_mat.size()
+    sn._u.copy_(F.normalize(weight_mat.new_empty(h).normal_(0, 1, generator=generator), dim=0, eps=sn.eps))
+    sn._v.copy_(F.normalize(weight_mat.new_empty(w).normal_(0, 1, generator=generator), dim=0, eps=sn.eps))
+    sn._power_method(weight_mat, 15)
+    sn._power_method(weight_mat, sn.n_power_iterations)
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -201,7 +280,7 @@ def _down(c_in: int, c_out: int, cfg: ModelConfig, *, kernel: int, slope: float,
         nn.Conv2d(c_in, c_out, kernel, 2, (kernel - 1) // 2),
         *(_bn2d(c_out, cfg, bn_momentum) if bn_momentum is not None else []),
         nn.LeakyReLU(slope),
-        *([nn.Dropout(cfg.dropout)] if dropout else []),
+        *([Dropout(cfg.dropout)] if dropout else []),
     ]
 
 
@@ -408,6 +487,21 @@ def build_generator(cfg: ModelConfig) -> Generator:
 
 def build_discriminator(cfg: ModelConfig) -> Discriminator:
     return _arch(cfg).discriminator(cfg)
+
+
+def build_seeded(cfg: ModelConfig, generator: torch.Generator) -> tuple[Generator, Discriminator]:
+    """G and D with their initial weights drawn from `generator` (G's first), on the CPU.
+
+    Built on the meta device and materialised, so torch's global RNG is neither read nor advanced: a training
+    run's networks are the same whatever other threads do, and as `torch.manual_seed(s)` then building made them.
+    """
+    with torch.device("meta"):
+        g, d = build_generator(cfg), build_discriminator(cfg)
+    g.to_empty(device="cpu")
+    d.to_empty(device="cpu")
+    initialize(g, generator)
+    initialize(d, generator)
+    return g, d
 
 
 def _arch(cfg: ModelConfig) -> Architecture:

@@ -5,9 +5,10 @@ CLI's progress bar) controls it with `pause()`, `resume()` and `stop()` and read
 `snapshot()`, an immutable copy taken under a lock: the trainer never knows who
 is watching.
 
-Resume is exact: the data order of epoch e is a permutation seeded by (seed, e),
-the noise comes from its own generator whose state is checkpointed together with
-torch's global RNG (dropout) and both Adam states.
+Resume is exact: the data order of epoch e is a permutation seeded by (seed, e);
+the latents, the initial weights and D's dropout masks come from the run's own
+generators (never torch's global RNG, which other threads share), whose states are
+checkpointed with both Adam states.
 
 Under torchrun the same loop runs in every process (gan_core.distributed says how the
 work is split): G and D's update are wrapped in DistributedDataParallel, the step's
@@ -46,7 +47,7 @@ from gan_core.health import diagnose
 from gan_core.images import make_grid
 from gan_core.latent import info_code
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
-from gan_core.models import Discriminator, Generator, build_discriminator, build_generator
+from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout_from
 from gan_core.paths import default_runs_root
 from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunLock, RunStatus, resume_point, step_of
 from gan_core.runtime import resolve_device, set_threads
@@ -269,10 +270,15 @@ class Trainer:
             [class_index(c) for c in cfg.classes] if cfg.classes else list(range(10)), dtype=torch.long
         )
 
-        torch.manual_seed(cfg.seed)
-        model_cfg = cfg.model_config()
-        self.G: Generator = build_generator(model_cfg).to(self.device)
-        self.D: Discriminator = build_discriminator(model_cfg).to(self.device)
+        # The run's own random streams, never torch's global RNG (which every thread of the app shares, and pages
+        # reseed): `rng` draws the initial weights, then D's dropout masks on the CPU; a CUDA or MPS run's masks come
+        # from a generator on its device, seeded alike (as torch.manual_seed seeded both before).
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.device_rng = None if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(cfg.seed)
+        G, D = build_seeded(cfg.model_config(), self.rng)
+        self.G: Generator = G.to(self.device)
+        self.D: Discriminator = D.to(self.device)
+        draw_dropout_from(self.D, self.device_rng or self.rng)
         self.G_ema: Generator | None = copy.deepcopy(self.G).eval() if cfg.ema > 0 else None
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
@@ -327,7 +333,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> ck.TrainingState:
-        return ck.TrainingState(self.G, self.D, self.G_ema, self.opt_g, self.opt_d, self.noise)
+        return ck.TrainingState(self.G, self.D, self.G_ema, self.opt_g, self.opt_d, self.noise, self.rng,
+                                self.device_rng)
 
     def save_checkpoint(self) -> Path:
         """A checkpoint of this step; then the older ones beyond `keep_checkpoints`, the GIF and status.json."""
