@@ -8,16 +8,21 @@ UI: it only updates the trainer's lock-protected snapshot.
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from gan_core.config import TrainConfig
 from gan_core.models import Generator
 from gan_core.runs import RunStatus
 from gan_core.training import Snapshot, Trainer
 
-SHUTDOWN_WAIT_S = 10.0  # at exit, how long an active run gets to save its checkpoint (a few seconds at most)
+# At exit, how long an active run gets to finish what it is doing and save its checkpoint: an evaluation of many
+# samples or the checkpoint of a large network takes minutes on a CPU, and a short bound lost the work since the last
+# checkpoint. A second Ctrl-C quits at once.
+SHUTDOWN_WAIT_S = 600.0
 
 
 class RunActiveError(RuntimeError):
@@ -99,14 +104,26 @@ class TrainingManager:
         return True
 
 
-    def shutdown(self, wait: float = SHUTDOWN_WAIT_S) -> None:
+    def shutdown(self, wait: float = SHUTDOWN_WAIT_S, log: TextIO | None = None) -> bool:
         """The process is ending: ask an active run to stop, which saves its checkpoint, and wait up to `wait` s.
 
         Registered with atexit for the shared manager, so stopping the server (Ctrl-C, SIGTERM) loses nothing since
-        the last checkpoint: the worker is a daemon thread, still alive when atexit handlers run.
+        the last checkpoint: the worker is a daemon thread, still alive when atexit handlers run. Says on `log`
+        (stderr) what it waits for, since a server that does not exit at once looks hung. True when no run is left.
         """
-        if self.active:
-            self.stop(wait=wait)
+        trainer = self._trainer
+        if trainer is None or not self.active:
+            return True
+        log = log or sys.stderr
+        print(f"Fashion GAN Studio: stopping run {self.snapshot().run_name!r} (it was {trainer.phase}) and saving "
+              "its checkpoint before the server exits; press Ctrl-C to quit without waiting.", file=log, flush=True)
+        self.stop()
+        if self.join(wait):
+            print(f"Fashion GAN Studio: {self.snapshot().message or 'the run stopped'}.", file=log, flush=True)
+            return True
+        print(f"Fashion GAN Studio: the run did not stop within {wait:.0f} s (it is {trainer.phase}); it keeps the "
+              "files written so far, its last checkpoint included.", file=log, flush=True)
+        return False
 
 
 _shared: TrainingManager | None = None

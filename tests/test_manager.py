@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from gan_core.config import TrainConfig
 from gan_core.manager import RunActiveError, TrainingManager
+from gan_core.runs import RunDir
 from gan_core.training import Snapshot
 from tests.conftest import needs_data
 
@@ -166,3 +168,31 @@ def test_forget_reads_idle_again_and_refuses_an_active_run(tiny_config, runs_roo
     assert m.snapshot().status == "stopped"
     m.forget()
     assert m.snapshot().status == "idle" and (runs_root / "kept" / "config.json").is_file(), "the run folder stays"
+
+
+@needs_data
+def test_shutdown_waits_for_a_save_longer_than_the_old_ten_seconds_and_says_so(manager, monkeypatch):
+    """A server stopped during a slow save (a big network's checkpoint, a long evaluation) keeps the run's work."""
+    import io
+
+    from gan_core import training
+
+    real = training.Trainer.save_checkpoint
+
+    def slow_save(self):
+        if self._stop.is_set():
+            time.sleep(11)  # longer than the ten seconds shutdown used to wait
+        return real(self)
+
+    monkeypatch.setattr(training.Trainer, "save_checkpoint", slow_save)
+    manager.start(_config("slow-save").replace(epochs=1000))
+    _wait(manager, lambda s: s.status == "running" and s.step > 2, 60, "the run training")
+    log = io.StringIO()
+    assert manager.shutdown(log=log)
+    snap = manager.snapshot()
+    assert snap.status == "stopped", snap.message
+    status = RunDir(Path(snap.run_dir)).read_status()
+    assert status["status"] == "stopped" and status["last_checkpoint"] == f"step_{status['step']:07d}.safetensors"
+    said = log.getvalue()
+    assert "stopping run 'slow-save'" in said and "Ctrl-C" in said and "stopped at step" in said
+    assert manager.shutdown(log=log) and log.getvalue() == said, "nothing to do once no run is active"
