@@ -2,21 +2,37 @@
 
 The Train page shows the estimate under the Start button. The step timed is the trainer's own
 (`Trainer.train_step`, D and G updates, EMA, InfoGAN code and R1 included) on random images, so it needs no data
-set and writes nothing; torch's global RNG is forked, so a run training in the same process draws the same noise.
+set and writes nothing; the trainer draws from its own generators, and torch's global RNG is forked besides.
+
+A timing builds real networks inside the server, so it is guarded: one timing at a time in the process (two tabs
+each timing a large config would otherwise hold two footprints at once and share the cores, which also skews both
+rates; torch's thread count is process-wide, too), and none whose one step would not fit the memory available now.
+A tab that finds another timing under way waits for it (a timing lasts a few seconds) up to PROBE_WAIT_S, then
+gives up with ProbeUnavailable, and the page shows the run's steps without a measured rate.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
 import torch
 
+from gan_core import budget
 from gan_core.config import TrainConfig
+from gan_core.format import size
 from gan_core.runtime import set_threads
+from gan_core.schedule import Schedule, train_images
 from gan_core.training import Trainer
 
-IMAGES_PER_CLASS = 6_000  # Fashion-MNIST's training split
+PROBE_WAIT_S = 30.0      # how long a second timing waits for the one under way
+PROBE_BATCHES = 4        # random images the timing trains on, in batches (a few, so batches differ)
+_PROBE_LOCK = threading.Lock()  # one timing at a time, process-wide
+
+
+class ProbeUnavailable(RuntimeError):
+    """A step cannot be timed now: another timing is under way, or it would not fit the memory available."""
 
 
 @dataclass(frozen=True)
@@ -29,21 +45,39 @@ class Estimate:
         return f"{self.total_steps:,} steps at about {self.images_per_sec:,.0f} images/s"
 
 
-def training_images(cfg: TrainConfig) -> int:
-    """How many training images the run will use (before loading them)."""
-    n = IMAGES_PER_CLASS * (len(cfg.classes) or 10)
-    return min(n, cfg.max_images) if cfg.max_images else n
+def probe_memory(cfg: TrainConfig) -> int:
+    """Bytes a timing of `cfg` holds: one step's networks, optimiser states and activations, and its random images."""
+    batch = Schedule.of(cfg, train_images(cfg)).batch
+    return budget.step_memory(cfg) + _probe_images(batch) * 28 * 28 * budget.FLOAT_BYTES
 
 
-def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1) -> float:
+def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1,
+                   wait_s: float = PROBE_WAIT_S) -> float:
     """Time `cfg`'s training step for about `seconds` after a warm-up, on `cfg.threads` threads.
 
     At least one timed step: a network so large that one step takes longer than `seconds` is timed by that one
-    step, so the page never waits long for a config it will then call slow.
+    step, so the page never waits long for a config it will then call slow. Raises ProbeUnavailable when another
+    timing is still under way after `wait_s` or when this one would not fit the memory available now (checked
+    once the other has ended and freed its memory); ConfigError or BudgetError when the run itself cannot train.
     """
+    if not _PROBE_LOCK.acquire(timeout=wait_s):
+        raise ProbeUnavailable(f"another tab has been timing a configuration for over {wait_s:.0f} s; this one is "
+                               "timed when you change a field or reload the page")
+    try:
+        need, available = probe_memory(cfg), budget.memory_available()
+        if need > budget.MEMORY_SHARE * available:
+            raise ProbeUnavailable(f"timing one step would take about {size(need)} of memory, and "
+                                   f"{size(available)} is available now")
+        return _time_steps(cfg, seconds, warmup_steps)
+    finally:
+        _PROBE_LOCK.release()
+
+
+def _time_steps(cfg: TrainConfig, seconds: float, warmup_steps: int) -> float:
+    """The timing itself (the caller holds the probe lock)."""
     probe = Trainer(cfg.replace(epochs=1, max_steps=0))
-    batch = min(cfg.batch_size, training_images(cfg))
-    images = torch.rand(max(batch, 2) * 4, 1, 28, 28) * 2 - 1
+    batch = Schedule.of(cfg, train_images(cfg)).batch
+    images = torch.rand(_probe_images(batch), 1, 28, 28) * 2 - 1
     with torch.random.fork_rng(devices=[]):
         before = torch.get_num_threads()
         set_threads(cfg.threads)
@@ -62,16 +96,24 @@ def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1
 
 def estimate(cfg: TrainConfig, rate: float) -> Estimate:
     """The whole run's steps and wall-clock seconds at `rate` training images per second."""
-    batch = min(cfg.batch_size, training_images(cfg))
-    total = cfg.epochs * (training_images(cfg) // batch)
-    total = min(total, cfg.max_steps) if cfg.max_steps else total
+    schedule = Schedule.of(cfg, train_images(cfg))
     # The loop's own work (grids, metrics rows, checkpoints) is left out: on the default preset the whole loop ran
     # at 797 images/s over 10 minutes and this probe at 548-778 in the same session (benchmarks/README.md), so
     # the machine's drift, not the loop, decides how far off an estimate is.
-    return Estimate(images_per_sec=rate, total_steps=total, seconds=total * batch / rate)
+    return Estimate(images_per_sec=rate, total_steps=schedule.total_steps,
+                    seconds=schedule.total_steps * schedule.batch / rate)
 
 
 def timing_key(cfg: TrainConfig) -> TrainConfig:
-    """`cfg` without the fields that do not change a step's speed, so one timing serves all their values."""
+    """`cfg` without the fields that do not change a step's speed, so one timing serves all their values.
+
+    `classes` and `max_images` go too, once their batch is kept: they change a step only through the batch.
+    """
+    batch = Schedule.of(cfg, train_images(cfg)).batch
     return cfg.replace(name="", epochs=1, max_steps=0, seed=0, lr_g=2e-4, lr_d=2e-4, sample_every=0,
-                       checkpoint_every=0, keep_checkpoints=0, eval_every=0, classes=(), data_dir="")
+                       checkpoint_every=0, keep_checkpoints=0, eval_every=0, classes=(), data_dir="",
+                       batch_size=batch, max_images=0)
+
+
+def _probe_images(batch: int) -> int:
+    return max(batch, 2) * PROBE_BATCHES

@@ -98,6 +98,9 @@ def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started
     except BudgetError as exc:
         st.error(f"Not started: {exc}.", icon=":material/memory:")
         return
+    except ConfigError as exc:  # e.g. a batch BatchNorm cannot train on (gan_core.budget)
+        st.error(f"Not started: {exc}.", icon=":material/block:")
+        return
     st.session_state[FLASH_KEY] = (f"{what}. The live view refreshes every few seconds; training goes on if you leave "
                                    "this page or close the tab.")
     st.session_state[SHOW_LIVE_KEY] = True
@@ -320,16 +323,25 @@ def _images_per_sec(timing_json: str) -> float:
 
 def _eta_before_start(config: TrainConfig, active: bool) -> None:
     """Whether the run fits this machine, and its length from a short timing of its own training step."""
-    budget = estimate_budget(config)
+    try:
+        budget = estimate_budget(config)
+    except ConfigError as exc:  # the same refusal Start and the CLI's `train` give
+        st.error(f"This run cannot train: {exc}.", icon=":material/block:")
+        return
     if problems := budget.problems():
         st.error("This run does not fit this machine: " + "; ".join(problems) + ".", icon=":material/memory:")
         return
     st.caption(f"Needs about {size(budget.memory)} of memory ({size(budget.memory_available)} available) "
-               f"and {size(budget.disk)} of disk ({size(budget.disk_free)} free).")
+               f"and up to {size(budget.disk)} of disk ({size(budget.disk_free)} free).")
+    steps = f"{budget.schedule.total_steps:,} steps of {budget.schedule.batch:,} images"
     if active:
-        st.caption("Estimated duration: measured when no run is training (a timing now would share the cores).")
+        st.caption(f"Estimated duration: {steps}, timed when no run is training (a timing now would share the cores).")
         return
-    rate = _images_per_sec(speed.timing_key(config).to_json())
+    try:
+        rate = _images_per_sec(speed.timing_key(config).to_json())
+    except speed.ProbeUnavailable as exc:  # another tab's timing, or too little memory now: not cached, retried
+        st.caption(f"Estimated duration: {steps}, not timed: {exc}.")
+        return
     est = speed.estimate(config, rate)
     st.markdown(f"Estimated duration: **about {duration(est.seconds)}** ({est.text()}, timed just now on this "
                 "machine; a page refreshing beside the run slows it).")
