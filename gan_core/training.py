@@ -51,6 +51,7 @@ from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout
 from gan_core.paths import default_runs_root
 from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunLock, RunStatus, resume_point, step_of
 from gan_core.runtime import resolve_device, set_threads
+from gan_core.schedule import Schedule
 
 MAX_HISTORY = 2000   # chart points kept in memory; older points are thinned
 MAX_GRIDS = 60       # sample grids kept in memory; all of them stay on disk
@@ -261,11 +262,10 @@ class Trainer:
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         n = len(images)
-        self.batch = min(cfg.batch_size, n)  # a 100-image subset with batch 256 trains on all 100
+        self.schedule = Schedule.of(cfg, n)  # the budget and the speed estimate count the same steps
+        self.batch = self.schedule.batch
         distributed.check_batch(self.batch, self.world)  # the global batch; each rank trains on batch / world size
-        self.steps_per_epoch = n // self.batch
-        total = cfg.epochs * self.steps_per_epoch
-        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        self.steps_per_epoch, self.total_steps = self.schedule.steps_per_epoch, self.schedule.total_steps
         self.label_pool = torch.tensor(
             [class_index(c) for c in cfg.classes] if cfg.classes else list(range(10)), dtype=torch.long
         )
@@ -551,8 +551,7 @@ class Trainer:
             if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
                 return self._fail(stats, last_ckpt_step)
             pending.append(stats)
-            epoch = (self.step - 1) // self.steps_per_epoch + 1
-            end_of_epoch = self.step % self.steps_per_epoch == 0
+            epoch, end_of_epoch = self.schedule.epoch_of(self.step), self.schedule.ends_epoch(self.step)
             if not main:  # the others only train: rank 0 logs, evaluates, draws and saves while they wait
                 pending.clear()
                 self._publish(step=self.step, epoch=epoch, images_per_sec=rate, elapsed_s=self.wall_time)
