@@ -168,6 +168,7 @@ def _canonical_classes(raw: list[Any]) -> tuple[str, ...]:
 
 
 # Read off the fields' metadata: what the CLI, the form, validation and resume use.
+MAX_NAME = 200  # characters of a run name (a folder name: most file systems allow 255 bytes)
 FIELD_HELP: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
 FIELD_LABELS: dict[str, str] = {f.name: f.metadata["label"] for f in dataclasses.fields(TrainConfig)}
 RESUMABLE: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resumable"])
@@ -206,8 +207,13 @@ def _validate(cfg: TrainConfig) -> None:
     _check_choice("device", cfg.device, DEVICES)
     if cfg.d_output == "sigmoid" and cfg.loss == "hinge":
         raise ConfigError("loss 'hinge' needs d_output 'logit' (a sigmoid output cannot go below 0)")
-    if cfg.name and (cfg.name in (".", "..") or any(c in cfg.name for c in '/\\:*?"<>|')):
-        raise ConfigError(f"name must be a plain folder name without / \\ : * ? \" < > | (got {cfg.name!r})")
+    if cfg.name and (cfg.name in (".", "..") or cfg.name.startswith(".") or len(cfg.name) > MAX_NAME
+                     or any(c in cfg.name for c in '/\\:*?"<>|') or not cfg.name.isprintable()):
+        # Not hidden (a fork is made in a hidden folder), and no control characters: a newline or a terminal escape
+        # in a name would reach `runs` listings and logs as it is.
+        raise ConfigError(f"name must be a plain folder name of at most {MAX_NAME} characters, not starting with a "
+                          "dot, without / \\ : * ? \" < > | or control characters such as a newline or a tab "
+                          f"(got {cfg.name!r})")
 
 
 def _check_number(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:

@@ -15,7 +15,7 @@ listings and comparisons read (`RunRecord`), and renaming and deleting, which re
 
 from __future__ import annotations
 
-import csv
+import errno
 import functools
 import io
 import json
@@ -24,6 +24,9 @@ import os
 import re
 import shutil
 import socket
+import stat
+import struct
+import sys
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -35,22 +38,33 @@ try:
 except ImportError:  # Windows: RunLock falls back to the heartbeat's age
     fcntl = None  # type: ignore[assignment]
 
+import contextlib
+
 import numpy as np
 from PIL import Image
 
+from gan_core import runlog
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.images import MAX_GIF_FRAMES, gif_bytes, png_bytes, thin_evenly
-from gan_core.paths import atomic_write_bytes, atomic_write_text, default_runs_root
-
-METRIC_FIELDS = (
-    "step", "epoch", "time_s", "images_per_sec", "d_loss", "g_loss", "d_real", "d_fake",
-    "fid", "coverage_classes", "coverage_kl",
+from gan_core.paths import (
+    UnsafeFileError,
+    atomic_write_bytes,
+    atomic_write_text,
+    default_runs_root,
+    open_regular,
+    read_json,
+    read_regular,
 )
+
 _STEP_RE = re.compile(r"step_(\d+)\.")
 HEARTBEAT_S = 20.0   # a trainer rewrites status.json this often while active (the lock's fallback reads its age)
 LIVE_WINDOW_S = 120  # without fcntl: a run whose files changed this recently, with an active status, is training
 MAX_GRIDS_ON_DISK = 2000  # a run keeps at most about this many grids (a grid every step would fill any disk)
-RATE_ROWS = 5        # a listing's images/s is the mean of this many last metric rows (each already a moving average)
+MAX_CONFIG_BYTES = 256 * 2**10  # a config.json is about 1.5 KB; anything this large is not one
+MAX_STATUS_BYTES = 64 * 2**10   # a status.json is a few hundred bytes, its message included
+MAX_LOCK_BYTES = 4 * 2**10      # ".lock" holds one line: "pid N on HOST"
+MAX_GRID_BYTES = 32 * 2**20     # a 100-image grid's PNG is about 90 KB
+MAX_TEXT = 4000                 # characters kept of a string field of status.json (a message)
 
 
 class RunStatus(str, Enum):
@@ -73,6 +87,22 @@ class RunStatus(str, Enum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # listings only: an active status whose files went quiet, so its process died
     UNKNOWN = "unknown"          # listings only: no status.json
+    DAMAGED = "damaged"          # listings only: a file of the run is a link, a special file or not what it claims
+
+
+class DamagedRunError(ValueError):
+    """A file in a run folder is damaged, hostile (a link, a FIFO) or of the wrong shape; the message says which."""
+
+
+# status.json's fields and what each must be; any other field is ignored
+_WHOLE, _NUMBER, _TEXT = "a whole number >= 0", "a finite number >= 0", "text"
+STATUS_FIELDS = {
+    "status": "one of " + ", ".join(repr(v) for v in (
+        "created", "starting", "running", "paused", "stopping", "finished", "stopped", "failed")),
+    "step": _WHOLE, "total_steps": _WHOLE, "world_size": "a whole number >= 1", "wall_time_s": _NUMBER,
+    "updated": _NUMBER, "message": _TEXT, "last_checkpoint": _TEXT, "forked_from": _TEXT,
+}
+_RUN_STATES = {"created", "starting", "running", "paused", "stopping", "finished", "stopped", "failed"}
 
 
 ACTIVE = frozenset({RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING})
@@ -140,11 +170,11 @@ class RunDir:
     def read_config(self) -> TrainConfig:
         """The run's TrainConfig; ConfigError (never another exception) when config.json is missing or damaged."""
         try:
-            data = json.loads(self.config_path.read_text())
+            data = read_json(self.config_path, MAX_CONFIG_BYTES)
         except FileNotFoundError:
             raise ConfigError(f"{self.path} is not a run folder (no config.json)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{self.config_path} is not valid JSON ({exc})") from None
+        except (UnsafeFileError, OSError) as exc:
+            raise ConfigError(str(exc)) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{self.config_path} holds {type(data).__name__} {str(data)[:40]}, not a "
                               "configuration (a JSON object of TrainConfig fields)")
@@ -152,88 +182,70 @@ class RunDir:
             return TrainConfig.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
-        except (TypeError, ValueError) as exc:  # e.g. "classes": 5
-            raise ConfigError(f"{self.config_path} does not describe a valid run ({exc})") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # e.g. "classes": 5
+            raise ConfigError(f"{self.config_path} does not describe a valid run ({str(exc)[:200]})") from None
 
     # ------------------------------------------------------------------ status
     def write_status(self, **fields: Any) -> None:
-        status = self.read_status()
+        """Update status.json (atomically); a damaged one is replaced by what is known now."""
+        try:
+            status = self.read_status()
+        except DamagedRunError:
+            status = {}
         status.update(fields, updated=time.time())
         atomic_write_text(self.status_path, json.dumps(status, indent=2))
 
     def read_status(self) -> dict[str, Any]:
+        """status.json's fields, each checked against STATUS_FIELDS ({} when there is none yet).
+
+        DamagedRunError, naming the file and the field, when it is a link, a special file, too large, not a JSON
+        object, or a field is of the wrong type: a listing shows the run as damaged, and the trainer rewrites it.
+        """
         try:
-            return json.loads(self.status_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = read_json(self.status_path, MAX_STATUS_BYTES)
+        except FileNotFoundError:
             return {}
+        except (UnsafeFileError, OSError) as exc:
+            raise DamagedRunError(str(exc)) from None
+        if not isinstance(data, dict):
+            raise DamagedRunError(f"{self.status_path} holds {type(data).__name__}, not a JSON object of status fields")
+        status: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in STATUS_FIELDS:
+                if not _valid_status_field(key, value):
+                    raise DamagedRunError(f"{self.status_path}: {key!r} is {str(value)[:40]!r}, where it must be "
+                                          f"{STATUS_FIELDS[key]}")
+                status[key] = value[:MAX_TEXT] if isinstance(value, str) else value
+        return status
 
     def steps_per_epoch(self) -> int | None:
         """Steps in one epoch, as the trainer recorded them (total_steps over the epochs; None before it did).
 
         With `max_steps` set the total is cut short, so no epoch length can be read off it.
         """
-        config, total = self.read_config(), int(self.read_status().get("total_steps", 0))
+        config, total = self.read_config(), self.read_status().get("total_steps", 0)
         if config.max_steps or not total or not config.epochs:
             return None
         return total // config.epochs or None
 
-    # ------------------------------------------------------------------ metrics
+    # ------------------------------------------------------------------ metrics (gan_core.runlog)
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
-        new = not self.metrics_path.exists()
-        with self.metrics_path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _fmt(row.get(k)) for k in METRIC_FIELDS})
+        runlog.append(self.metrics_path, rows)
 
     def read_metrics(self) -> list[dict[str, float]]:
-        """The logged rows as numbers (see `_metric_rows` for what a crash can leave and is skipped)."""
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in self._metric_rows()]
+        """Every logged row as numbers (streamed; what a crash can leave is skipped). Views read `metrics_summary`."""
+        try:
+            return runlog.rows(self.metrics_path)
+        except FileNotFoundError:
+            return []
+
+    def metrics_summary(self) -> runlog.Summary:
+        """The last row, each column's last value, a thinned series: read incrementally, bounded in size."""
+        return runlog.summary(self.metrics_path)
 
     def truncate_metrics(self, last_step: int) -> None:
         """Drop rows logged after `last_step` (a resume from a checkpoint replays them), and any damaged line."""
-        if not self.metrics_path.exists():
-            return
-        rows = [r for r in self._metric_rows() if float(r["step"]) <= last_step]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.metrics_path, buf.getvalue())
-
-    def _metric_rows(self) -> list[dict[str, str]]:
-        """metrics.csv's rows as text, without what a crash or a full disk can leave behind.
-
-        Skipped: the part after the last newline (a line cut short, whose last number may read as another), lines
-        with NUL bytes (a file extended but never written), rows with a missing or non-numeric field, and rows whose
-        step is not after the previous row's.
-        """
-        try:
-            text = self.metrics_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return []
-        lines = text.split("\n")[:-1]  # only lines that ended with their newline
-        if not lines:
-            return []
-        header = next(csv.reader([lines[0]]))
-        rows: list[dict[str, str]] = []
-        last = -math.inf
-        for line in lines[1:]:
-            if not line or "\x00" in line:
-                continue
-            values = next(csv.reader([line]))
-            if len(values) != len(header):
-                continue
-            row = dict(zip(header, values, strict=True))
-            if not all(_is_number(v) for v in values if v) or not _is_number(row.get("step", "")):
-                continue
-            step = float(row["step"])
-            if not math.isfinite(step) or step <= last:
-                continue
-            last = step
-            rows.append(row)
-        return rows
+        runlog.truncate(self.metrics_path, last_step)
 
     # ------------------------------------------------------------------ grids and GIF
     def save_grid(self, step: int, grid: np.ndarray) -> Path:
@@ -251,7 +263,8 @@ class RunDir:
         return _numbered(self.samples_dir, "*.png")
 
     def load_grid(self, path: Path) -> np.ndarray:
-        return np.asarray(Image.open(path).convert("L"))
+        """A saved grid (a plain PNG file of sane size: never a link or a FIFO)."""
+        return np.asarray(Image.open(io.BytesIO(read_regular(path, MAX_GRID_BYTES))).convert("L"))
 
     def write_gif(self) -> Path | None:
         # Thin the paths before reading: a long run holds far more grids than a GIF shows.
@@ -298,20 +311,48 @@ class RunDir:
                 p.unlink()
 
     def fork(self, step: int, root: Path | None = None) -> RunDir:
-        """A new run holding this one's history up to `step`, so a rollback loses nothing already saved."""
+        """A new run holding this one's history up to `step`, so a rollback loses nothing already saved.
+
+        Made under this run's lock (so no trainer prunes or rewinds what is copied) in a hidden folder that is renamed
+        into place only when complete: a failure leaves no half-made run behind.
+        """
         config = self.read_config()
-        forked = RunDir.create(config.replace(name=f"{self.name}-from-{step}"), root or self.path.parent)
-        forked.samples_dir.mkdir(parents=True, exist_ok=True)
-        for s, p in self.grids():
-            if s <= step:
-                shutil.copy2(p, forked.samples_dir / p.name)
-        forked.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(self.checkpoint_path(step), forked.checkpoint_path(step))
-        if self.metrics_path.exists():
-            shutil.copy2(self.metrics_path, forked.metrics_path)
-            forked.truncate_metrics(step)
-        forked.write_status(status=RunStatus.CREATED, forked_from=f"{self.name}@{step}")
-        return forked
+        source = self.checkpoint_path(step)
+        lock = RunLock.acquire(self)
+        try:
+            root = Path(root or self.path.parent)
+            base = f"{self.name}-from-{step}"
+            work = RunDir(root / f".{base}.{os.getpid()}.forking")
+            shutil.rmtree(work.path, ignore_errors=True)
+            try:
+                work.path.mkdir(parents=True)
+                work.samples_dir.mkdir()
+                for s, p in self.grids():
+                    if s <= step:
+                        shutil.copyfile(p, work.samples_dir / p.name, follow_symlinks=False)
+                work.checkpoints_dir.mkdir()
+                shutil.copyfile(source, work.checkpoint_path(step), follow_symlinks=False)
+                if self.metrics_path.exists():
+                    shutil.copyfile(self.metrics_path, work.metrics_path, follow_symlinks=False)
+                    work.truncate_metrics(step)
+                work.write_status(status=RunStatus.CREATED, forked_from=f"{self.name}@{step}")
+                name, n = base, 2
+                while True:
+                    work.write_config(config.replace(name=name))
+                    target = root / name
+                    if not target.exists():
+                        try:
+                            os.rename(work.path, target)  # atomic; refused if the name was taken meanwhile
+                            return RunDir(target)
+                        except OSError:
+                            if not work.path.is_dir():
+                                raise
+                    name, n = f"{base}-{n}", n + 1
+            except BaseException:
+                shutil.rmtree(work.path, ignore_errors=True)
+                raise
+        finally:
+            lock.release()
 
 
 def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDir, Path, RunLock]:
@@ -327,6 +368,7 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
         ckpt = run.require_checkpoint()
     else:
         ckpt, run = path, RunDir.of_checkpoint(path)
+    check_layout(run)  # before anything is written through a link or into a FIFO
     step = step_of(ckpt)
     latest = run.latest_checkpoint()
     if latest is not None and step_of(latest) > step:
@@ -421,14 +463,28 @@ def _cached_record(path: Path, _stamps: tuple, _locked: bool) -> RunRecord:
 
 
 def _read_record(run: RunDir) -> RunRecord:
-    status = run.read_status()
+    """The run's summary; a damaged file makes it a DAMAGED record with the reason, never an exception."""
+    damage: list[str] = []
+    try:
+        check_layout(run)
+    except DamagedRunError as exc:
+        damage.append(str(exc))
+    try:
+        status = run.read_status()
+    except DamagedRunError as exc:
+        status = {}
+        damage.append(str(exc))
     config: TrainConfig | None = None
     error = ""
     try:
         config = run.read_config()
     except ConfigError as exc:  # an unreadable config.json still lists the run, so it can be deleted
         error = str(exc)
-    rows = read_metrics_safely(run)
+    try:
+        metrics = run.metrics_summary()
+    except (UnsafeFileError, OSError) as exc:
+        metrics = runlog.Summary()
+        damage.append(str(exc))
     g_params = d_params = None
     if config is not None:
         from gan_core.models import parameter_counts  # torch, only when a run is listed
@@ -437,35 +493,45 @@ def _read_record(run: RunDir) -> RunRecord:
             g_params, d_params = parameter_counts(config.model_config())
         except (ValueError, RuntimeError) as exc:
             error = f"cannot build its networks: {exc}"
-    last = rows[-1] if rows else {}
-    rates = [r["images_per_sec"] for r in rows[-RATE_ROWS:] if "images_per_sec" in r]
+    last, values = metrics.last, metrics.last_values
     steps = int(max(status.get("step", 0), last.get("step", 0)))
     # status.json's wall time is written at checkpoints; a live run's last metrics row is newer.
     wall = float(max(status.get("wall_time_s", 0.0), last.get("time_s", 0.0)))
     state = status.get("status", RunStatus.UNKNOWN)
     if state in ACTIVE and not training_elsewhere(run):
         state = RunStatus.INTERRUPTED  # its trainer's lock is gone: the process ended without a final status
+    if damage:
+        state, error = RunStatus.DAMAGED, "; ".join([*damage, error] if error else damage)
     return RunRecord(
         name=run.name, path=run.path,
         preset=config.preset if config else "", arch=config.arch if config else "?",
         created=created_time(run), status=state, steps=steps,
-        total_steps=int(status.get("total_steps", 0)), wall_time_s=wall,
-        images_per_sec=sum(rates) / len(rates) if rates else None,
+        total_steps=status.get("total_steps", 0), wall_time_s=wall,
+        images_per_sec=metrics.images_per_sec,
         d_loss=last.get("d_loss"), g_loss=last.get("g_loss"),
-        fid=_last(rows, "fid"), coverage_classes=_last(rows, "coverage_classes"), coverage_kl=_last(rows, "coverage_kl"),
+        fid=values.get("fid"), coverage_classes=values.get("coverage_classes"),
+        coverage_kl=values.get("coverage_kl"),
         g_params=g_params, d_params=d_params, config=config, error=error,
-        world_size=_whole(status.get("world_size"), default=1),
+        world_size=status.get("world_size", 1),
     )
 
 
-def _whole(value: Any, default: int) -> int:
-    """A whole number from status.json, or `default` for anything else (an older or damaged file)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else default
+def _valid_status_field(key: str, value: Any) -> bool:
+    if key == "status":
+        return value in _RUN_STATES
+    expected = STATUS_FIELDS[key]
+    if expected == _TEXT:
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if expected == _NUMBER:
+        return math.isfinite(value) and value >= 0
+    return isinstance(value, int) and value >= (1 if key == "world_size" else 0)
 
 
-def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[str, Any]]:
-    """Each checkpoint with its size and the metrics.csv row logged at its very step (None where there is none)."""
-    at_step = {int(row["step"]): row for row in metrics}
+def checkpoint_rows(run: RunDir, metrics: runlog.Summary) -> list[dict[str, Any]]:
+    """Each checkpoint with its size and the metrics row logged at its very step (None where the summary has none)."""
+    at_step = {int(row["step"]): row for row in (*metrics.rows, *metrics.evaluated)}
     rows = []
     for step, path in reversed(run.checkpoints()):  # newest first, as the generator pickers list them
         row = at_step.get(step, {})
@@ -479,17 +545,20 @@ def checkpoint_rows(run: RunDir, metrics: list[dict[str, float]]) -> list[dict[s
     return rows
 
 
-def read_metrics_safely(run: RunDir) -> list[dict[str, float]]:
-    """The metrics rows ([] when the file cannot be read; RunDir already skips a line cut short by a crash)."""
+def metrics_safely(run: RunDir) -> runlog.Summary:
+    """The run's metrics summary (empty when the file cannot be read: a link, a FIFO, an I/O error)."""
     try:
-        return run.read_metrics()
-    except OSError:
-        return []
+        return run.metrics_summary()
+    except (UnsafeFileError, OSError):
+        return runlog.Summary()
 
 
 def created_time(run: RunDir) -> float:
     """When the run started: config.json is rewritten on resume, the step-0 grid is not."""
-    times = [p.stat().st_mtime for p in (run.config_path, run.samples_dir / "step_0000000.png") if p.exists()]
+    times = []
+    for p in (run.config_path, run.samples_dir / "step_0000000.png"):
+        with contextlib.suppress(OSError):
+            times.append(p.lstat().st_mtime)
     return min(times) if times else 0.0
 
 
@@ -514,15 +583,19 @@ def rename_run(run: RunDir, new_name: str, active_run_name: str | None = None, *
     target = run.path.parent / new_name
     if target.exists():
         raise ValueError(f"a run named {new_name!r} already exists in {run.path.parent}: pick another name")
-    created = run.config_path.stat()
-    run.path.rename(target)
-    renamed = RunDir(target)
+    lock = _lock_for(run, "rename")  # held while renaming: no resume can start in between (the lock moves along)
     try:
-        renamed.write_config(config.replace(name=new_name))
-        os.utime(renamed.config_path, (created.st_atime, created.st_mtime))  # listings keep their order
-    except OSError:
-        target.rename(run.path)
-        raise
+        created = run.config_path.stat()
+        run.path.rename(target)
+        renamed = RunDir(target)
+        try:
+            renamed.write_config(config.replace(name=new_name))
+            os.utime(renamed.config_path, (created.st_atime, created.st_mtime))  # listings keep their order
+        except OSError:
+            target.rename(run.path)
+            raise
+    finally:
+        lock.release()
     return renamed
 
 
@@ -530,21 +603,62 @@ def delete_run(run: RunDir, active_run_name: str | None = None, *, runs_root: Pa
     """Remove a run folder with its checkpoints; only ever a run folder directly inside the runs root."""
     _check_run_folder(run, runs_root, "delete")
     _refuse_if_training(run, active_run_name, "delete")
-    shutil.rmtree(run.path)
+    lock = _lock_for(run, "delete")  # held while deleting: no resume can start on a half-deleted folder
+    try:
+        shutil.rmtree(run.path)  # never follows a link inside the folder: it removes the link itself
+    finally:
+        lock.release()
 
 
 def _check_run_folder(run: RunDir, runs_root: Path | None, verb: str) -> None:
-    """Rename and delete touch only a real run folder directly inside the runs root, never a path given by a link."""
+    """Rename and delete touch only a real run folder directly inside the runs root, never a path given by a link.
+
+    A damaged run (a link or a FIFO inside it, a bad config.json) can still be deleted: that is how it goes away.
+    """
     root = Path(runs_root or default_runs_root()).resolve()
     if run.path.is_symlink() or run.path.resolve().parent != root:
         raise ValueError(f"{run.path} is not a run folder inside {root}: refusing to {verb} it")
-    if not run.config_path.is_file():
+    if not (run.config_path.is_file() or run.config_path.is_symlink()):
         raise ValueError(f"{run.path} is not a run folder (no config.json): refusing to {verb} it")
+
+
+def _lock_for(run: RunDir, verb: str) -> RunLock:
+    """The run's lock for a rename or delete; a .lock that is a link or a FIFO is removed first (deleting or renaming
+    the folder is the way out of such a run, and the removed entry is only a name in it, never what it points to)."""
+    try:
+        return RunLock.acquire(run)
+    except DamagedRunError:
+        if run.lock_path.is_symlink() or (run.lock_path.exists() and not run.lock_path.is_file()):
+            run.lock_path.unlink()
+            return RunLock.acquire(run)
+        raise
 
 
 def training_elsewhere(run: RunDir) -> bool:
     """True while a process trains this run: its lock is held (by another process, or by this one's trainer)."""
     return RunLock.holder(run) is not None
+
+
+def check_layout(run: RunDir) -> None:
+    """DamagedRunError when the folder, or an entry a run writes or reads in it, is a link or a special file.
+
+    Called before a run is resumed (whose writes would otherwise go where a link points, or block on a FIFO) and by
+    listings (which then show the run as damaged with the reason).
+    """
+    if run.path.is_symlink():
+        raise DamagedRunError(f"{run.path} is a symbolic link, not a run folder: open the folder it points to instead")
+    entries = {run.lock_path: "file", run.config_path: "file", run.status_path: "file", run.metrics_path: "file",
+               run.gif_path: "file", run.samples_dir: "folder", run.checkpoints_dir: "folder"}
+    for path, kind in entries.items():
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        ok = stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
+        if not ok:
+            what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular " + kind
+            raise DamagedRunError(f"{path} is {what}: a run's files must be plain files and folders (a link could "
+                                  "point anywhere, a FIFO would block); delete the run, or replace it with the file")
 
 
 def _refuse_if_training(run: RunDir, active_run_name: str | None, verb: str) -> None:
@@ -574,18 +688,24 @@ class RunLock:
 
     @classmethod
     def acquire(cls, run: RunDir) -> RunLock:
-        """Take the lock, or raise RunBusyError naming the process that holds it."""
+        """Take the lock, or raise RunBusyError naming the process that holds it (DamagedRunError when `.lock` is a
+        link or a special file: it is never followed, truncated or waited on)."""
         run.path.mkdir(parents=True, exist_ok=True)
         if fcntl is None:
             if _recently_written(run) and run.read_status().get("status") in ACTIVE:
                 raise RunBusyError(f"run {run.name!r} is being trained by another process (its files changed in "
                                    f"the last {LIVE_WINDOW_S} s): stop that training first")
             return cls(run, None)
-        fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fd = open_regular(run.lock_path, os.O_RDWR | os.O_CREAT)
+        except UnsafeFileError as exc:
+            raise DamagedRunError(str(exc)) from None
+        try:
+            _take(fd)
+        except OSError as exc:
             os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
             raise RunBusyError(f"run {run.name!r} is being trained by another process "
                                f"({cls._describe(run)}): stop that training first") from None
         os.ftruncate(fd, 0)
@@ -594,34 +714,69 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
+            os.close(self._fd)  # closing the one descriptor that holds it releases the lock
             self._fd = None
 
     @classmethod
     def holder(cls, run: RunDir) -> str | None:
-        """Who holds the run's lock ("pid N on HOST"), or None when nobody trains it now."""
+        """Who holds the run's lock ("pid N on HOST"), or None when nobody trains it now.
+
+        Asked without taking the lock (Linux's open-file-description locks answer F_OFD_GETLK), so a probe never
+        makes a concurrent acquire fail; elsewhere a shared flock is tried and dropped at once. A `.lock` that is
+        a link or a special file holds no lock: None (listings show the run as damaged, `check_layout`).
+        """
         if fcntl is None:
             active = run.read_status().get("status") in ACTIVE and _recently_written(run)
             return "a process that wrote its files in the last two minutes" if active else None
         try:
-            fd = os.open(run.lock_path, os.O_RDONLY)
-        except FileNotFoundError:
+            fd = open_regular(run.lock_path)
+        except (FileNotFoundError, UnsafeFileError):  # a link or a FIFO as .lock is nobody's lock (check_layout)
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return cls._describe(run)
+            held = _is_held(fd)
         finally:
-            os.close(fd)  # closing drops the probe's own shared lock, if it got one
-        return None
+            os.close(fd)
+        return cls._describe(run) if held else None
 
     @staticmethod
     def _describe(run: RunDir) -> str:
         try:
-            return run.lock_path.read_text().strip() or "a process"
-        except OSError:
+            text = read_regular(run.lock_path, MAX_LOCK_BYTES).decode("utf-8", errors="replace").strip()
+        except (OSError, UnsafeFileError):
             return "a process"
+        return printable(text)[:200] or "a process"
+
+
+# Linux's open-file-description locks: owned by the open file (like flock, so a lock is never dropped by another
+# descriptor of the same file closing) and queryable with F_OFD_GETLK without being taken. struct flock on 64-bit
+# Linux: l_type, l_whence, padding, l_start, l_len, l_pid, padding (32 bytes).
+_FLOCK = "hhxxxxqqixxxx"
+_OFD = (fcntl is not None and sys.platform.startswith("linux") and hasattr(fcntl, "F_OFD_SETLK")
+        and struct.calcsize(_FLOCK) == 32 and sys.maxsize > 2**32)
+
+
+def _take(fd: int) -> None:
+    """An exclusive lock on the whole file, or OSError (EAGAIN/EACCES) when another open file holds one."""
+    if _OFD:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _is_held(fd: int) -> bool:
+    if _OFD:
+        answer = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False  # closing the descriptor drops the probe's shared lock
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (a hostile file's terminal escapes must not reach a terminal or a page)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
@@ -633,8 +788,23 @@ def list_runs(root: Path | None = None) -> list[RunDir]:
     root = Path(root or default_runs_root())
     if not root.is_dir():
         return []
-    runs = [RunDir(p) for p in root.iterdir() if (p / "config.json").is_file()]
-    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
+    runs = [RunDir(p) for p in root.iterdir() if not p.name.startswith(".") and _has_config(p)]
+    return sorted(runs, key=lambda r: _mtime(r.config_path), reverse=True)
+
+
+def _has_config(folder: Path) -> bool:
+    """A run folder has a config.json entry (checked without following it: a damaged run is still listed)."""
+    try:
+        return folder.is_dir() and (folder / "config.json").lstat() is not None
+    except OSError:
+        return False
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def step_of(path: Path) -> int:
@@ -650,25 +820,6 @@ def _numbered(folder: Path, pattern: str) -> list[tuple[int, Path]]:
     return sorted((step_of(p), p) for p in folder.glob(pattern) if _STEP_RE.search(p.name))
 
 
-def _fmt(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value
-
-
-def _last(rows: list[dict[str, float]], key: str) -> float | None:
-    return next((r[key] for r in reversed(rows) if key in r), None)
-
-
 def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -28,7 +28,7 @@ from gan_core.metrics import (
     training_spacing,
 )
 from gan_core.recovery import DEFAULT_K, EXPLANATION, Recovery, latent_recovery
-from gan_core.runs import RunDir
+from gan_core.runs import RunDir, metrics_safely
 from gan_core.sampling import COPY_RATIO, NearestPair, memorization_pairs
 from ui.images import image_row
 from ui.pickers import pick_generator
@@ -155,7 +155,7 @@ def memorization(report: EvalReport, floor: EvalReport, pairs: list[NearestPair]
 def fid_over_steps(entry: GeneratorEntry, floor: EvalReport | None) -> None:
     """The FID the run logged while training, with this checkpoint marked (and the floor, once measured)."""
     run = RunDir.of_checkpoint(entry.path)
-    rows = [r for r in run.read_metrics() if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
+    rows = [r for r in metrics_safely(run).evaluated if math.isfinite(r["fid"])]
     st.subheader(f"{FID_LABEL} over the steps of {run.name}")
     if not rows:
         st.caption(f"This run logged no FID: set **{FIELD_LABELS['eval_every']}** on the Train page (e.g. 500) to follow "

@@ -26,7 +26,7 @@ from gan_core.images import labelled_png, png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from gan_core.runs import RunDir, RunLock, RunStatus, list_runs
+from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
 from ui.config_form import config_form
@@ -375,7 +375,11 @@ def _checkpoint_table(run: RunDir) -> tuple[TrainConfig, list[tuple[int, Path]]]
     except ConfigError as exc:
         st.error(f"{run.name} cannot be resumed: {exc}")
         return None
-    status = run.read_status()
+    try:
+        status = run.read_status()
+    except DamagedRunError as exc:  # the trainer rewrites it on resume
+        st.warning(f"{exc}. A resume rewrites it.")
+        status = {}
     st.caption(f"{saved.preset or 'custom'} · {saved.arch} · {status.get('status', 'unknown')} · "
                f"step {status.get('step', 0):,} of {status.get('total_steps', 0):,} · {saved.epochs:,} epochs planned")
     ckpts = run.checkpoints()

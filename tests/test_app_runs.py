@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig
 from gan_core.manager import shared_manager
+from gan_core.runlog import Summary
 from gan_core.runs import RunDir, checkpoint_rows
 from gan_core.training import Snapshot, Trainer
 from tests.conftest import needs_data
@@ -98,8 +99,9 @@ def test_one_run_picked_opens_its_own_view(runs):
 def test_checkpoint_rows_take_metrics_logged_at_their_step(runs):
     run = RunDir(runs / "conv")
     (step, _), *_ = reversed(run.checkpoints())
-    rows = checkpoint_rows(run, [{"step": float(step), "epoch": 1.0, "fid": 12.5, "coverage_classes": 9.0},
-                                 {"step": float(step) + 1, "fid": 99.0}])
+    logged = ({"step": float(step), "epoch": 1.0, "fid": 12.5, "coverage_classes": 9.0},
+              {"step": float(step) + 1, "fid": 99.0})
+    rows = checkpoint_rows(run, Summary(rows=logged[:1], evaluated=logged))
     assert rows[0]["step"] == step and rows[0]["fid"] == 12.5 and rows[0]["coverage_classes"] == 9.0
     assert all(r["fid"] is None for r in rows[1:])
 

@@ -54,10 +54,12 @@ def test_rows_that_cannot_be_real_are_skipped(tmp_path):
     assert run_record(run).steps == 9
 
 
-def test_status_json_damaged_reads_as_unknown(tmp_path):
+def test_status_json_missing_reads_as_unknown_and_damaged_as_damaged(tmp_path):
     run = RunDir.create(TrainConfig(name="nostatus"), tmp_path)
-    run.status_path.write_text("{half")
     assert run_record(run).status == "unknown"
+    run.status_path.write_text("{half")
+    record = run_record(run)
+    assert record.status == "damaged" and "status.json is not valid JSON" in record.error
     run.status_path.write_text(json.dumps({"status": "finished", "step": 3}))
     assert run_record(run).status == "finished"
 
@@ -65,15 +67,18 @@ def test_status_json_damaged_reads_as_unknown(tmp_path):
 def test_a_listing_rereads_a_run_only_when_its_files_change(tmp_path, monkeypatch):
     run = RunDir.create(TrainConfig(name="big"), tmp_path)
     run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(5, 5000, 5)))
+    from gan_core import runlog
+
     reads = []
-    real = RunDir.read_metrics
-    monkeypatch.setattr(RunDir, "read_metrics", lambda self: reads.append(1) or real(self))
+    real = runlog.summary
+    monkeypatch.setattr(runlog, "summary", lambda path: reads.append(real(path)) or reads[-1])
     for _ in range(3):
         assert list_records(tmp_path)[0].steps == 4995
-    assert len(reads) == 1, "an unchanged run is parsed once, not on every rerun of the Runs page"
+    assert len(reads) == 1, "an unchanged run is summarised once, not on every rerun of the Runs page"
     with run.metrics_path.open("a") as fh:
         fh.write(_row(5000))
     assert list_records(tmp_path)[0].steps == 5000 and len(reads) == 2
+    assert reads[1].bytes_read == len(_row(5000)), "only the appended row is read"
 
 
 def test_the_floor_and_statistics_caches_are_bounded():

@@ -16,7 +16,8 @@ from gan_core.catalog import GeneratorEntry, checkpoint_generators
 from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.format import count, duration
 from gan_core.images import labelled_png
-from gan_core.runs import RunDir, RunRecord, checkpoint_rows, read_metrics_safely
+from gan_core.runlog import Summary
+from gan_core.runs import RunDir, RunRecord, checkpoint_rows, metrics_safely
 from ui.charts import metric_figure
 from ui.images import fixed_grid_names, open_grid_image
 
@@ -27,15 +28,18 @@ TRAIN_TAB_KEY = "train_tab"
 TRAIN_RUN_KEY = "train_ckpt_run"
 
 
-def curves(records: list[RunRecord]) -> None:
-    """Losses and, when any run measured it, FID over steps: one colour per run."""
-    series = {r.name: read_metrics_safely(RunDir(r.path)) for r in records}
+def curves(records: list[RunRecord], summaries: dict[str, Summary] | None = None) -> None:
+    """Losses and, when any run measured it, FID over steps: one colour per run (at most runlog.MAX_POINTS rows of
+    each, thinned evenly; FID from every evaluated row the summary keeps)."""
+    summaries = summaries or {r.name: metrics_safely(RunDir(r.path)) for r in records}
+    series = {name: list(s.rows) for name, s in summaries.items()}
+    fids = {name: list(s.evaluated) for name, s in summaries.items()}
     smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
                           help="exponential moving average of the curves (0: raw rows of metrics.csv)")
     st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,
                                   title="Losses (solid: D, dashed: G)", y_title="loss"))
-    if any("fid" in row for rows in series.values() for row in rows):
-        st.plotly_chart(metric_figure(series, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
+    if any(fids.values()):
+        st.plotly_chart(metric_figure(fids, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
                                       y_title="FID"))
     else:
         st.caption(f"No FID recorded: set “{FIELD_LABELS['eval_every']}” on the Train page's New run tab to measure it "
@@ -140,7 +144,7 @@ def grids(record: RunRecord, run: RunDir) -> None:
             st.caption("No progress GIF: a run writes it when it ends.")
 
 
-def checkpoints(run: RunDir, metrics: list[dict[str, float]]) -> None:
+def checkpoints(run: RunDir, metrics: Summary) -> None:
     rows = checkpoint_rows(run, metrics)
     if not rows:
         st.caption("No checkpoints yet.")
@@ -180,9 +184,9 @@ def run_view(record: RunRecord) -> None:
     st.subheader(record.name)
     _summary(record)
     links(record, run)
-    metrics = read_metrics_safely(run)
+    metrics = metrics_safely(run)  # read once per rerun, and only what was appended since the last
     st.subheader("Curves")
-    curves([record])
+    curves([record], {record.name: metrics})
     st.subheader("Sample grids")
     grids(record, run)
     st.subheader("Checkpoints")
