@@ -232,7 +232,7 @@ class Trainer:
         self.rundir.write_status(status=RunStatus.RUNNING, step=self.step, total_steps=self.total_steps,
                                  world_size=world.size)
         grids = [(s, self.rundir.load_grid(p)) for s, p in self.rundir.grids()[-MAX_GRIDS:]]
-        history = self.rundir.read_metrics()
+        history = list(self.rundir.metrics_summary().rows)
         with self._lock:
             self._live.grids = grids
             self._live.history = _thin(history)
