@@ -363,12 +363,9 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
     process trains is refused (RunBusyError) before anything of it is touched. The caller releases the lock.
     """
     path = Path(path)
-    if path.is_dir():
-        run = RunDir(path)
-        ckpt = run.require_checkpoint()
-    else:
-        ckpt, run = path, RunDir.of_checkpoint(path)
-    check_layout(run)  # before anything is written through a link or into a FIFO
+    run = RunDir(path) if path.is_dir() else RunDir.of_checkpoint(path)
+    check_layout(run)  # before anything is read, or written through a link or into a FIFO
+    ckpt = run.require_checkpoint() if path.is_dir() else path
     step = step_of(ckpt)
     latest = run.latest_checkpoint()
     if latest is not None and step_of(latest) > step:
@@ -618,7 +615,7 @@ def _check_run_folder(run: RunDir, runs_root: Path | None, verb: str) -> None:
     root = Path(runs_root or default_runs_root()).resolve()
     if run.path.is_symlink() or run.path.resolve().parent != root:
         raise ValueError(f"{run.path} is not a run folder inside {root}: refusing to {verb} it")
-    if not (run.config_path.is_file() or run.config_path.is_symlink()):
+    if not os.path.lexists(run.config_path):  # any entry named config.json: a damaged one too
         raise ValueError(f"{run.path} is not a run folder (no config.json): refusing to {verb} it")
 
 
@@ -759,8 +756,15 @@ def _take(fd: int) -> None:
     """An exclusive lock on the whole file, or OSError (EAGAIN/EACCES) when another open file holds one."""
     if _OFD:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
-    else:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    for attempt in range(20):  # flock's probe takes a shared lock for microseconds: a trainer holds it for good
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == 19:
+                raise
+            time.sleep(0.005)
 
 
 def _is_held(fd: int) -> bool:

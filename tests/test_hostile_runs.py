@@ -1,0 +1,251 @@
+"""Run folders that came from elsewhere (a tarball, a damaged disk, an attacker): links, FIFOs, damaged and huge files.
+
+Whatever a run folder holds, the listing, the `runs` command and the pages finish, show that run as damaged with the
+reason, keep every other run usable, and let the damaged one be deleted; nothing is written through a link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gan_core import runlog
+from gan_core.config import ConfigError, TrainConfig
+from gan_core.runs import (
+    DamagedRunError,
+    RunBusyError,
+    RunDir,
+    RunLock,
+    delete_run,
+    list_records,
+    rename_run,
+    resume_point,
+    run_record,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ",".join(runlog.METRIC_FIELDS) + "\n"
+
+
+def _row(step: int) -> str:
+    return f"{step},1,{step / 10},300,0.5,0.9,0.6,0.4,,,\n"
+
+
+def _listed(root: Path, timeout: float = 60) -> dict:
+    """list_records in a thread, so a listing that blocks fails the test instead of hanging it."""
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.update({r.name: r for r in list_records(root)}), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), "the listing blocked"
+    return out
+
+
+def _with_checkpoint(run: RunDir, step: int = 4) -> None:
+    run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    run.checkpoint_path(step).write_bytes(b"not read by these tests")
+
+
+def test_a_symlinked_lock_is_never_followed_truncated_or_written(tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    run = RunDir.create(TrainConfig(name="shared"), tmp_path / "runs")
+    _with_checkpoint(run)
+    run.lock_path.symlink_to(victim)
+    with pytest.raises(DamagedRunError, match="symbolic link"):
+        RunLock.acquire(run)
+    with pytest.raises(DamagedRunError, match="symbolic link"):
+        resume_point(run.path)
+    assert victim.read_text() == "keep me"
+    record = _listed(tmp_path / "runs")["shared"]
+    assert record.status == "damaged" and ".lock is a symbolic link" in record.error
+    delete_run(run, runs_root=tmp_path / "runs")  # the way out: only the link goes, never what it points to
+    assert not run.path.exists() and victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("entry", [".lock", "config.json", "status.json", "metrics.csv"])
+def test_a_fifo_in_a_run_folder_blocks_nothing_and_the_run_can_be_deleted(tmp_path, entry):
+    root = tmp_path / "runs"
+    good = RunDir.create(TrainConfig(name="good"), root)
+    good.write_status(status="finished", step=3)
+    bad = RunDir.create(TrainConfig(name="fifo"), root)
+    (bad.path / entry).unlink(missing_ok=True)
+    os.mkfifo(bad.path / entry)
+    records = _listed(root)
+    assert records["good"].status == "finished" and records["good"].error == ""
+    assert records["fifo"].status == "damaged" and f"{entry} is not a regular file" in records["fifo"].error
+    with pytest.raises(DamagedRunError):
+        resume_point(bad.path)
+    cli = subprocess.run([sys.executable, "-m", "gan_core", "runs", "--runs-root", str(root)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert "damaged" in cli.stdout and "good" in cli.stdout
+    delete_run(bad, runs_root=root)
+    assert not bad.path.exists() and good.path.is_dir()
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"[]", "holds list"),
+    (b'{"step": "12"}', "'step' is '12'"),
+    (b'{"total_steps": null}', "'total_steps' is 'None'"),
+    (b'{"status": "running", "world_size": 0}', "'world_size' is '0'"),
+    (b'{"status": "hacked"}', "'status' is 'hacked'"),
+    (b'{"wall_time_s": 1e999}', "'wall_time_s'"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b'{"message": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "nested too deeply"),
+    (b'{"message": "' + b"x" * 70_000 + b'"}', "more than such a file ever holds"),
+])
+def test_a_damaged_status_shows_that_run_as_damaged_and_deletable(tmp_path, content, reason):
+    root = tmp_path / "runs"
+    RunDir.create(TrainConfig(name="good"), root).write_status(status="stopped", step=8, total_steps=16)
+    bad = RunDir.create(TrainConfig(name="bad"), root)
+    bad.status_path.write_bytes(content)
+    with pytest.raises(DamagedRunError, match=reason):
+        bad.read_status()
+    records = _listed(root)
+    assert records["good"].status == "stopped" and records["good"].total_steps == 16
+    assert records["bad"].status == "damaged" and reason in records["bad"].error
+    bad.write_status(status="running", step=1)  # a trainer that resumes replaces it with what it knows
+    assert bad.read_status()["step"] == 1
+    delete_run(bad, runs_root=root)
+    assert [r.name for r in list_records(root)] == ["good"]
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    ('{"max_steps": ' + "9" * 5000 + "}", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"name": "' + "x" * 300_000 + '"}', "more than such a file ever holds"),
+    ('{"name": "a\\nb"}', "control characters"),
+])
+def test_a_hostile_config_is_refused_with_the_reason_and_the_listing_goes_on(tmp_path, content, reason):
+    root = tmp_path / "runs"
+    RunDir.create(TrainConfig(name="good"), root)
+    bad = RunDir.create(TrainConfig(name="bad"), root)
+    bad.config_path.write_text(content)
+    with pytest.raises(ConfigError, match=reason):
+        bad.read_config()
+    records = _listed(root)
+    assert records["good"].config is not None and records["bad"].config is None and reason in records["bad"].error
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "\x1b[31mred", "tab\there", ".hidden"])
+def test_run_names_with_control_characters_or_a_leading_dot_are_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="control characters"):
+        TrainConfig(name=name)
+    run = RunDir.create(TrainConfig(name="plain"), tmp_path)
+    with pytest.raises(ConfigError):
+        rename_run(run, name, runs_root=tmp_path)
+    assert run.path.is_dir()
+
+
+def test_a_lock_holders_text_reaches_no_terminal_as_escapes(tmp_path):
+    run = RunDir.create(TrainConfig(name="escapes"), tmp_path)
+    lock = RunLock.acquire(run)
+    try:
+        run.lock_path.write_text("pid 1 \x1b]0;owned\x07 on host\n")
+        assert RunLock.holder(run) == "pid 1 ?]0;owned? on host"
+    finally:
+        lock.release()
+
+
+def test_a_long_metrics_file_costs_a_rerun_only_what_was_appended(tmp_path):
+    run = RunDir.create(TrainConfig(name="long"), tmp_path)
+    run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(1, 100_001)))
+    first = run.metrics_summary()
+    assert first.count == 100_000 and first.last["step"] == 100_000 and len(first.rows) <= runlog.MAX_POINTS
+    assert first.rows[0]["step"] == 1 and first.rows[-1]["step"] == 100_000
+    again = run.metrics_summary()
+    assert again.bytes_read == 0 and again.count == 100_000, "an unchanged file is not read again"
+    run.append_metrics([{"step": 100_001, "epoch": 2, "d_loss": 0.4, "fid": 7.5}])
+    later = run.metrics_summary()
+    assert 0 < later.bytes_read < 100, "only the appended row is read"
+    assert later.count == 100_001 and later.last_values["fid"] == 7.5 and later.evaluated[-1]["step"] == 100_001
+    run.truncate_metrics(50)  # a resume rewinds: the file is replaced, and read afresh
+    rewound = run.metrics_summary()
+    assert rewound.count == 50 and rewound.last["step"] == 50
+
+
+def test_a_probe_never_makes_a_concurrent_acquire_fail(tmp_path):
+    """The listing probes every run's lock on each rerun; an acquire at that moment must still succeed."""
+    run = RunDir.create(TrainConfig(name="probed"), tmp_path)
+    stop = threading.Event()
+    probes = [0]
+
+    def probe() -> None:
+        while not stop.is_set():
+            RunLock.holder(run)  # its answer races with the acquires; it must never make one fail
+            probes[0] += 1
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    failures = 0
+    try:
+        for _ in range(3000):
+            try:
+                RunLock.acquire(run).release()
+            except RunBusyError:
+                failures += 1
+    finally:
+        stop.set()
+        prober.join(30)
+    assert probes[0] > 1000, "the probe barely ran: the test proves nothing"
+    assert failures == 0, f"{failures} acquires failed because of a probe"
+
+
+def test_delete_and_rename_hold_the_lock_while_they_act(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    seen: list[str] = []
+
+    def try_to_resume(run: RunDir) -> None:
+        try:
+            RunLock.acquire(run).release()
+            seen.append("acquired")
+        except RunBusyError:
+            seen.append("busy")
+
+    run = RunDir.create(TrainConfig(name="doomed"), root)
+    real_rmtree = shutil.rmtree
+    monkeypatch.setattr(shutil, "rmtree", lambda path, *a, **k: (try_to_resume(RunDir(Path(path))),
+                                                                 real_rmtree(path, *a, **k)))
+    delete_run(run, runs_root=root)
+    assert seen == ["busy"] and not run.path.exists()
+
+    run = RunDir.create(TrainConfig(name="old"), root)
+    real_rename = Path.rename
+    monkeypatch.setattr(Path, "rename", lambda self, target: (try_to_resume(RunDir(self)), real_rename(self, target))[1])
+    renamed = rename_run(run, "new", runs_root=root)
+    assert seen == ["busy", "busy"] and renamed.read_config().name == "new"
+    RunLock.acquire(renamed).release()  # released afterwards
+
+
+def test_a_fork_that_fails_leaves_no_half_made_run(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    run = RunDir.create(TrainConfig(name="source"), root)
+    for step in (4, 8):
+        _with_checkpoint(run, step)
+    run.metrics_path.write_text(HEADER + _row(4) + _row(8))
+    real = shutil.copyfile
+
+    def failing(src, dst, **kw):
+        if str(src).endswith(".safetensors"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst, **kw)
+
+    monkeypatch.setattr(shutil, "copyfile", failing)
+    with pytest.raises(OSError, match="No space left"):
+        run.fork(4)
+    assert sorted(p.name for p in root.iterdir()) == ["source"], "a failed fork left a folder behind"
+    monkeypatch.setattr(shutil, "copyfile", real)
+    forked = run.fork(4)
+    assert forked.name == "source-from-4" and [s for s, _ in forked.checkpoints()] == [4]
+    assert [r["step"] for r in forked.read_metrics()] == [4.0]
+    assert json.loads(forked.status_path.read_text())["forked_from"] == "source@4"
+    assert sorted(p.name for p in root.iterdir()) == ["source", "source-from-4"]
+    assert run_record(forked).status == "created"
