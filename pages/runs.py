@@ -61,9 +61,12 @@ def listing(records: list[RunRecord]) -> None:
         st.info(f"**{', '.join(interrupted)}**: interrupted — the process training it ended mid-run (app or terminal "
                 "closed). Nothing saved is lost: resume it from its last checkpoint on the Train page's **Checkpoints** "
                 "tab, or with `python -m gan_core train --resume runs/NAME`.", icon=":material/history:")
-    broken = [r for r in records if r.error]
-    for r in broken:
-        st.warning(f"**{r.name}**: {r.error}")
+    for r in records:
+        if r.status == RunStatus.DAMAGED:
+            st.warning(f"**{r.name}** is damaged: {r.error}. Every other run is unaffected; delete this one below, or "
+                       "repair the file named.", icon=":material/report:")
+        elif r.error:
+            st.warning(f"**{r.name}**: {r.error}")
 
 
 def section_table(comparison: Comparison, titles: tuple[str, ...]) -> None:

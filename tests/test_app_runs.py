@@ -180,3 +180,24 @@ def test_a_run_with_a_malformed_config_is_listed_as_unreadable_and_the_page_work
     assert not at.exception, at.exception
     assert "config.json cannot be read" in _texts(at) and at.button(key="runs_view_resume").disabled
     assert not at.button(key="runs_view_sample").disabled
+
+
+def test_a_damaged_run_is_shown_as_damaged_opened_without_error_and_deleted(runs):
+    import os
+
+    bad = RunDir(runs / "mlp")
+    bad.status_path.write_text('{"step": "12"}')
+    bad.metrics_path.unlink()
+    os.mkfifo(bad.metrics_path)  # would block a reader that waits on it
+    at = _page()
+    listing = at.dataframe[0].value
+    assert dict(zip(listing["name"], listing["status"], strict=True)) == {"conv": "finished", "mlp": "damaged"}
+    assert "mlp is damaged" in " ".join(w.value for w in at.warning).replace("*", "")
+    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="runs_manage").set_value("mlp").run()
+    at.checkbox(key="runs_confirm_delete").check().run()
+    at.button(key="runs_delete_button").click().run()
+    assert not at.exception, at.exception
+    assert not bad.path.exists() and (runs / "conv").is_dir()
+    assert "Deleted run mlp" in _texts(at)
