@@ -223,7 +223,10 @@ class RunDir:
 
         With `max_steps` set the total is cut short, so no epoch length can be read off it.
         """
-        config, total = self.read_config(), self.read_status().get("total_steps", 0)
+        try:
+            config, total = self.read_config(), self.read_status().get("total_steps", 0)
+        except (ConfigError, DamagedRunError):
+            return None
         if config.max_steps or not total or not config.epochs:
             return None
         return total // config.epochs or None

@@ -386,9 +386,16 @@ def _checkpoint_table(run: RunDir) -> tuple[TrainConfig, list[tuple[int, Path]]]
     if not ckpts:
         st.caption("This run has no checkpoint yet.")
         return None
+    rows = []
+    for s, p in reversed(ckpts):
+        try:
+            st_ = p.stat()
+        except OSError:  # pruned by the trainer since it was listed
+            continue
+        rows.append({"Step": s, "File": p.name, "Size (MB)": st_.st_size / 1e6,
+                     "Saved": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st_.st_mtime))})
     st.dataframe(
-        [{"Step": s, "File": p.name, "Size (MB)": p.stat().st_size / 1e6,
-          "Saved": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))} for s, p in reversed(ckpts)],
+        rows,
         hide_index=True, key="train_ckpt_table",
         column_config={"Step": st.column_config.NumberColumn(format="localized"),
                        "Size (MB)": st.column_config.NumberColumn(format="%.2f")},
