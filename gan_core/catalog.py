@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_core.paths import WEIGHTS_DIR
+from gan_core.paths import WEIGHTS_DIR, UnsafeFileError, read_json
 from gan_core.runs import list_runs
+
+MAX_CARD_BYTES = 1 << 20  # a model card is a few KB
 
 #: what Sample, Latent arithmetic, Directions and Evaluate open with: the default preset's recipe trained for an hour
 #: (class-conditional; its label is part of its latent, so arithmetic and interpolation treat it like z)
@@ -23,12 +24,13 @@ class GeneratorEntry:
     step: int = 0
 
     def card(self) -> dict:
-        """The JSON model card next to a shipped file ({} when there is none)."""
-        card_path = self.path.with_suffix(".json")
+        """The JSON model card next to a shipped file ({} when there is none, or it is not a readable JSON object:
+        a card is informational, and a damaged one must not take a page down)."""
         try:
-            return json.loads(card_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            card = read_json(self.path.with_suffix(".json"), MAX_CARD_BYTES)
+        except (OSError, UnsafeFileError):
             return {}
+        return card if isinstance(card, dict) else {}
 
 
 def shipped_generators(weights_dir: Path | None = None) -> list[GeneratorEntry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,49 @@ def parse_weights(data: bytes, name: str = "upload") -> tuple[dict[str, torch.Te
             f"{name} is a safetensors file but not one of Fashion GAN Studio's (no 'format' metadata "
             f"{FORMAT_CHECKPOINT!r} or {FORMAT_GENERATOR!r}); its tensors cannot be matched to a model."
         )
+    check_metadata(meta, name)
     return tensors, meta
+
+
+# What each metadata field of our files must hold: checked once, when a file is parsed, so that everything reading
+# a LoadedGenerator (pages, pickers, the CLI, cards, export) can only ever meet a CheckpointError.
+MAX_METADATA_CHARS = 1 << 20   # a field of our files is a few KB (a card with its metrics); nothing is this large
+_WHOLE = re.compile(r"[0-9]{1,12}")
+_JSON_FIELDS = {"model": dict, "card": dict, "config": dict, "opt_g_groups": list, "opt_d_groups": list}
+
+
+def check_metadata(meta: dict[str, str], name: str = "file") -> None:
+    """CheckpointError naming the file and the field when a metadata value is not what our files write."""
+    for key, value in meta.items():
+        if not isinstance(value, str):
+            raise CheckpointError(f"{name}: metadata {key!r} is {type(value).__name__}, not text")
+        if len(value) > MAX_METADATA_CHARS:
+            raise CheckpointError(f"{name}: metadata {key!r} is {len(value):,} characters, more than any file of this "
+                                  f"app writes ({MAX_METADATA_CHARS:,}): it is not one of ours")
+    for key in ("step", "world_size"):
+        if key in meta and not _WHOLE.fullmatch(meta[key]):
+            raise CheckpointError(f"{name}: metadata {key!r} is {meta[key][:40]!r}, where it must be a whole number")
+    if meta.get("world_size") == "0":
+        raise CheckpointError(f"{name}: metadata 'world_size' is 0, where it must be at least 1")
+    if "wall_time_s" in meta:
+        try:
+            seconds = float(meta["wall_time_s"])
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise CheckpointError(f"{name}: metadata 'wall_time_s' is {meta['wall_time_s'][:40]!r}, where it must be "
+                                  "a number of seconds >= 0")
+    for key, kind in _JSON_FIELDS.items():
+        if key not in meta or (key == "card" and meta[key] == ""):
+            continue
+        try:
+            value = json.loads(meta[key])
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5,000-digit number, nesting too deep
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:80]
+            raise CheckpointError(f"{name}: metadata {key!r} is not valid JSON ({reason})") from None
+        if not isinstance(value, kind):
+            raise CheckpointError(f"{name}: metadata {key!r} holds {type(value).__name__}, where it must be a JSON "
+                                  f"{'object' if kind is dict else 'list'}")
 
 
 def model_config_of(meta: dict[str, str], name: str = "file") -> ModelConfig:
@@ -111,15 +154,15 @@ def model_config_of(meta: dict[str, str], name: str = "file") -> ModelConfig:
         if not isinstance(data, dict):
             raise TypeError(f"expected a JSON object, got {type(data).__name__}")
         model = ModelConfig.from_dict(data)
-    except (KeyError, json.JSONDecodeError, TypeError) as exc:
-        raise CheckpointError(f"{name}: metadata lacks a valid model description ({exc})") from None
-    if model.num_classes not in (0, 10):
+    except (KeyError, ValueError, RecursionError, TypeError) as exc:
+        raise CheckpointError(f"{name}: metadata lacks a valid model description ({str(exc)[:120]})") from None
+    if isinstance(model.num_classes, bool) or model.num_classes not in (0, 10):
         raise CheckpointError(f"{name}: its model says num_classes {model.num_classes!r}; a generator here is "
                               "unconditional (0) or conditional on the ten classes (10)")
     try:  # the same checks (types, ranges, architecture names) a training config gets
         TrainConfig(**{k: v for k, v in model.to_dict().items() if k != "num_classes"}, conditional=model.conditional)
-    except ConfigError as exc:
-        raise CheckpointError(f"{name}: its model description is invalid: {exc}") from None
+    except (ConfigError, TypeError, ValueError) as exc:  # TypeError: e.g. "arch": ["x"], unhashable
+        raise CheckpointError(f"{name}: its model description is invalid: {str(exc)[:200]}") from None
     return model
 
 
@@ -307,7 +350,9 @@ def _build_checked(build: Callable[[ModelConfig], torch.nn.Module], model: Model
     """
     try:
         with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in build(model).state_dict().items()}
+            reference = build(model).state_dict()
+        shapes = {k: tuple(v.shape) for k, v in reference.items()}
+        dtypes = {k: v.dtype for k, v in reference.items()}
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: the {what} it describes cannot be built ({str(exc).splitlines()[0]})") from None
     n_params = sum(math.prod(s) for s in shapes.values())
@@ -315,6 +360,13 @@ def _build_checked(build: Callable[[ModelConfig], torch.nn.Module], model: Model
         raise CheckpointError(f"{path}: its model description asks for a {what} of {n_params:,} parameters (at most "
                               f"{MAX_PARAMETERS:,} here): the file is not a Fashion GAN Studio {what}")
     found = {k: tuple(v.shape) for k, v in state.items()}
+    if found == shapes:
+        wrong_type = sorted(k for k, v in state.items() if v.dtype != dtypes[k])
+        if wrong_type:
+            k = wrong_type[0]
+            raise CheckpointError(f"{path}: the {what} tensor {k} is {state[k].dtype}, where the model has "
+                                  f"{dtypes[k]} ({len(wrong_type)} tensor(s) of the wrong type): the file is damaged "
+                                  "or not one of this app's")
     if found != shapes:
         missing, extra = sorted(set(shapes) - set(found)), sorted(set(found) - set(shapes))
         wrong = sorted(k for k in set(shapes) & set(found) if shapes[k] != found[k])

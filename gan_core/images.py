@@ -58,6 +58,16 @@ def grid_cells(grid: np.ndarray, n: int | None = None, size: int = 28, pad: int 
     return np.stack(cells)
 
 
+MAX_SCALE = 16  # PNG upscaling at most: a 10x10 grid of 28-pixel images is then about 4,800 pixels a side
+
+
+def check_scale(scale: int, flag: str = "--scale") -> None:
+    """ValueError unless `scale` is a whole number from 1 to MAX_SCALE (larger only makes huge files of the same
+    pixels: a browser zooms a PNG as well)."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
+        raise ValueError(f"{flag} must be a whole number from 1 to {MAX_SCALE} (got {scale!r})")
+
+
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscaling so 28-pixel images stay crisp in a browser."""
     return np.kron(img, np.ones((factor, factor), dtype=img.dtype)) if factor > 1 else img

@@ -40,7 +40,7 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from gan_core.images import make_grid, png_bytes
+    from gan_core.images import check_scale, make_grid, png_bytes
     from gan_core.sampling import check_truncation, class_grid, code_grid, generate, interpolate
 
     if args.by_class and args.by_code:
@@ -52,6 +52,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ValueError("--interpolate makes its own strip: leave out --by-class, --by-code and --truncation")
     if args.to_class is not None and args.interpolate is None:
         raise ValueError("--to-class blends the label along an interpolation: give --interpolate SEED_B too")
+    check_scale(args.scale)
     loaded = load_generator(args.source)
     g = loaded.generator
     if args.interpolate is not None:
@@ -151,6 +152,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a run's generator (EMA weights if any) as a shipped-style file with a model card."""
+    if Path(args.out).suffix != ".safetensors":  # the card goes beside it as NAME.json: never over the weights
+        raise ValueError(f"--out must name a .safetensors file (got {args.out}); the model card is written beside it "
+                         "as the same name with .json")
     loaded = load_generator(args.run)
     card = export_card(loaded, Path(args.out).stem, args.command_line)
     if args.evaluate:

@@ -174,8 +174,9 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.test_index is None and args.train_index is None and not args.image:
         raise ValueError("nothing to project: give --test-index, --train-index and/or --image "
                          "(e.g. --test-index 0,5-7 or --image coat.jpg)")
-    if not 1 <= args.scale <= 16:
-        raise ValueError(f"--scale must be between 1 and 16 (got {args.scale})")
+    from gan_core.images import check_scale
+
+    check_scale(args.scale)
     out, png = Path(args.out), None if args.png is None else Path(args.png)
     for what, path in (("--out", out), ("--png", png)):
         if path is not None and path.is_dir():
