@@ -24,10 +24,12 @@ The choices, each with its reason (README "Scaling out" says the same to users):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -130,6 +132,57 @@ def agree(world: World, stats: dict[str, float], stop: bool) -> tuple[dict[str, 
     values = values.cpu()
     mean = {k: float(v) / world.size for k, v in zip(stats, values[:-1].tolist(), strict=True)}
     return mean, bool(values[-1] > 0)
+
+
+def data_fingerprint(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """A digest of the training images and labels (their bytes), cheap enough to take at every start."""
+    h = hashlib.blake2b(digest_size=12)
+    for t in (images, labels):
+        h.update(str((t.dtype, tuple(t.shape))).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# What to do when the ranks disagree on a fact, by fact.
+_REMEDY = {
+    "images": "give every process the same training data (the same Fashion-MNIST files, --data-dir, --classes and "
+              "--max-images)",
+    "data": "give every process the same training data (the same Fashion-MNIST files, --data-dir)",
+    "schedule": "give every process the same training data and config",
+    "config": "start every process with the same command",
+    "step": "resume every process from the same checkpoint",
+    "budget": "lower the run's memory on that machine (“Batch size”, “Width multiplier”) or free memory there",
+}
+
+
+def check_agreement(world: World, facts: dict[str, Any]) -> None:
+    """Every rank's `facts` (JSON values) against rank 0's, in two all-gathers of a few hundred bytes; a RuntimeError
+    on every rank alike, naming what differs, on which ranks and what to do, instead of a rank finishing early and
+    leaving the others at a collective until the timeout. `facts["budget"]` is a rank's own refusal ("" if none).
+    One process: returns at once."""
+    if not world.distributed:
+        return
+    mine = json.dumps(facts, sort_keys=True).encode()
+    dev = _comm_device(world)
+    lengths = [torch.zeros(1, dtype=torch.int64, device=dev) for _ in range(world.size)]
+    dist.all_gather(lengths, torch.tensor([len(mine)], dtype=torch.int64, device=dev))
+    longest = int(max(int(t) for t in lengths))
+    padded = torch.zeros(longest, dtype=torch.uint8, device=dev)
+    padded[: len(mine)] = torch.frombuffer(bytearray(mine), dtype=torch.uint8).to(dev)
+    gathered = [torch.zeros(longest, dtype=torch.uint8, device=dev) for _ in range(world.size)]
+    dist.all_gather(gathered, padded)
+    every = [json.loads(g.cpu().numpy().tobytes()[: int(n)].decode()) for g, n in zip(gathered, lengths, strict=True)]
+    problems = []
+    for key in sorted(every[0]):
+        if key == "budget":
+            problems += [f"rank {r} cannot train it: {f['budget']}" for r, f in enumerate(every) if f.get("budget")]
+            continue
+        odd = [r for r, f in enumerate(every) if f.get(key) != every[0][key]]
+        if odd:
+            shown = "; ".join(f"rank {r} has {every[r].get(key)!r}" for r in odd[:3])
+            problems.append(f"the ranks disagree on the {key} ({shown}, rank 0 {every[0][key]!r}): {_REMEDY[key]}")
+    if problems:
+        raise RuntimeError("the processes of this run do not agree, so none of them trains: " + "; ".join(problems))
 
 
 def broadcast_text(text: str | None, world: World) -> str:

@@ -146,7 +146,8 @@ class Trainer:
         self.resume_path = Path(resume) if resume else None
         self.world = world or World()
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change).
-        self.budget = check_fits(config, self.runs_root or default_runs_root(), processes=self.world.local_size)
+        # A resume trains its saved config: checked once that is known (`_prepare_resume`, and `_setup` elsewhere).
+        self.budget = None if self.resume_path else self._check_budget(config)
         if self.world.is_main:  # before any folder exists (the other ranks learn the run's config from rank 0)
             distributed.check_batch(config.batch_size, self.world)
         self._lock = threading.Lock()
@@ -208,6 +209,12 @@ class Trainer:
         if "error" in header:
             raise RuntimeError(f"rank 0 could not set up the run: {header['error']}")
         cfg = self.config = TrainConfig.from_dict(header["config"])
+        budget_problem = ""
+        if self.budget is None:  # a resume on a rank other than 0: this machine's budget for the saved run
+            try:
+                self.budget = self._check_budget(cfg)
+            except ValueError as exc:
+                budget_problem = str(exc)
         set_threads(cfg.threads)
         if cfg.eval_every and world.is_main:  # fail now, with the classifier's own message, not at the first evaluation
             from gan_core.classifier import load_classifier
@@ -223,6 +230,16 @@ class Trainer:
             tensors, meta = distributed.broadcast_weights(tensors, meta, world)
             self.step, self.wall_time = ck.apply_checkpoint(tensors, meta, self._state(), lr_g=cfg.lr_g,
                                                             lr_d=cfg.lr_d, path=ckpt_path or "rank 0's checkpoint")
+        # Under torchrun, before the first step: a rank with other data or another schedule would finish early and
+        # leave the others waiting at a collective for the timeout; all fail now, alike, saying what differs.
+        if world.distributed:
+            s = self.schedule
+            distributed.check_agreement(world, {
+                "images": s.images, "data": distributed.data_fingerprint(self.images, self.labels),
+                "schedule": [s.batch, s.steps_per_epoch, s.total_steps], "config": cfg.to_json(), "step": self.step,
+                "budget": budget_problem})
+        elif budget_problem:
+            raise ValueError(budget_problem)
         self._wrap_for_world()
         self._publish(config=cfg, step=self.step, total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
                       epochs=cfg.epochs, epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)
@@ -316,6 +333,9 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
+    def _check_budget(self, cfg: TrainConfig) -> Any:
+        return check_fits(cfg, self.runs_root or default_runs_root(), processes=self.world.local_size)
+
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
         """The run to continue (forked if the checkpoint is older than its latest) with what a resume may change.
 
@@ -323,9 +343,12 @@ class Trainer:
         batch, data, seed); a resume may change the fields marked resumable in gan_core.config.
         """
         assert self.resume_path is not None
+        path = self.resume_path
+        saved = (RunDir(path) if path.is_dir() else RunDir.of_checkpoint(path)).read_config()
+        changes = {k: getattr(override, k) for k in RESUMABLE if getattr(override, k) != getattr(saved, k)}
+        self.budget = self._check_budget(saved.replace(**changes))  # before the run is locked, forked or rewound
         run, ckpt, self._run_lock = resume_point(self.resume_path, self.runs_root)
         saved = run.read_config()
-        changes = {k: getattr(override, k) for k in RESUMABLE if getattr(override, k) != getattr(saved, k)}
         cfg = saved.replace(**changes, name=run.name)
         run.write_config(cfg)
         self.rundir = run

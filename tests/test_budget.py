@@ -96,8 +96,14 @@ def test_a_full_disk_before_a_checkpoint_fails_the_run_and_keeps_the_previous_on
     run = RunDir(runs_root / "disk")
     before = {p.name: p.read_bytes() for _, p in run.checkpoints()}
     trainer = Trainer(tiny_config.replace(epochs=4), runs_root=runs_root, resume=run.path)
-    usage = namedtuple("usage", "total used free")  # the disk fills up after Start
-    monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
+    usage = namedtuple("usage", "total used free")
+    real_setup = training.Trainer._setup
+
+    def setup_then_the_disk_fills(self):  # after the budget admitted the resume
+        real_setup(self)
+        monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
+
+    monkeypatch.setattr(training.Trainer, "_setup", setup_then_the_disk_fills)
     snap = trainer.run()
     assert snap.status == "failed"
     assert "not enough free disk space for a checkpoint" in snap.message and "step_0000016" in snap.message
@@ -241,3 +247,15 @@ def test_the_train_page_refuses_a_batch_of_one_with_batchnorm(runs_root, monkeyp
     assert not at.exception, at.exception
     assert any("Not started: batch size 1 cannot train tf-tutorial" in str(e.value) for e in at.error)
     assert not shared_manager().active and not runs_root.exists()
+
+
+@needs_data
+def test_a_resume_is_budgeted_by_the_run_it_continues_not_by_the_config_given(tiny_config, runs_root):
+    """A resume trains the saved model: a given config that alone would not fit (58 GB here) does not refuse it."""
+    assert Trainer(tiny_config.replace(name="small", max_steps=4), runs_root=runs_root).run().status == "finished"
+    huge = tiny_config.replace(arch="tf-tutorial", width=8.0, batch_size=4096, max_images=0)
+    with pytest.raises(BudgetError, match="of memory while training"):
+        check_fits(huge, runs_root)
+    snap = Trainer(huge.replace(max_steps=8), runs_root=runs_root, resume=runs_root / "small").run()
+    assert snap.status == "finished" and snap.step == 8, snap.message
+    assert snap.config.arch == "dcgan" and snap.config.width == 0.25

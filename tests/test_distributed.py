@@ -196,3 +196,24 @@ def test_two_machines_one_run_folder_written_by_rank_0_alone(tmp_path):
     assert [int(r["step"]) for r in _rows(run)] == list(range(1, 11))
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
     assert "(2 processes)" in outputs["ab".index(written[0])][0]
+
+
+@needs_data
+@pytest.mark.parametrize(("fault", "what"), [("count", "images"), ("content", "data")])
+def test_ranks_with_other_training_data_all_fail_fast_saying_what_differs(tmp_path, fault, what):
+    """Rank 1 holds another copy of the data: both ranks stop before the first step instead of one finishing early
+    and leaving the other at a collective for the 30-minute timeout (the subprocess has 300 s)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _torchrun("tests/ddp_disagree_worker.py", str(tmp_path / "runs"), str(out), fault)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for report in reports:
+        assert report["status"] == "failed", report
+        assert f"the ranks disagree on the {what}" in report["message"], report["message"]
+        assert "give every process the same training data" in report["message"]
+    if fault == "count":
+        assert "rank 1 has 639, rank 0 640" in reports[0]["message"]
+    assert reports[0]["message"] == reports[1]["message"], "every rank says the same"
+    status = RunDir(next((tmp_path / "runs").iterdir())).read_status()
+    assert status["status"] == "failed" and status["step"] == 0
