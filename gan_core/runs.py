@@ -9,12 +9,16 @@
         progress.gif           the grids as an animation
 
 Here: the layout (`RunDir`), the statuses a run goes through (`RunStatus`), what a resume does to the folder
-(`resume_point`, `RunDir.rewind`), whether a process is writing it now (`training_elsewhere`), the summaries that
-listings and comparisons read (`RunRecord`), and renaming and deleting, which refuse a run that is training.
+(`resume_point`, `RunDir.rewind`), whether a process is writing it now (`RunLock`, `training_elsewhere`), the
+summaries that listings and comparisons read (`RunRecord`), and renaming and deleting, which hold the run's lock.
+A run folder may come from elsewhere: nothing in it is followed or waited on (`check_layout`, gan_core.paths'
+readers), every file is checked by type and size, and a damaged run is listed as such with the reason. metrics.csv
+itself is gan_core.runlog's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import io
@@ -37,8 +41,6 @@ try:
     import fcntl
 except ImportError:  # Windows: RunLock falls back to the heartbeat's age
     fcntl = None  # type: ignore[assignment]
-
-import contextlib
 
 import numpy as np
 from PIL import Image
@@ -94,15 +96,15 @@ class DamagedRunError(ValueError):
     """A file in a run folder is damaged, hostile (a link, a FIFO) or of the wrong shape; the message says which."""
 
 
-# status.json's fields and what each must be; any other field is ignored
+# status.json's fields and what each must be; any other field is ignored. The statuses a file may hold are those
+# a trainer writes (idle, interrupted, unknown and damaged are what listings make of a run, never written).
+_RUN_STATES = ("created", "starting", "running", "paused", "stopping", "finished", "stopped", "failed")
 _WHOLE, _NUMBER, _TEXT = "a whole number >= 0", "a finite number >= 0", "text"
 STATUS_FIELDS = {
-    "status": "one of " + ", ".join(repr(v) for v in (
-        "created", "starting", "running", "paused", "stopping", "finished", "stopped", "failed")),
+    "status": "one of " + ", ".join(map(repr, _RUN_STATES)),
     "step": _WHOLE, "total_steps": _WHOLE, "world_size": "a whole number >= 1", "wall_time_s": _NUMBER,
     "updated": _NUMBER, "message": _TEXT, "last_checkpoint": _TEXT, "forked_from": _TEXT,
 }
-_RUN_STATES = {"created", "starting", "running", "paused", "stopping", "finished", "stopped", "failed"}
 
 
 ACTIVE = frozenset({RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING})
