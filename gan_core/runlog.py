@@ -30,6 +30,7 @@ MAX_POINTS = 2000    # rows a summary keeps for charts (older ones thinned evenl
 RATE_ROWS = 5        # a listing's images/s is the mean of this many last rows (each already a moving average)
 CHUNK = 1 << 20      # bytes read at a time
 MAX_LINE = 4096      # a longer "line" is not one of ours: skipped
+TAIL = 64            # bytes compared to tell the file read before from another at the same inode
 _CACHE_RUNS = 512
 
 
@@ -63,6 +64,7 @@ class _Cursor:
     rates: list[float] = field(default_factory=list)
     count: int = 0
     lines: list[str] | None = None  # each kept row's text (when streaming every row)
+    tail: bytes = b""               # the last bytes read: another file at the same inode (reused) differs there
 
 
 _LOCK = threading.Lock()
@@ -94,7 +96,7 @@ def summary(path: Path) -> Summary:
         identity = (st.st_dev, st.st_ino)
         with _LOCK:
             cur = _CURSORS.pop(key, None)
-            if cur is None or cur.identity != identity or st.st_size < cur.offset:
+            if cur is None or cur.identity != identity or st.st_size < cur.offset or not _same_tail(cur, fd):
                 cur = _Cursor(identity)
             read = _advance(cur, fd, st.st_size)
             _CURSORS[key] = cur
@@ -157,7 +159,13 @@ def _advance(cur: _Cursor, fd: int, size: int, *, keep_all: bool = False, limit:
             _take(cur, line, keep_all)
         cur.offset += len(block)
         consumed += len(block)
+        cur.tail = block[-TAIL:]
     return consumed
+
+
+def _same_tail(cur: _Cursor, fd: int) -> bool:
+    """The file still ends its read part with what was read (a new file may reuse a deleted one's inode)."""
+    return not cur.tail or os.pread(fd, len(cur.tail), cur.offset - len(cur.tail)) == cur.tail
 
 
 def _take(cur: _Cursor, raw: bytes, keep_all: bool) -> None:

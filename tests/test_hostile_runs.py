@@ -249,3 +249,17 @@ def test_a_fork_that_fails_leaves_no_half_made_run(tmp_path, monkeypatch):
     assert json.loads(forked.status_path.read_text())["forked_from"] == "source@4"
     assert sorted(p.name for p in root.iterdir()) == ["source", "source-from-4"]
     assert run_record(forked).status == "created"
+
+
+def test_a_metrics_file_rewritten_in_place_is_read_afresh(tmp_path):
+    """Rewritten through the same inode (an editor, or a new file reusing a deleted one's inode), longer than what
+    was read: the summary must not go on from the old offset."""
+    run = RunDir.create(TrainConfig(name="rewritten"), tmp_path)
+    run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(1, 101)))
+    assert run.metrics_summary().count == 100
+    inode = run.metrics_path.stat().st_ino
+    with run.metrics_path.open("w") as fh:  # truncates and rewrites the same inode
+        fh.write(HEADER + "".join(_row(s) for s in range(1000, 1201)))
+    assert run.metrics_path.stat().st_ino == inode
+    again = run.metrics_summary()
+    assert again.count == 201 and again.rows[0]["step"] == 1000 and again.last["step"] == 1200
