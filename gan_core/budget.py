@@ -90,12 +90,13 @@ class _Nets:
     activations_d: int
 
 
-def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1) -> Budget:
-    """`processes`: how many of the run's processes share this machine's memory (torchrun's processes per node).
+def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1, ranks: int = 1) -> Budget:
+    """`processes`: how many of the run's processes share this machine's memory (torchrun's processes per node);
+    `ranks`: how many train it in all (each holds batch / ranks images of a step).
 
     Raises ConfigError for a batch of one image on networks with BatchNorm (which cannot train on it)."""
     schedule = Schedule.of(cfg, train_images(cfg))
-    nets = _measure(cfg, schedule)
+    nets = _measure(cfg, schedule, ranks)
     images = schedule.images * 28 * 28 * FLOAT_BYTES  # the training images as float32
     step = _step_bytes(cfg, nets)
     memory = processes * (RUNTIME_BYTES + step + images)  # each process holds all of it (an upper bound)
@@ -115,10 +116,10 @@ def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1
                   keeps_all=not cfg.keep_checkpoints)
 
 
-def check_fits(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1) -> Budget:
+def check_fits(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1, ranks: int = 1) -> Budget:
     """The budget, or BudgetError saying what does not fit and which field to change (ConfigError for a batch
     BatchNorm cannot train on)."""
-    budget = estimate(cfg, runs_root, processes)
+    budget = estimate(cfg, runs_root, processes, ranks)
     problems = budget.problems()
     if problems:
         raise BudgetError("this run does not fit this machine: " + "; ".join(problems))
@@ -151,17 +152,17 @@ def _step_bytes(cfg: TrainConfig, nets: _Nets) -> int:
     return weights + activations
 
 
-def _measure(cfg: TrainConfig, schedule: Schedule) -> _Nets:
-    """G and D built and run on the meta device at the schedule's batch; a BatchNorm layer that would see one
-    value per channel (a dense layer's BatchNorm on a one-image batch) is refused before PyTorch raises its
-    "Expected more than 1 value per channel when training"."""
+def _measure(cfg: TrainConfig, schedule: Schedule, ranks: int = 1) -> _Nets:
+    """G and D built and run on the meta device at one rank's share of the schedule's batch; a BatchNorm layer that
+    would see one value per channel (a dense layer's BatchNorm on a one-image batch) is refused before PyTorch
+    raises its "Expected more than 1 value per channel when training"."""
     model = cfg.model_config()
     with torch.device("meta"):
         g, d = build_generator(model), build_discriminator(model)
-        batch = schedule.batch
+        batch = max(1, schedule.batch // ranks)
         z = torch.zeros(batch, model.latent_dim)
         y = torch.zeros(batch, dtype=torch.long) if model.conditional else None
-        guards = [m.register_forward_pre_hook(_one_value_guard(cfg, schedule))
+        guards = [m.register_forward_pre_hook(_one_value_guard(cfg, schedule, ranks))
                   for net in (g, d) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         try:
             act_g = _activations(g, z, y)
@@ -172,20 +173,24 @@ def _measure(cfg: TrainConfig, schedule: Schedule) -> _Nets:
     return _Nets(_count(g), _count(d), act_g, act_d)
 
 
-def _one_value_guard(cfg: TrainConfig, schedule: Schedule) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+def _one_value_guard(cfg: TrainConfig, schedule: Schedule, ranks: int
+                     ) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
     """A forward pre-hook for BatchNorm layers: ConfigError when the layer would see one value per channel."""
 
     def guard(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         x = inputs[0]
         if module.training and x.shape[0] * math.prod(x.shape[2:]) < 2:
-            raise ConfigError(_one_image_message(cfg, schedule))
+            raise ConfigError(_one_image_message(cfg, schedule, ranks))
 
     return guard
 
 
-def _one_image_message(cfg: TrainConfig, schedule: Schedule) -> str:
+def _one_image_message(cfg: TrainConfig, schedule: Schedule, ranks: int = 1) -> str:
     why = (f"{cfg.arch} with BatchNorm (a BatchNorm layer normalises each channel over the images of a batch, and "
            "after a dense layer one image leaves it a single value)")
+    if ranks > 1 and schedule.batch >= 2:
+        return (f"a batch of {schedule.batch} over {ranks} processes leaves each process one image, which cannot train "
+                f"{why}: use --batch-size {2 * ranks} or more, or fewer processes")
     if cfg.batch_size == 1:
         return f"batch size 1 cannot train {why}: use a batch of at least 2 (“Batch size”), or turn off “Batch norm”"
     return (f"{schedule.images} training image cannot train {why}, as every batch is that one image: allow at least 2 "

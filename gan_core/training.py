@@ -334,7 +334,8 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _check_budget(self, cfg: TrainConfig) -> Any:
-        return check_fits(cfg, self.runs_root or default_runs_root(), processes=self.world.local_size)
+        return check_fits(cfg, self.runs_root or default_runs_root(), processes=self.world.local_size,
+                          ranks=self.world.size)
 
     def _prepare_resume(self, override: TrainConfig) -> tuple[TrainConfig, Path]:
         """The run to continue (forked if the checkpoint is older than its latest) with what a resume may change.

@@ -259,3 +259,15 @@ def test_a_resume_is_budgeted_by_the_run_it_continues_not_by_the_config_given(ti
     snap = Trainer(huge.replace(max_steps=8), runs_root=runs_root, resume=runs_root / "small").run()
     assert snap.status == "finished" and snap.step == 8, snap.message
     assert snap.config.arch == "dcgan" and snap.config.width == 0.25
+
+
+def test_a_batch_that_leaves_each_process_one_image_is_refused_for_batchnorm_after_a_dense_layer():
+    """Under torchrun each rank trains on batch / N images: 2 over 2 processes is one image each."""
+    from gan_core.config import ConfigError, TrainConfig
+
+    cfg = TrainConfig(arch="mlp", batch_size=2, max_images=64)
+    assert estimate(cfg).schedule.batch == 2  # one process: two images, fine
+    with pytest.raises(ConfigError, match=r"a batch of 2 over 2 processes leaves each process one image.*"
+                                          r"--batch-size 4 or more"):
+        check_fits(cfg, ranks=2)
+    assert check_fits(cfg.replace(batch_size=4), ranks=2).schedule.batch == 4
