@@ -236,7 +236,6 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     _main(page).get_by_test_id("stImage").locator("img").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     _shot(page, "5-sample")
-    assert time.monotonic() - t_start < 120, "the browser walk should take well under two minutes"
 
 
 def _websocket_status(url: str, host: str) -> str:
