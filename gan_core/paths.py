@@ -16,7 +16,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,18 +42,21 @@ def cache_dir() -> Path:
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: str | Path, data: bytes, *, _before_replace: Callable[[Path], None] | None = None) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], *,
+                       _before_replace: Callable[[Path], None] | None = None) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`.
 
-    A crash at any point leaves either the old file or the new one, never half of one.
-    `_before_replace` lets tests simulate a crash between the write and the rename.
+    A crash at any point leaves either the old file or the new one, never half of one. `data` may be an iterable of
+    chunks, so a large file is written without being held whole in memory (a failure while they are made leaves the
+    old file). `_before_replace` lets tests simulate a crash between the write and the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; saved runs and weights are ordinary files
@@ -84,13 +87,14 @@ class UnsafeFileError(ValueError):
 
 
 _NOFOLLOW_NONBLOCK = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: without it os.read translates line ends and stops at Ctrl-Z
 
 
 def open_regular(path: str | Path, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
     """A file descriptor of `path` only if it is a regular file: a symbolic link is never followed, and a FIFO or a
     device is never waited on (opened non-blocking, then refused). FileNotFoundError when it does not exist."""
     try:
-        fd = os.open(path, flags | _NOFOLLOW_NONBLOCK, mode)
+        fd = os.open(path, flags | _NOFOLLOW_NONBLOCK | _BINARY, mode)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW on a link (EMLINK: FreeBSD)
             raise UnsafeFileError(f"{path} is a symbolic link: files in a run folder must be plain files (a link can "

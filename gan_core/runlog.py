@@ -9,8 +9,8 @@ rewinds it; the rewrite is atomic, so it is a new inode) or cut shorter is read 
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import math
 import os
 import threading
@@ -115,16 +115,27 @@ def rows(path: Path) -> list[dict[str, float]]:
 
 def truncate(path: Path, last_step: int) -> None:
     """Keep only rows logged at or before `last_step` (a resume from that step replays the rest), and drop damaged
-    lines; streamed into a new file that replaces the old one atomically."""
-    buf = io.StringIO()
-    csv.writer(buf).writerow(METRIC_FIELDS)
+    lines: streamed, a chunk at a time, into a new file that replaces the old one atomically."""
     try:
-        for row, line in _stream(path):
-            if row["step"] <= last_step:
-                buf.write(line + "\n")  # the row as it was written
+        atomic_write_bytes(path, _kept(path, last_step))
     except FileNotFoundError:
         return
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+def _kept(path: Path, last_step: int) -> Iterator[bytes]:
+    """The header and the rows up to `last_step` as they were written, in chunks of about CHUNK bytes."""
+    out = [",".join(METRIC_FIELDS) + "\r\n"]  # as csv.writer writes it
+    size = len(out[0])
+    with contextlib.closing(_stream(path)) as rows_:  # closed (its descriptor too) when cut short
+        for row, line in rows_:
+            if row["step"] > last_step:
+                break  # steps only grow (a row whose step does not is skipped): nothing later is kept
+            out.append(line + "\n")
+            size += len(line) + 1
+            if size >= CHUNK:
+                yield "".join(out).encode("utf-8")
+                out, size = [], 0
+    yield "".join(out).encode("utf-8")
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -146,7 +157,7 @@ def _advance(cur: _Cursor, fd: int, size: int, *, keep_all: bool = False, limit:
     """Parse whole lines from cur.offset on (up to `limit` bytes); returns the bytes consumed."""
     consumed = 0
     while cur.offset < size and (limit is None or consumed < limit):
-        data = os.pread(fd, min(CHUNK, size - cur.offset), cur.offset)
+        data = _pread(fd, min(CHUNK, size - cur.offset), cur.offset)
         if not data:
             break
         end = data.rfind(b"\n")
@@ -163,9 +174,17 @@ def _advance(cur: _Cursor, fd: int, size: int, *, keep_all: bool = False, limit:
     return consumed
 
 
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    """`n` bytes at `offset` (os.pread where the OS has it; Windows has not: a seek, on this call's own descriptor)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, n)
+
+
 def _same_tail(cur: _Cursor, fd: int) -> bool:
     """The file still ends its read part with what was read (a new file may reuse a deleted one's inode)."""
-    return not cur.tail or os.pread(fd, len(cur.tail), cur.offset - len(cur.tail)) == cur.tail
+    return not cur.tail or _pread(fd, len(cur.tail), cur.offset - len(cur.tail)) == cur.tail
 
 
 def _take(cur: _Cursor, raw: bytes, keep_all: bool) -> None:

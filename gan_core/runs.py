@@ -66,6 +66,8 @@ MAX_CONFIG_BYTES = 256 * 2**10  # a config.json is about 1.5 KB; anything this l
 MAX_STATUS_BYTES = 64 * 2**10   # a status.json is a few hundred bytes, its message included
 MAX_LOCK_BYTES = 4 * 2**10      # ".lock" holds one line: "pid N on HOST"
 MAX_GRID_BYTES = 32 * 2**20     # a 100-image grid's PNG is about 90 KB
+MAX_GRID_PIXELS = 2048 * 2048   # a 100-image grid is 302 x 302 pixels
+MAX_GIF_BYTES = 256 * 2**20     # 120 frames of the largest grid, uncompressed, are about 11 MB
 MAX_TEXT = 4000                 # characters kept of a string field of status.json (a message)
 
 
@@ -268,16 +270,44 @@ class RunDir:
         return _numbered(self.samples_dir, "*.png")
 
     def load_grid(self, path: Path) -> np.ndarray:
-        """A saved grid (a plain PNG file of sane size: never a link or a FIFO)."""
-        return np.asarray(Image.open(io.BytesIO(read_regular(path, MAX_GRID_BYTES))).convert("L"))
+        """A saved grid: a plain PNG file of sane size and dimensions (never a link, a FIFO or a decompression bomb).
+
+        DamagedRunError naming the file when it is not one; FileNotFoundError when it is gone (pruned meanwhile).
+        """
+        try:
+            data = read_regular(path, MAX_GRID_BYTES)
+        except UnsafeFileError as exc:
+            raise DamagedRunError(str(exc)) from None
+        try:
+            with Image.open(io.BytesIO(data)) as img:  # reads the header only: the size is known before decoding
+                if img.width * img.height > MAX_GRID_PIXELS:
+                    raise DamagedRunError(f"{path} is a {img.width} x {img.height} image, larger than any grid a run "
+                                          "draws: it is not one of this app's; remove it")
+                return np.asarray(img.convert("L"))
+        except DamagedRunError:
+            raise
+        except Exception as exc:  # PIL's errors for a damaged PNG are of many types (OSError, SyntaxError, ...)
+            raise DamagedRunError(f"{path} is not a readable PNG image ({type(exc).__name__}: {str(exc)[:120]})") \
+                from None
 
     def write_gif(self) -> Path | None:
-        # Thin the paths before reading: a long run holds far more grids than a GIF shows.
-        frames = [self.load_grid(p) for _, p in thin_evenly(self.grids(), MAX_GIF_FRAMES)]
+        """The progress GIF from the grids; a grid that cannot be read (cut short, removed meanwhile) is left out."""
+        frames = []
+        for _, p in thin_evenly(self.grids(), MAX_GIF_FRAMES):  # thinned first: a long run holds far more grids
+            with contextlib.suppress(OSError, DamagedRunError):
+                frames.append(self.load_grid(p))
         if not frames:
             return None
         atomic_write_bytes(self.gif_path, gif_bytes(frames))
         return self.gif_path
+
+    def read_gif(self) -> bytes:
+        """progress.gif's bytes (a plain file of sane size); DamagedRunError when it is a link, a FIFO or too large,
+        FileNotFoundError when the run has none yet."""
+        try:
+            return read_regular(self.gif_path, MAX_GIF_BYTES)
+        except UnsafeFileError as exc:
+            raise DamagedRunError(str(exc)) from None
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_path(self, step: int) -> Path:
@@ -334,11 +364,11 @@ class RunDir:
                 work.samples_dir.mkdir()
                 for s, p in self.grids():
                     if s <= step:
-                        shutil.copyfile(p, work.samples_dir / p.name, follow_symlinks=False)
+                        _copy_regular(p, work.samples_dir / p.name)
                 work.checkpoints_dir.mkdir()
-                shutil.copyfile(source, work.checkpoint_path(step), follow_symlinks=False)
-                if self.metrics_path.exists():
-                    shutil.copyfile(self.metrics_path, work.metrics_path, follow_symlinks=False)
+                _copy_regular(source, work.checkpoint_path(step))
+                with contextlib.suppress(FileNotFoundError):
+                    _copy_regular(self.metrics_path, work.metrics_path)
                     work.truncate_metrics(step)
                 work.write_status(status=RunStatus.CREATED, forked_from=f"{self.name}@{step}")
                 name, n = base, 2
@@ -358,6 +388,17 @@ class RunDir:
                 raise
         finally:
             lock.release()
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    """Copy a run's file into a new folder: DamagedRunError when `src` is a link or a special file (a fork copies
+    contents, never a link that would point the new run anywhere, nor blocks on a FIFO)."""
+    try:
+        fd = open_regular(src)
+    except UnsafeFileError as exc:
+        raise DamagedRunError(str(exc)) from None
+    with os.fdopen(fd, "rb") as fin, open(dst, "xb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
 
 
 def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDir, Path, RunLock]:
@@ -789,8 +830,8 @@ def printable(text: str) -> str:
 
 
 def _recently_written(run: RunDir, within_s: float = LIVE_WINDOW_S) -> bool:
-    times = [p.stat().st_mtime for p in (run.status_path, run.metrics_path) if p.exists()]
-    return bool(times) and time.time() - max(times) < within_s
+    times = [_mtime(p) for p in (run.status_path, run.metrics_path)]  # 0.0 for a file gone meanwhile
+    return time.time() - max(times) < within_s
 
 
 def list_runs(root: Path | None = None) -> list[RunDir]:

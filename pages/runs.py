@@ -11,6 +11,7 @@ from gan_core.compare import Comparison, compare_runs
 from gan_core.format import duration
 from gan_core.paths import default_runs_root
 from gan_core.runs import (
+    DamagedRunError,
     RunDir,
     RunLock,
     RunRecord,
@@ -104,7 +105,12 @@ def latest_grids(comparison: Comparison) -> None:
                 st.caption(f"**{record.name}**: no sample grid yet")
                 continue
             step, path = grids[-1]
-            show_image(run.load_grid(path), scale=2, caption=f"{record.name} · step {step:,}")
+            try:
+                grid = run.load_grid(path)
+            except (OSError, DamagedRunError) as exc:  # pruned meanwhile, or damaged: the other runs still show
+                st.caption(f"**{record.name}**: cannot show {path.name}: {exc}")
+                continue
+            show_image(grid, scale=2, caption=f"{record.name} · step {step:,}")
 
 
 def comparison_view(selected: list[RunRecord]) -> None:

@@ -26,7 +26,7 @@ from gan_core.images import labelled_png, png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, list_runs
+from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, check_layout, list_runs
 from gan_core.training import Snapshot
 from ui.charts import metric_figure
 from ui.config_form import config_form
@@ -440,6 +440,10 @@ def _blocked(snap: Snapshot, run: RunDir) -> str:
     """Why the run cannot be resumed here right now ("" when it can)."""
     if snap.active:
         return f"Run `{snap.run_name or '…'}` is {snap.status}: stop it on the **Live** tab before resuming."
+    try:
+        check_layout(run)  # the refusal a resume would meet, said before the button is pressed
+    except DamagedRunError as exc:
+        return f"`{run.name}` cannot be resumed: {exc}"
     if holder := RunLock.holder(run):
         return (f"`{run.name}` is being trained by another process ({holder}; a `python -m gan_core train` in a "
                 "terminal?): resuming it here would interleave two trainings. Stop that one first.")
@@ -461,9 +465,9 @@ def _resume_buttons(run: RunDir, saved: TrainConfig, step: int, ckpt_path: Path,
                        file_name=f"{run.name}-step{step}-generator.safetensors", mime="application/octet-stream",
                        key="train_ckpt_dl_gen", on_click="ignore", width="stretch", icon=":material/download:",
                        help="this checkpoint's G as a generator-only safetensors file")
-    d3.download_button("Progress GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif",
+    d3.download_button("Progress GIF", run.read_gif, file_name=f"{run.name}-progress.gif",  # never a link or FIFO
                        mime="image/gif", key="train_ckpt_dl_gif", on_click="ignore", width="stretch",
-                       icon=":material/animation:", disabled=not run.gif_path.exists())
+                       icon=":material/animation:", disabled=not run.gif_path.is_file() or run.gif_path.is_symlink())
 
 
 def _checkpoints(snap: Snapshot) -> None:

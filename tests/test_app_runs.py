@@ -201,3 +201,23 @@ def test_a_damaged_run_is_shown_as_damaged_opened_without_error_and_deleted(runs
     assert not at.exception, at.exception
     assert not bad.path.exists() and (runs / "conv").is_dir()
     assert "Deleted run mlp" in _texts(at)
+
+
+def test_linked_grids_and_gif_are_not_shown_and_the_view_and_comparison_still_work(runs, tmp_path):
+    secret = tmp_path / "secret.png"
+    shutil.copyfile(next((runs / "conv" / "samples").iterdir()), secret)
+    run = RunDir(runs / "mlp")
+    latest = run.grids()[-1][1]
+    latest.unlink()
+    latest.symlink_to(secret)  # would show another file's picture as the run's
+    run.gif_path.unlink(missing_ok=True)
+    run.gif_path.symlink_to(secret)
+    at = _page()
+    at.multiselect(key="runs_compare").set_value(["mlp"]).run()
+    assert not at.exception, at.exception
+    texts = _texts(at)
+    assert f"Cannot show {latest.name}" in texts and "symbolic link" in texts
+    assert "Cannot show the progress GIF" in texts
+    at.multiselect(key="runs_compare").set_value(["conv", "mlp"]).run()
+    assert not at.exception, at.exception
+    assert f"cannot show {latest.name}" in _texts(at)

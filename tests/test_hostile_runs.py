@@ -231,18 +231,18 @@ def test_a_fork_that_fails_leaves_no_half_made_run(tmp_path, monkeypatch):
     for step in (4, 8):
         _with_checkpoint(run, step)
     run.metrics_path.write_text(HEADER + _row(4) + _row(8))
-    real = shutil.copyfile
+    real = shutil.copyfileobj
 
-    def failing(src, dst, **kw):
-        if str(src).endswith(".safetensors"):
+    def failing(fsrc, fdst, *args):  # the disk fills while the checkpoint is copied
+        if str(fdst.name).endswith(".safetensors"):
             raise OSError(28, "No space left on device")
-        return real(src, dst, **kw)
+        return real(fsrc, fdst, *args)
 
-    monkeypatch.setattr(shutil, "copyfile", failing)
+    monkeypatch.setattr(shutil, "copyfileobj", failing)
     with pytest.raises(OSError, match="No space left"):
         run.fork(4)
     assert sorted(p.name for p in root.iterdir()) == ["source"], "a failed fork left a folder behind"
-    monkeypatch.setattr(shutil, "copyfile", real)
+    monkeypatch.setattr(shutil, "copyfileobj", real)
     forked = run.fork(4)
     assert forked.name == "source-from-4" and [s for s, _ in forked.checkpoints()] == [4]
     assert [r["step"] for r in forked.read_metrics()] == [4.0]
@@ -263,3 +263,151 @@ def test_a_metrics_file_rewritten_in_place_is_read_afresh(tmp_path):
     assert run.metrics_path.stat().st_ino == inode
     again = run.metrics_summary()
     assert again.count == 201 and again.rows[0]["step"] == 1000 and again.last["step"] == 1200
+
+
+def _png(path: Path, size: int = 30) -> None:
+    from PIL import Image
+
+    Image.new("L", (size, size), 128).save(path, format="PNG")
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "bomb", "not a png"])
+def test_a_hostile_grid_is_refused_by_name_and_the_gif_leaves_it_out(tmp_path, kind):
+    secret = tmp_path / "secret.png"
+    _png(secret)
+    run = RunDir.create(TrainConfig(name="grids"), tmp_path / "runs")
+    run.samples_dir.mkdir()
+    _png(run.samples_dir / "step_0000000.png")
+    bad = run.samples_dir / "step_0000002.png"
+    if kind == "symlink":
+        bad.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(bad)
+    elif kind == "bomb":
+        _png(bad, 4000)  # a few KB on disk, 16 M pixels decoded
+    else:
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    done = threading.Event()
+    out: dict = {}
+
+    def load() -> None:
+        try:
+            run.load_grid(bad)
+        except Exception as exc:  # the type is what is checked
+            out["error"] = exc
+        done.set()
+
+    threading.Thread(target=load, daemon=True).start()
+    assert done.wait(30), "loading the grid blocked"
+    assert isinstance(out.get("error"), DamagedRunError) and "step_0000002.png" in str(out["error"])
+    assert run.write_gif() == run.gif_path  # the good grid makes the GIF; the bad one is left out
+    assert run.read_gif()[:6] == b"GIF89a"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_hostile_progress_gif_is_never_read(tmp_path, kind):
+    secret = tmp_path / "secret.gif"
+    secret.write_bytes(b"GIF89a secret")
+    run = RunDir.create(TrainConfig(name="gif"), tmp_path / "runs")
+    if kind == "symlink":
+        run.gif_path.symlink_to(secret)
+    else:
+        os.mkfifo(run.gif_path)
+    with pytest.raises(DamagedRunError, match=r"progress\.gif"):
+        run.read_gif()
+
+
+def test_a_fork_copies_no_link_and_a_refused_one_leaves_nothing(tmp_path):
+    root = tmp_path / "runs"
+    secret = tmp_path / "secret.png"
+    _png(secret)
+    run = RunDir.create(TrainConfig(name="source"), root)
+    for step in (4, 8):
+        _with_checkpoint(run, step)
+    run.samples_dir.mkdir()
+    _png(run.samples_dir / "step_0000000.png")
+    (run.samples_dir / "step_0000002.png").symlink_to(secret)
+    with pytest.raises(DamagedRunError, match="symbolic link"):
+        run.fork(4)
+    assert sorted(p.name for p in root.iterdir()) == ["source"], "a refused fork left a folder behind"
+    (run.samples_dir / "step_0000002.png").unlink()
+    run.checkpoint_path(4).unlink()
+    run.checkpoint_path(4).symlink_to(secret)  # a linked checkpoint: resuming from it would fork a link
+    with pytest.raises(DamagedRunError, match="symbolic link"):
+        resume_point(run.checkpoint_path(4))
+    assert sorted(p.name for p in root.iterdir()) == ["source"]
+    run.checkpoint_path(4).unlink()
+    _with_checkpoint(run, 4)
+    forked, _, lock = resume_point(run.checkpoint_path(4))
+    lock.release()
+    assert not any(p.is_symlink() for p in forked.path.rglob("*"))
+    assert [s for s, _ in forked.grids()] == [0] and [s for s, _ in forked.checkpoints()] == [4]
+
+
+def test_probes_from_other_processes_never_fail_an_acquire(tmp_path):
+    """As the Runs page of another server (or `runs` in a terminal) would probe: from separate processes."""
+    run = RunDir.create(TrainConfig(name="probed"), tmp_path)
+    probe = ("import sys, time\nfrom pathlib import Path\nfrom gan_core.runs import RunDir, RunLock\n"
+             "run, n = RunDir(Path(sys.argv[1])), 0\nend = time.monotonic() + 60\n"
+             "RunLock.holder(run)\nprint('probing', flush=True)\n"
+             "while not Path(sys.argv[2]).exists() and time.monotonic() < end:\n"
+             "    RunLock.holder(run)\n    n += 1\nprint(n)\n")
+    stop = tmp_path / "stop"
+    probers = [subprocess.Popen([sys.executable, "-c", probe, str(run.path), str(stop)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    failures = 0
+    try:
+        for p in probers:  # both probing before the first acquire (their deadline bounds the wait)
+            assert p.stdout is not None and p.stdout.readline() == "probing\n"
+        for _ in range(2000):
+            try:
+                RunLock.acquire(run).release()
+            except RunBusyError:
+                failures += 1
+    finally:
+        stop.touch()
+        counts = [int(p.communicate(timeout=90)[0] or 0) for p in probers]
+    assert min(counts) > 100, f"the probes barely ran ({counts}): the test proves nothing"
+    assert failures == 0, f"{failures} of 2000 acquires failed because of a probe in another process"
+
+
+def test_without_fcntl_or_pread_as_on_windows_runs_still_list_lock_and_summarise(tmp_path, monkeypatch):
+    import gan_core.runs as runs_module
+
+    monkeypatch.setattr(runs_module, "fcntl", None)
+    monkeypatch.delattr(os, "pread")
+    run = RunDir.create(TrainConfig(name="fallback"), tmp_path)
+    run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(1, 101)))
+    assert run.metrics_summary().count == 100
+    run.append_metrics([{"step": 101, "epoch": 1, "d_loss": 0.3}])
+    later = run.metrics_summary()
+    assert later.count == 101 and 0 < later.bytes_read < 100
+    lock = RunLock.acquire(run)
+    run.write_status(status="running", step=101)
+    with pytest.raises(RunBusyError, match="files changed"):
+        RunLock.acquire(run)  # a fresh heartbeat with an active status reads as training
+    lock.release()
+    run.write_status(status="stopped")
+    assert RunLock.holder(run) is None and _listed(tmp_path)["fallback"].status == "stopped"
+
+
+def test_a_resume_rewinds_a_long_metrics_file_streaming_and_reads_no_further_than_its_step(tmp_path, monkeypatch):
+    run = RunDir.create(TrainConfig(name="rewind"), tmp_path)
+    text = HEADER.replace("\n", "\r\n") + "".join(_row(s) for s in range(1, 100_001))
+    run.metrics_path.write_text(text, newline="")
+    assert len(text) > 3 * runlog.CHUNK
+    read = [0]
+    real = runlog._pread
+    monkeypatch.setattr(runlog, "_pread", lambda fd, n, offset: (data := real(fd, n, offset), read.__setitem__(
+        0, read[0] + len(data)))[0])
+    chunks: list[int] = []
+    real_write = runlog.atomic_write_bytes
+    monkeypatch.setattr(runlog, "atomic_write_bytes", lambda path, data: real_write(
+        path, (chunks.append(len(c)) or c for c in data)))
+    run.truncate_metrics(100_000)  # everything kept: the file's bytes unchanged, written a chunk at a time
+    assert run.metrics_path.read_bytes() == text.encode() and len(chunks) > 3
+    assert max(chunks) <= runlog.CHUNK + runlog.MAX_LINE
+    read[0] = 0
+    run.truncate_metrics(50)
+    assert read[0] <= 2 * runlog.CHUNK < len(text), f"rewinding to step 50 read {read[0]:,} bytes of a {len(text):,}-byte file"
+    assert [r["step"] for r in run.read_metrics()] == [float(s) for s in range(1, 51)]

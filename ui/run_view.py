@@ -17,7 +17,7 @@ from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.format import count, duration
 from gan_core.images import labelled_png
 from gan_core.runlog import Summary
-from gan_core.runs import RunDir, RunRecord, checkpoint_rows, metrics_safely
+from gan_core.runs import DamagedRunError, RunDir, RunRecord, checkpoint_rows, metrics_safely
 from ui.charts import metric_figure
 from ui.images import fixed_grid_names, open_grid_image
 
@@ -128,20 +128,24 @@ def grids(record: RunRecord, run: RunDir) -> None:
         path = dict(saved)[step]
         try:
             grid = run.load_grid(path)
-        except OSError as exc:  # pruned, or cut short by a crash
-            st.warning(f"Cannot read {path.name}: {exc}")
-            return
-        rows, cells = fixed_grid_names(record.config, grid)
-        st.image(labelled_png(grid, scale=2, row_labels=rows, cell_labels=cells),
-                 caption=f"{record.name} · step {step:,}" + (" · rows named by the class asked of them" if rows else ""))
-        with st.expander("Open one image of this grid large"):
-            open_grid_image(grid, record.config, key=f"runs_view_image.{record.name}")
-    with right:
-        if run.gif_path.is_file():
-            st.image(run.gif_path.read_bytes(), caption=f"Progress over {len(steps):,} grids (written at the end of "
-                     "a run)")
+        except (OSError, DamagedRunError) as exc:  # pruned, cut short by a crash, a link or not a PNG
+            st.warning(f"Cannot show {path.name}: {exc}")
         else:
+            rows, cells = fixed_grid_names(record.config, grid)
+            st.image(labelled_png(grid, scale=2, row_labels=rows, cell_labels=cells),
+                     caption=f"{record.name} · step {step:,}"
+                     + (" · rows named by the class asked of them" if rows else ""))
+            with st.expander("Open one image of this grid large"):
+                open_grid_image(grid, record.config, key=f"runs_view_image.{record.name}")
+    with right:
+        try:
+            gif = run.read_gif()
+        except FileNotFoundError:
             st.caption("No progress GIF: a run writes it when it ends.")
+        except (OSError, DamagedRunError) as exc:
+            st.warning(f"Cannot show the progress GIF: {exc}")
+        else:
+            st.image(gif, caption=f"Progress over {len(steps):,} grids (written at the end of a run)")
 
 
 def checkpoints(run: RunDir, metrics: Summary) -> None:
