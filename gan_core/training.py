@@ -146,8 +146,9 @@ class Trainer:
         self.resume_path = Path(resume) if resume else None
         self.world = world or World()
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change).
-        # A resume trains its saved config: checked once that is known (`_prepare_resume`, and `_setup` elsewhere).
-        self.budget = None if self.resume_path else self._check_budget(config)
+        # Checked against the config that trains: a resume's saved one once it is known (`_prepare_resume`); on the
+        # other ranks under torchrun, the one rank 0 sends (`_setup`), whatever their own command line said.
+        self.budget = None if self.resume_path or not self.world.is_main else self._check_budget(config)
         if self.world.is_main:  # before any folder exists (the other ranks learn the run's config from rank 0)
             distributed.check_batch(config.batch_size, self.world)
         self._lock = threading.Lock()
@@ -197,9 +198,12 @@ class Trainer:
         world = self.world = distributed.init(self.world, resolve_device(self.config.device))
         header: dict[str, Any] = {}
         ckpt_path: Path | None = None
+        weights: tuple[dict[str, torch.Tensor], dict[str, str]] | tuple[None, None] = (None, None)
         if world.is_main:  # only rank 0 touches the run folder: it creates (or forks and locks) it and says what to train
             try:
                 cfg, ckpt_path = self._open_run(self.config)
+                if ckpt_path is not None:  # read now, so a damaged checkpoint stops the others with the header
+                    weights = ck.read_weights(ckpt_path)
                 header = {"config": cfg.to_dict(), "resume": ckpt_path is not None}
             except Exception as exc:
                 if world.distributed:  # the others wait for this header: tell them, so they stop instead of waiting
@@ -209,37 +213,38 @@ class Trainer:
         if "error" in header:
             raise RuntimeError(f"rank 0 could not set up the run: {header['error']}")
         cfg = self.config = TrainConfig.from_dict(header["config"])
-        budget_problem = ""
-        if self.budget is None:  # a resume on a rank other than 0: this machine's budget for the saved run
-            try:
+        # Under torchrun a rank that cannot train (its machine's budget, its data) says why in the agreement below,
+        # so every rank stops with that reason; one process raises it here.
+        problem = ""
+        try:
+            if self.budget is None:  # a rank other than 0: this machine's budget for the config rank 0 sent
                 self.budget = self._check_budget(cfg)
-            except ValueError as exc:
-                budget_problem = str(exc)
-        set_threads(cfg.threads)
-        if cfg.eval_every and world.is_main:  # fail now, with the classifier's own message, not at the first evaluation
-            from gan_core.classifier import load_classifier
+            set_threads(cfg.threads)
+            if cfg.eval_every and world.is_main:  # fail now, with the classifier's message, not at the first evaluation
+                from gan_core.classifier import load_classifier
 
-            load_classifier()
-
-        data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
-                          max_images=cfg.max_images or None)
-        self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
+                load_classifier()
+            data = load_split("train", data_dir=cfg.data_dir or None, classes=cfg.classes or None,
+                              max_images=cfg.max_images or None)
+            self.prepare(data.to_tensor(), torch.tensor(np.array(data.labels), dtype=torch.long))
+        except Exception as exc:
+            if not world.distributed:
+                raise
+            problem = str(exc) or type(exc).__name__
         self.wall_time = 0.0
         if header["resume"]:  # rank 0 reads the checkpoint; the others receive it (a second machine has no copy)
-            tensors, meta = ck.read_weights(ckpt_path) if ckpt_path is not None else (None, None)
-            tensors, meta = distributed.broadcast_weights(tensors, meta, world)
-            self.step, self.wall_time = ck.apply_checkpoint(tensors, meta, self._state(), lr_g=cfg.lr_g,
-                                                            lr_d=cfg.lr_d, path=ckpt_path or "rank 0's checkpoint")
+            tensors, meta = distributed.broadcast_weights(*weights, world)
+            if not problem:
+                self.step, self.wall_time = ck.apply_checkpoint(tensors, meta, self._state(), lr_g=cfg.lr_g,
+                                                                lr_d=cfg.lr_d, path=ckpt_path or "rank 0's checkpoint")
         # Under torchrun, before the first step: a rank with other data or another schedule would finish early and
         # leave the others waiting at a collective for the timeout; all fail now, alike, saying what differs.
         if world.distributed:
-            s = self.schedule
-            distributed.check_agreement(world, {
-                "images": s.images, "data": distributed.data_fingerprint(self.images, self.labels),
-                "schedule": [s.batch, s.steps_per_epoch, s.total_steps], "config": cfg.to_json(), "step": self.step,
-                "budget": budget_problem})
-        elif budget_problem:
-            raise ValueError(budget_problem)
+            s = None if problem else self.schedule
+            distributed.check_agreement(world, distributed.Facts.unable(problem, cfg.to_dict()) if s is None else
+                                        distributed.Facts(images=s.images, config=cfg.to_dict(), step=self.step,
+                                                          data=distributed.data_fingerprint(data.images, data.labels),
+                                                          schedule=(s.batch, s.steps_per_epoch, s.total_steps)))
         self._wrap_for_world()
         self._publish(config=cfg, step=self.step, total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
                       epochs=cfg.epochs, epoch=self.step // self.steps_per_epoch + 1, elapsed_s=self.wall_time)

@@ -1,44 +1,41 @@
-"""A torchrun worker for tests/test_distributed.py whose rank 1 holds other training data (a fault injected here).
+"""`python -m gan_core train ...` for one rank of a two-process run, with a fault injected into rank 1's setup.
 
-`python -m torch.distributed.run --standalone --nproc-per-node 2 tests/ddp_disagree_worker.py RUNS_ROOT OUT_DIR
-{count|content}`: rank 1 loses its last image ("count") or has one image changed ("content"), as a second machine
-with another copy of the data set would; each rank writes OUT_DIR/rank<R>.json with its run's status and message.
+tests/test_distributed.py starts two of these with the environment torchrun would set (RANK, WORLD_SIZE,
+MASTER_ADDR, ...). GAN_TEST_FAULT, read only here, gives rank 1 another copy of the data as a second machine might
+have: "count" drops its last image, "content" changes one pixel, "missing" finds no data set at all.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
 from gan_core import training
-from gan_core.config import TrainConfig
-from gan_core.distributed import World
-from gan_core.training import Trainer
+from gan_core.cli import main
+from gan_core.data import DatasetNotFoundError
 
 
-def main() -> None:
-    runs_root, out, fault = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    world = World.from_env()
-    if world.rank == 1:
-        real = training.load_split
+def other_copy(fault: str) -> Any:
+    real = training.load_split
 
-        def other_copy(*args, **kwargs):
-            data = real(*args, **kwargs)
-            images, labels = data.images.copy(), data.labels
-            if fault == "count":
-                images, labels = images[:-1], labels[:-1]
-            else:
-                images[7, 0, 0] = 255 - images[7, 0, 0]
-            return replace(data, images=images, labels=labels)
+    def load_split(*args: Any, **kwargs: Any) -> Any:
+        if fault == "missing":
+            raise DatasetNotFoundError("Fashion-MNIST not found in /nonexistent (fault injected by the test)")
+        data = real(*args, **kwargs)
+        images, labels = data.images.copy(), data.labels
+        if fault == "count":
+            images, labels = images[:-1], labels[:-1]
+        else:
+            images[7, 0, 0] = 255 - images[7, 0, 0]
+        return replace(data, images=images, labels=labels)
 
-        training.load_split = other_copy
-    config = TrainConfig(name="disagree", width=0.25, max_images=640, batch_size=64, epochs=3, grid_every_s=0,
-                         grid_size=16, threads=1, seed=3, eval_every=0)
-    snap = Trainer(config, runs_root=runs_root, world=world).run()
-    (out / f"rank{world.rank}.json").write_text(json.dumps({"status": str(snap.status), "message": snap.message}))
+    return load_split
 
 
 if __name__ == "__main__":
-    main()
+    fault = os.environ.get("GAN_TEST_FAULT", "")
+    if fault and os.environ.get("RANK") == "1":
+        training.load_split = other_copy(fault)
+    sys.exit(main(sys.argv[1:]))
