@@ -238,7 +238,9 @@ def test_ranks_with_other_training_data_all_fail_fast_saying_what_differs(tmp_pa
     outcomes = _two_ranks(fault, *TINY, "--runs-root", str(tmp_path), "--name", "disagree", "--epochs", "3")
     errors = []
     for rank, (code, err) in enumerate(outcomes):
-        assert code == 1, (rank, err[-3000:])
+        # 1 is the CLI's failure; under heavy load gloo once aborted a rank at shutdown (-6) after it had printed the
+        # message: what matters is that every rank stops, at once, saying why.
+        assert code in (1, -6), (rank, code, err[-3000:])
         assert message in err, (rank, err[-3000:])
         errors.append(err[err.index("the processes of this run disagree"):].strip())
     assert errors[0] == errors[1], "every rank says the same"
