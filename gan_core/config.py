@@ -178,6 +178,14 @@ _RANGES: list[tuple[str, type, float | None, float | None]] = [
 ]
 
 
+def resume_changes(saved: TrainConfig, requested: TrainConfig) -> dict[str, Any]:
+    """What a resume asked for differs from the saved run in, among the fields a resume may change (`RESUMABLE`).
+
+    The one place resume overrides are merged: `saved.replace(**resume_changes(saved, requested))` is what trains.
+    """
+    return {k: getattr(requested, k) for k in RESUMABLE if getattr(requested, k) != getattr(saved, k)}
+
+
 def _validate(cfg: TrainConfig) -> None:
     from gan_core.models import ARCHITECTURES
 

@@ -409,7 +409,7 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
     process trains is refused (RunBusyError) before anything of it is touched. The caller releases the lock.
     """
     path = Path(path)
-    run = RunDir(path) if path.is_dir() else RunDir.of_checkpoint(path)
+    run = run_of(path)
     check_layout(run)  # before anything is read, or written through a link or into a FIFO
     ckpt = run.require_checkpoint() if path.is_dir() else path
     step = step_of(ckpt)
@@ -425,6 +425,12 @@ def resume_point(path: str | Path, runs_root: Path | None = None) -> tuple[RunDi
         lock.release()
         raise
     return run, ckpt, lock
+
+
+def run_of(path: str | Path) -> RunDir:
+    """The run a path names: a run folder itself, or the run a checkpoint file inside one belongs to."""
+    path = Path(path)
+    return RunDir(path) if path.is_dir() else RunDir.of_checkpoint(path)
 
 
 def resolve_run(arg: str, root: Path | None = None) -> RunDir:

@@ -40,7 +40,7 @@ from torch import nn
 from gan_core import checkpoints as ck
 from gan_core import distributed
 from gan_core.budget import check_fits
-from gan_core.config import RESUMABLE, TrainConfig
+from gan_core.config import TrainConfig, resume_changes
 from gan_core.data import class_index, load_split
 from gan_core.distributed import World
 from gan_core.health import diagnose
@@ -49,7 +49,7 @@ from gan_core.latent import info_code
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
 from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout_from
 from gan_core.paths import default_runs_root
-from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunLock, RunStatus, resume_point, step_of
+from gan_core.runs import ACTIVE, HEARTBEAT_S, RunDir, RunLock, RunStatus, resume_point, run_of, step_of
 from gan_core.runtime import resolve_device, set_threads
 from gan_core.schedule import Schedule
 
@@ -350,8 +350,8 @@ class Trainer:
         """
         assert self.resume_path is not None
         path = self.resume_path
-        saved = (RunDir(path) if path.is_dir() else RunDir.of_checkpoint(path)).read_config()
-        changes = {k: getattr(override, k) for k in RESUMABLE if getattr(override, k) != getattr(saved, k)}
+        saved = run_of(path).read_config()
+        changes = resume_changes(saved, override)
         self.budget = self._check_budget(saved.replace(**changes))  # before the run is locked, forked or rewound
         run, ckpt, self._run_lock = resume_point(self.resume_path, self.runs_root)
         saved = run.read_config()
