@@ -19,6 +19,7 @@ import os
 import shlex
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from gan_core.data import CLASS_NAMES, load_split
-from gan_core.paths import CLASSIFIER_PATH, atomic_write_bytes, atomic_write_text, parse_safetensors
+from gan_core.paths import CLASSIFIER_PATH, atomic_write_bytes, atomic_write_text
 from gan_core.runtime import set_threads
+from gan_core.tensorfile import parse_safetensors
 
 FORMAT_CLASSIFIER = "fashion-gan-studio/classifier/1"
 FEATURE_DIM = 128
@@ -170,6 +172,48 @@ def save_classifier(path: str | Path, clf: FashionClassifier, card: dict[str, An
 
 
 # ----------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """What `train_classifier` was asked for: checked once, and written into the card and its command line."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    seed: int = 0
+    threads: int = 1
+    max_images: int | None = None
+    out_path: str | Path = CLASSIFIER_PATH
+
+    def __post_init__(self) -> None:
+        for name, value, lo in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 8),
+                                ("threads", self.threads, 0)):
+            if not isinstance(value, int) or value < lo:
+                raise ValueError(f"{name} must be an integer ≥ {lo} (got {value!r})")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive (got {self.lr!r})")
+
+    def command(self) -> str:
+        """The command line that trains these weights again."""
+        return (f"{TRAIN_COMMAND} --epochs {self.epochs} --batch-size {self.batch_size} --lr {self.lr} "
+                f"--seed {self.seed} --threads {self.threads}"
+                + (f" --max-images {self.max_images}" if self.max_images else "")
+                + (f" --out {shlex.quote(str(self.out_path))}" if Path(self.out_path) != CLASSIFIER_PATH else ""))
+
+
+@dataclass
+class _Running:
+    """Loss and accuracy over the epoch's batches so far, for the progress bar."""
+
+    loss: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def add(self, loss: float, correct: int, n: int) -> None:
+        self.loss += loss * n
+        self.correct += correct
+        self.seen += n
+
+
 def _augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
     """Random shifts of up to `max_shift` px and left-right flips: clothes stay clothes under both."""
     n = len(x)
@@ -196,6 +240,73 @@ def accuracy(clf: FashionClassifier, images: torch.Tensor, labels: torch.Tensor)
     return float(correct.mean()), per_class
 
 
+def _train_batch(clf: FashionClassifier, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
+                 xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, int]:
+    """One optimiser and schedule step on a batch: its mean loss and how many of it the network got right."""
+    logits = clf(xb)
+    loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach()), int((logits.argmax(1) == yb).sum())
+
+
+def _fit(clf: FashionClassifier, x: torch.Tensor, y: torch.Tensor, settings: ClassifierSettings, gen: torch.Generator,
+         progress: bool) -> None:
+    """AdamW on a one-cycle schedule over `settings.epochs` shuffles of (x, y), augmented; every shuffle and augmentation
+    drawn from `gen`, in the same order on every call, so a seed gives the same weights."""
+    steps_per_epoch = math.ceil(len(x) / settings.batch_size)
+    opt = torch.optim.AdamW(clf.parameters(), lr=settings.lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch,
+                                                pct_start=0.25)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=settings.epochs * steps_per_epoch, unit="batch", dynamic_ncols=True, desc="classifier")
+    clf.train()
+    for epoch in range(settings.epochs):
+        order = torch.randperm(len(x), generator=gen)
+        running = _Running()
+        for start in range(0, len(x), settings.batch_size):
+            idx = order[start : start + settings.batch_size]
+            running.add(*_train_batch(clf, opt, sched, _augment(x[idx], gen), y[idx]), len(idx))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=f"{epoch + 1}/{settings.epochs}", loss=f"{running.loss / running.seen:.3f}",
+                                acc=f"{running.correct / running.seen:.3f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    clf.eval()
+
+
+def _card(clf: FashionClassifier, settings: ClassifierSettings, train_images: int, test_x: torch.Tensor, test_y: torch.Tensor,
+          seconds: float, command: str | None) -> dict[str, Any]:
+    """The JSON card shipped beside the weights: the held-out accuracy, and how to train them again."""
+    test_acc, per_class = accuracy(clf, test_x, test_y)
+    return {
+        "name": "fashion-cnn",
+        "test_accuracy": round(test_acc, 4),
+        "test_images": len(test_y),
+        "per_class_accuracy": {n: round(a, 4) for n, a in zip(CLASS_NAMES, per_class, strict=True)},
+        "train_images": train_images,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "lr": settings.lr,
+        "seed": settings.seed,
+        "threads": settings.threads,
+        "parameters": parameter_count(clf),
+        "feature_dim": FEATURE_DIM,
+        "train_seconds": round(seconds, 1),
+        "command": command or settings.command(),
+        "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "input": "(N,1,28,28) float in [-1,1], as the generators output",
+        "features": "128-d penultimate activations (after batch norm and ReLU)",
+    }
+
+
 def train_classifier(
     epochs: int = 10, batch_size: int = 128, lr: float = 2e-3, seed: int = 0, threads: int = 1,
     out_path: str | Path = CLASSIFIER_PATH, progress: bool = True, max_images: int | None = None,
@@ -204,13 +315,10 @@ def train_classifier(
     """Train on the 60,000 training images, test on all 10,000, save weights + card; return the card.
 
     One-cycle learning rate and light augmentation; the test split is only looked at once, at the end,
-    so the recorded accuracy is an honest held-out figure.
+    so the recorded accuracy is an honest held-out figure. The global RNG is seeded before the network is
+    built (its initial weights, then dropout), `gen` draws the shuffles and augmentations: keep that order.
     """
-    for name, value, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 8), ("threads", threads, 0)):
-        if not isinstance(value, int) or value < lo:
-            raise ValueError(f"{name} must be an integer ≥ {lo} (got {value!r})")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive (got {lr!r})")
+    settings = ClassifierSettings(epochs, batch_size, lr, seed, threads, max_images, out_path)
     set_threads(threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -218,64 +326,10 @@ def train_classifier(
     test = load_split("test")
     x, y = train.to_tensor(), torch.tensor(train.labels, dtype=torch.long)
     clf = FashionClassifier()
-    steps_per_epoch = math.ceil(len(x) / batch_size)
-    opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25)
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs * steps_per_epoch, unit="batch", dynamic_ncols=True, desc="classifier")
     t0 = time.perf_counter()
-    clf.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        run_loss, run_correct, seen = 0.0, 0, 0
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            xb, yb = _augment(x[idx], gen), y[idx]
-            logits = clf(xb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            run_loss += float(loss.detach()) * len(idx)
-            run_correct += int((logits.argmax(1) == yb).sum())
-            seen += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{run_loss / seen:.3f}",
-                                acc=f"{run_correct / seen:.3f}", refresh=False)
+    _fit(clf, x, y, settings, gen, progress)
     seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
-    clf.eval()
     test_x, test_y = test.to_tensor(), torch.tensor(test.labels, dtype=torch.long)
-    test_acc, per_class = accuracy(clf, test_x, test_y)
-    card = {
-        "name": "fashion-cnn",
-        "test_accuracy": round(test_acc, 4),
-        "test_images": len(test_y),
-        "per_class_accuracy": {n: round(a, 4) for n, a in zip(CLASS_NAMES, per_class, strict=True)},
-        "train_images": len(x),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "threads": threads,
-        "parameters": parameter_count(clf),
-        "feature_dim": FEATURE_DIM,
-        "train_seconds": round(seconds, 1),
-        "command": command or (f"{TRAIN_COMMAND} --epochs {epochs} --batch-size {batch_size} --lr {lr} "
-                               f"--seed {seed} --threads {threads}"
-                               + (f" --max-images {max_images}" if max_images else "")
-                               + (f" --out {shlex.quote(str(out_path))}" if Path(out_path) != CLASSIFIER_PATH else "")),
-        "date": time.strftime("%Y-%m-%d"),
-        "torch": torch.__version__,
-        "input": "(N,1,28,28) float in [-1,1], as the generators output",
-        "features": "128-d penultimate activations (after batch norm and ReLU)",
-    }
+    card = _card(clf, settings, len(x), test_x, test_y, seconds, command)
     save_classifier(out_path, clf, card)
     return card
