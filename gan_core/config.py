@@ -1,8 +1,11 @@
 """Training configuration: one dataclass shared by the app, the CLI and the tests.
 
-Every field is checked when the object is built, so a bad value fails at the
-form or the command line with a message naming the field and its allowed range,
-never halfway through a run.
+Each field is declared once, with everything its consumers need (`FieldSpec`): help, label, range, widget, step,
+choices, its place on the New-run form and whether a resume may change it. Validation, the CLI flags
+(gan_core/cli/train.py), the New-run form (ui/config_form.py) and the resume form (pages/train.py) are generated from
+those declarations, so none of them can forget a field. Every field is checked when the object is built, so a bad
+value fails at the form or the command line with a message naming the field and its allowed range, never halfway
+through a run.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from gan_core.models import ModelConfig
@@ -19,99 +23,225 @@ if TYPE_CHECKING:
 LOSSES = ("bce", "hinge", "lsgan")
 D_OUTPUTS = ("logit", "sigmoid")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+WIDGETS = ("number", "select", "toggle", "checkbox", "text", "multiselect")
+MAX_NAME = 200  # characters of a run name (a folder name: most file systems allow 255 bytes)
 
 
 class ConfigError(ValueError):
     """A configuration value is out of range or of the wrong type."""
 
 
-def _f(default: Any, help: str, label: str, *, low: float | None = None, high: float | None = None,
-       resumable: bool = False) -> Any:
-    """A TrainConfig field with its facts: CLI/tooltip help, form label, allowed range, whether a resume may change it.
+# ----------------------------------------------------------------------------- what a field declares
+class Place(NamedTuple):
+    """Where a field sits on the New-run form: a section of `FORM_SECTIONS`, a row in it, a column in the row."""
 
-    A `low` or `high` bound makes validation check the number's type and range (None: open on that side).
-    """
-    meta = {"help": help, "label": label, "resumable": resumable}
-    if low is not None or high is not None:
-        meta["range"] = (low, high)
+    section: str
+    row: int
+    col: int
+
+
+@dataclass(frozen=True)
+class FormSection:
+    title: str    # "": shown open at the top of the form; else the title of the expander that folds it away
+    columns: int  # a shorter row is padded with empty columns to this many, so columns line up across rows
+    note: str = ""  # a caption under the section
+
+
+FORM_SECTIONS: dict[str, FormSection] = {
+    "essentials": FormSection("", 4),
+    "model": FormSection("Model details: D width, D output, normalisation, dropout", 5),
+    "optimiser": FormSection("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1, InfoGAN code", 3),
+    "schedule": FormSection("Schedule, outputs and runtime: steps, seed, grids, checkpoints, evaluation, threads", 4,
+                            note="Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is "
+                                 "faster while other programs keep the cores busy."),
+}
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A resume may change the field; how the resume form (Train page, Checkpoints tab) shows it."""
+
+    first: int = 0    # its place among the fields shown at once (1, 2, ...); 0: in the form's "more" expander
+    label: str = ""   # the resume form's label when it differs from the field's
+    help: str = ""    # the resume form's help when it differs from the field's
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Everything about one TrainConfig field, declared beside it with `_f`; read through `FIELDS`."""
+
+    name: str
+    kind: type                 # int, float, bool, str or tuple (a list of names)
+    default: Any
+    help: str                  # the CLI's --help and the form's tooltip
+    label: str                 # the form's label
+    widget: str                # one of WIDGETS
+    place: Place | None        # on the New-run form; None: not on it, and `off_form` says why
+    off_form: str = ""
+    low: float | None = None   # inclusive bounds (None: open on that side)
+    high: float | None = None
+    gt: float | None = None    # an exclusive lower bound, for values that must be above it (a learning rate)
+    hint: str = ""             # added to a range error, e.g. a typical value
+    step: float | int | None = None  # number widgets: the +/- step
+    fmt: str | None = None     # number widgets: printf-style display format
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None  # a callable: read when first needed
+    choice_labels: dict[str, str] = field(default_factory=dict)  # how the form shows a choice, when not by its value
+    placeholder: str = ""      # text widgets; "{preset}" is the initial config's preset (or architecture)
+    width: int = 1             # relative width of its column on the form
+    resume: Resume | None = None  # None: fixed for the life of a run (the checkpoint's networks, data order, ...)
+
+    @property
+    def resumable(self) -> bool:
+        return self.resume is not None
+
+    def options(self) -> tuple[str, ...]:
+        """The allowed values of a choice field (select, multiselect); () for any other."""
+        choices = self.choices() if callable(self.choices) else self.choices
+        return tuple(choices or ())
+
+    def check(self, value: Any) -> None:
+        """Raise ConfigError, naming the field and what it may be, unless `value` fits this field alone."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{self.name} must be true or false (got {value!r})")
+        elif self.kind is str:
+            if not isinstance(value, str):
+                raise ConfigError(f"{self.name} must be text (got {value!r})")
+            if self.choices is not None and value not in self.options():
+                raise ConfigError(f"{self.name} must be one of {', '.join(self.options())} (got {value!r})")
+        elif self.kind in (int, float):
+            _check_number(self, value)
+
+
+def _f(default: Any, help: str, label: str, *, at: tuple[str, int, int] | None = None, widget: str = "",
+       resume: Resume | bool | None = None, **facts: Any) -> Any:
+    """A TrainConfig field and its facts (see FieldSpec): `at` is (section, row, column) on the form, `resume=True`
+    (or a `Resume`) lets a resume change it; `widget` defaults from the type (see `_spec`)."""
+    meta = {"help": help, "label": label, "place": Place(*at) if at else None, "widget": widget,
+            "resume": Resume() if resume is True else resume or None, **facts}
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
 
 
+def _architectures() -> tuple[str, ...]:
+    from gan_core.models import ARCHITECTURES
+
+    return tuple(ARCHITECTURES)
+
+
+def _class_names() -> tuple[str, ...]:
+    from gan_core.data import CLASS_NAMES
+
+    return tuple(CLASS_NAMES)
+
+
+_RATE = Resume(help="lower both for the last epochs to anneal a run (e.g. a quarter); the optimiser's state is kept, "
+                    "only its step size changes")
+
+
+# ----------------------------------------------------------------------------- the fields
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run; each field says once what it means and what it may be.
+class ModelFields:
+    """The networks' fields, declared once: TrainConfig holds them (flat, as config.json has them), and
+    gan_core.models.ModelConfig, what a weights file stores, is them plus `num_classes`."""
 
-    Defaults are the `studio` recipe: a small DCGAN that trains at several hundred images/s on one CPU core.
-    What a resume may change is the schedule, the outputs, the runtime, and the learning rates (lowering them for
-    the last epochs is how a run is annealed); the model, the loss and the data stay as the checkpoint has them.
-    """
-
-    name: str = _f("", "run name (folder under runs/); empty: arch + timestamp", "Run name")
-    preset: str = _f("", "name of the preset this config started from (informational)", "Preset")
-    # model
-    arch: str = _f("dcgan", "architecture from the model registry (see `python -m gan_core info`)", "Architecture")
-    width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0)
+    arch: str = _f("dcgan", "architecture from the model registry (see `python -m gan_core info`)", "Architecture",
+                   at=("essentials", 0, 0), choices=_architectures)
+    latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024, at=("essentials", 0, 2))
+    width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0,
+                      at=("essentials", 0, 1), step=0.125)
     d_width: float = _f(0.0, "channel/width multiplier of the discriminator alone (0: same as width)",
-                        "D width (0: same)", low=0.0, high=8.0)
-    conditional: bool = _f(False, "class-conditional generator and projection discriminator", "Class-conditional")
+                        "D width (0: same)", low=0.0, high=8.0, at=("model", 0, 0), step=0.125)
     info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "
                             "recover from the image (0: off; e.g. 10)", "InfoGAN code categories (0: off)",
-                         low=0, high=1024)
-    latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024)
-    batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm")
-    spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D")
-    dropout: float = _f(0.3, "dropout rate in the discriminator", "D dropout", low=0.0, high=0.9)
-    d_output: str = _f("logit", "logit (linear output, recommended) or sigmoid (probabilities into BCE)", "D output")
+                         low=0, high=1024, at=("optimiser", 2, 0))
+    batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm", at=("model", 0, 2))
+    spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D",
+                             at=("model", 0, 3))
+    d_output: str = _f("logit", "logit (linear output, recommended) or sigmoid (probabilities into BCE)", "D output",
+                       at=("model", 0, 1), choices=D_OUTPUTS)
+    dropout: float = _f(0.3, "dropout rate in the discriminator", "D dropout", low=0.0, high=0.9, at=("model", 0, 4),
+                        step=0.05)
+
+
+@dataclass(frozen=True)
+class TrainConfig(ModelFields):
+    """Everything that defines a training run; each field says once what it means and what it may be.
+
+    The model's fields come first, from ModelFields. Defaults are the `studio` recipe: a small DCGAN that trains at
+    several hundred images/s on one CPU core. What a resume may change is the schedule, the outputs, the runtime, and
+    the learning rates (lowering them for the last epochs is how a run is annealed); the model, the loss and the data
+    stay as the checkpoint has them.
+    """
+
+    name: str = _f("", "run name (folder under runs/); empty: arch + timestamp", "Run name", at=("essentials", 2, 2),
+                   placeholder="automatic: {preset}-<date>-<time>")
+    preset: str = _f("", "name of the preset this config started from (informational)", "Preset",
+                     off_form="the Preset picker above the form chooses it; the form keeps the initial config's")
+    conditional: bool = _f(False, "class-conditional generator and projection discriminator", "Class-conditional",
+                           at=("essentials", 3, 0), widget="toggle")
     # objective and optimiser
-    loss: str = _f("bce", "bce (non-saturating), hinge or lsgan (least squares)", "Loss")
+    loss: str = _f("bce", "bce (non-saturating), hinge or lsgan (least squares)", "Loss", at=("essentials", 0, 3),
+                   choices=LOSSES, choice_labels={"bce": "bce (non-saturating)", "lsgan": "lsgan (least squares)"})
     label_smoothing: float = _f(0.0, "one-sided label smoothing: real target becomes 1 - s", "Label smoothing",
-                                low=0.0, high=0.5)
-    batch_size: int = _f(64, "images per step", "Batch size", low=1, high=4096)
-    lr_g: float = _f(2e-4, "generator learning rate (Adam)", "Learning rate G", resumable=True)
-    lr_d: float = _f(2e-4, "discriminator learning rate (Adam)", "Learning rate D", resumable=True)
-    beta1: float = _f(0.5, "Adam beta1", "Adam β1", low=0.0, high=0.999)
-    beta2: float = _f(0.999, "Adam beta2", "Adam β2", low=0.0, high=0.9999)
-    d_steps: int = _f(1, "discriminator steps per generator step", "D steps per G step", low=1, high=10)
+                                low=0.0, high=0.5, at=("optimiser", 1, 0), step=0.05)
+    batch_size: int = _f(64, "images per step", "Batch size", low=1, high=4096, at=("essentials", 1, 1))
+    lr_g: float = _f(2e-4, "generator learning rate (Adam)", "Learning rate G", gt=0.0, high=1.0, hint="typical: 2e-4",
+                     at=("essentials", 1, 2), step=1e-5, fmt="%.2e", resume=dataclasses.replace(_RATE, first=3))
+    lr_d: float = _f(2e-4, "discriminator learning rate (Adam)", "Learning rate D", gt=0.0, high=1.0,
+                     hint="typical: 2e-4", at=("essentials", 1, 3), step=1e-5, fmt="%.2e",
+                     resume=dataclasses.replace(_RATE, first=4))
+    beta1: float = _f(0.5, "Adam beta1", "Adam β1", low=0.0, high=0.999, at=("optimiser", 0, 0), step=0.05)
+    beta2: float = _f(0.999, "Adam beta2", "Adam β2", low=0.0, high=0.9999, at=("optimiser", 0, 1), step=0.001)
+    d_steps: int = _f(1, "discriminator steps per generator step", "D steps per G step", low=1, high=10,
+                      at=("optimiser", 0, 2))
     r1_gamma: float = _f(0.0, "R1 gradient penalty weight on real images (0: off)", "R1 penalty γ",
-                         low=0.0, high=1000.0)
+                         low=0.0, high=1000.0, at=("optimiser", 1, 2), step=0.1)
     info_weight: float = _f(1.0, "weight of the InfoGAN code loss in both G's and D's objectives",
-                            "InfoGAN code weight", low=0.0, high=100.0)
+                            "InfoGAN code weight", low=0.0, high=100.0, at=("optimiser", 2, 1), step=0.1)
     ema: float = _f(0.0, "exponential moving average of generator weights (0: off, e.g. 0.999)", "EMA of G",
-                    low=0.0, high=0.99999)
+                    low=0.0, high=0.99999, at=("optimiser", 1, 1), step=0.001)
     # schedule and data
-    epochs: int = _f(5, "passes over the training images", "Epochs", low=1, high=100_000, resumable=True)
+    epochs: int = _f(5, "passes over the training images", "Epochs", low=1, high=100_000, at=("essentials", 1, 0),
+                     resume=Resume(first=1, label="Epochs in total", help="raise it to train a finished run further "
+                                                                          "(the schedule may change on resume, the "
+                                                                          "model may not)"))
     max_steps: int = _f(0, "stop after this many steps in total (0: no limit)", "Max steps (0: no limit)",
-                        low=0, resumable=True)
-    classes: tuple[str, ...] = _f((), "train only on these classes (empty: all ten)", "Train on classes (empty: all ten)")
+                        low=0, at=("schedule", 0, 0), step=100, resume=Resume(first=2))
+    classes: tuple[str, ...] = _f((), "train only on these classes (empty: all ten)", "Train on classes (empty: all ten)",
+                                  at=("essentials", 2, 0), width=2, choices=_class_names)
     max_images: int = _f(0, "use at most this many training images (0: all)", "Max training images (0: all 60,000)",
-                         low=0, high=60_000)
-    seed: int = _f(0, "random seed (weights, noise, data order)", "Seed", low=0, high=2**31 - 1)
+                         low=0, high=60_000, at=("essentials", 2, 1), step=100)
+    seed: int = _f(0, "random seed (weights, noise, data order)", "Seed", low=0, high=2**31 - 1, at=("schedule", 0, 1))
     # outputs
     sample_every: int = _f(200, "steps between fixed-noise sample grids (0: once per epoch)",
-                           "Sample grid every (steps)", low=0, resumable=True)
+                           "Sample grid every (steps)", low=0, at=("schedule", 0, 2), step=50, resume=True)
     grid_every_s: float = _f(10.0, "seconds between live fixed-noise grids, besides the step cadence (0: step "
                                    "cadence only)", "Live grid every (seconds, 0: off)", low=0.0, high=3600.0,
-                             resumable=True)
-    grid_size: int = _f(64, "images in the fixed-noise grid", "Images in the sample grid", low=1, high=100)
+                             at=("schedule", 1, 4), step=5.0, resume=True)
+    grid_size: int = _f(64, "images in the fixed-noise grid", "Images in the sample grid", low=1, high=100,
+                        at=("schedule", 0, 3))
     checkpoint_every: int = _f(1, "epochs between checkpoints (0: only at the end or on stop)",
-                               "Checkpoint every (epochs)", low=0, resumable=True)
+                               "Checkpoint every (epochs)", low=0, at=("schedule", 1, 0), resume=True)
     keep_checkpoints: int = _f(0, "keep only this many newest checkpoints, deleting older ones (0: keep all)",
-                               "Keep newest checkpoints (0: all)", low=0, resumable=True)
-    log_every: int = _f(5, "steps between rows of metrics.csv", "Log metrics every (steps)", low=1, resumable=True)
+                               "Keep newest checkpoints (0: all)", low=0, at=("schedule", 2, 0), resume=True)
+    log_every: int = _f(5, "steps between rows of metrics.csv", "Log metrics every (steps)", low=1,
+                        at=("schedule", 1, 1), resume=True)
     eval_every: int = _f(0, "steps between cheap evaluations (FID, class coverage; 0: off)",
-                         "Evaluate FID / coverage every (steps, 0: off)", low=0, resumable=True)
+                         "Evaluate FID / coverage every (steps, 0: off)", low=0, at=("schedule", 1, 2), step=100,
+                         resume=True)
     eval_samples: int = _f(2000, "generated images per in-training evaluation", "Images per evaluation",
-                           low=100, high=50_000, resumable=True)
+                           low=100, high=50_000, at=("schedule", 1, 3), step=100, resume=True)
     # runtime
     threads: int = _f(0, "CPU threads for PyTorch (0: PyTorch's default, one per physical core)", "CPU threads",
-                      low=0, high=256, resumable=True)
-    device: str = _f("auto", "auto, cpu, cuda or mps", "Device", resumable=True)
+                      low=0, high=256, at=("schedule", 2, 1), resume=True)
+    device: str = _f("auto", "auto, cpu, cuda or mps", "Device", at=("schedule", 2, 2), choices=DEVICES, resume=True)
     amp: bool = _f(False, "bf16 autocast (mixed precision) for the forward passes: for GPUs; on a CPU only if asked",
-                   "Mixed precision (bf16)", resumable=True)
+                   "Mixed precision (bf16)", at=("schedule", 2, 3), resume=True)
     data_dir: str = _f("", "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
-                       "Fashion-MNIST folder", resumable=True)
+                       "Fashion-MNIST folder", at=("schedule", 2, 4), width=2, placeholder="search the usual places",
+                       resume=True)
 
     def __post_init__(self) -> None:
         # Normalise a list of classes (from JSON or a form) into a tuple of canonical names.
@@ -124,10 +254,10 @@ class TrainConfig:
 
     # ----------------------------------------------------------------- derived
     def model_config(self) -> ModelConfig:
-        """The networks' part of this config: every ModelConfig field by name, and `conditional` as 10 classes."""
+        """The networks' part of this config: the ModelFields as they are, and `conditional` as 10 classes."""
         from gan_core.models import ModelConfig
 
-        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelConfig) if f.name != "num_classes"}
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelFields)}
         return ModelConfig(**shared, num_classes=10 if self.conditional else 0)
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -167,15 +297,63 @@ def _canonical_classes(raw: list[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# Read off the fields' metadata: what the CLI, the form, validation and resume use.
-MAX_NAME = 200  # characters of a run name (a folder name: most file systems allow 255 bytes)
-FIELD_HELP: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
-FIELD_LABELS: dict[str, str] = {f.name: f.metadata["label"] for f in dataclasses.fields(TrainConfig)}
-RESUMABLE: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resumable"])
-_RANGES: list[tuple[str, type, float | None, float | None]] = [
-    (f.name, int if f.type == "int" else float, *f.metadata["range"])
-    for f in dataclasses.fields(TrainConfig) if "range" in f.metadata
-]
+# ----------------------------------------------------------------------------- read off the declarations
+_KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str, "tuple[str, ...]": tuple}
+_DEFAULT_WIDGETS: dict[type, str] = {int: "number", float: "number", bool: "checkbox", str: "text", tuple: "multiselect"}
+
+
+def _spec(f: dataclasses.Field) -> FieldSpec:
+    kind = _KINDS[str(f.type)]
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    facts = dict(f.metadata)
+    widget = facts.pop("widget") or ("select" if kind is str and facts.get("choices") else _DEFAULT_WIDGETS[kind])
+    if widget == "number":
+        facts.setdefault("step", 1 if kind is int else None)
+        facts.setdefault("fmt", "%g" if kind is float else None)
+    return FieldSpec(name=f.name, kind=kind, default=default, widget=widget, **facts)
+
+
+FIELDS: dict[str, FieldSpec] = {f.name: _spec(f) for f in dataclasses.fields(TrainConfig)}
+FIELD_HELP: dict[str, str] = {n: s.help for n, s in FIELDS.items()}
+FIELD_LABELS: dict[str, str] = {n: s.label for n, s in FIELDS.items()}
+RESUMABLE: tuple[str, ...] = tuple(n for n, s in FIELDS.items() if s.resumable)
+
+
+def form_layout() -> dict[str, list[list[FieldSpec]]]:
+    """The New-run form, section by section (in FORM_SECTIONS' order), row by row, column by column."""
+    layout: dict[str, dict[int, list[FieldSpec]]] = {section: {} for section in FORM_SECTIONS}
+    for spec in sorted((s for s in FIELDS.values() if s.place), key=lambda s: s.place):  # type: ignore[arg-type, return-value]
+        assert spec.place is not None
+        layout[spec.place.section].setdefault(spec.place.row, []).append(spec)
+    return {section: [rows[r] for r in sorted(rows)] for section, rows in layout.items()}
+
+
+def resume_fields() -> tuple[list[FieldSpec], list[FieldSpec]]:
+    """The fields a resume may change: those the resume form shows at once (in their `first` order), and the rest
+    (in the New-run form's order)."""
+    resumable = [s for s in FIELDS.values() if s.resume is not None]
+    first = sorted((s for s in resumable if s.resume and s.resume.first), key=lambda s: s.resume.first)  # type: ignore[union-attr]
+    order = [s.name for section in form_layout().values() for row in section for s in row]
+    rest = sorted((s for s in resumable if s not in first), key=lambda s: order.index(s.name))
+    return first, rest
+
+
+def _check_declarations() -> None:
+    """A field declared without a widget, a place on the form (or why not) or a step fails every import."""
+    places = [s.place for s in FIELDS.values() if s.place]
+    if len(set(places)) != len(places):
+        raise TypeError(f"two TrainConfig fields share a place on the form: {sorted(places)}")
+    for s in FIELDS.values():
+        problem = ("widget" if s.widget not in WIDGETS else
+                   "place on the form, or off_form (why not)" if (s.place is None) == (not s.off_form) else
+                   "known form section" if s.place and s.place.section not in FORM_SECTIONS else
+                   "step" if s.widget == "number" and not s.step else
+                   "choices" if s.widget in ("select", "multiselect") and s.choices is None else "")
+        if problem:
+            raise TypeError(f"TrainConfig.{s.name} is declared without a {problem} (gan_core/config.py)")
+
+
+_check_declarations()
 
 
 def resume_changes(saved: TrainConfig, requested: TrainConfig) -> dict[str, Any]:
@@ -186,33 +364,21 @@ def resume_changes(saved: TrainConfig, requested: TrainConfig) -> dict[str, Any]
     return {k: getattr(requested, k) for k in RESUMABLE if getattr(requested, k) != getattr(saved, k)}
 
 
-def _validate(cfg: TrainConfig) -> None:
-    from gan_core.models import ARCHITECTURES
+def fixed_on_resume(names: list[str] | set[str]) -> list[str]:
+    """Of these field names, those a resume may not change (the checkpoint fixes them), sorted."""
+    return sorted(set(names) - set(RESUMABLE))
 
-    for name, kind, low, high in _RANGES:
-        value = getattr(cfg, name)
-        _check_number(name, value, kind, low, high)
+
+# ----------------------------------------------------------------------------- validation
+def _validate(cfg: TrainConfig) -> None:
+    """Each field against its own declaration, then the rules that tie fields together."""
+    for spec in FIELDS.values():
+        spec.check(getattr(cfg, spec.name))
     if 0 < cfg.d_width < 0.125:
         raise ConfigError(f"d_width must be 0 (same as width) or between 0.125 and 8.0 (got {cfg.d_width!r})")
     if cfg.info_codes == 1 or cfg.info_codes > cfg.latent_dim:
         raise ConfigError(f"info_codes must be 0 (off) or between 2 and latent_dim ({cfg.latent_dim}) "
                           f"(got {cfg.info_codes!r})")
-    for name in ("lr_g", "lr_d"):
-        value = getattr(cfg, name)
-        _check_number(name, value, float, None, 1.0)
-        if value <= 0:
-            raise ConfigError(f"{name} must be a number > 0 and ≤ 1 (got {value!r}); typical: 2e-4")
-    for name in ("conditional", "batch_norm", "spectral_norm", "amp"):
-        if not isinstance(getattr(cfg, name), bool):
-            raise ConfigError(f"{name} must be true or false (got {getattr(cfg, name)!r})")
-    for name in ("name", "preset", "data_dir"):
-        if not isinstance(getattr(cfg, name), str):
-            raise ConfigError(f"{name} must be text (got {getattr(cfg, name)!r})")
-    if cfg.arch not in ARCHITECTURES:
-        raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)} (got {cfg.arch!r})")
-    _check_choice("loss", cfg.loss, LOSSES)
-    _check_choice("d_output", cfg.d_output, D_OUTPUTS)
-    _check_choice("device", cfg.device, DEVICES)
     if cfg.d_output == "sigmoid" and cfg.loss == "hinge":
         raise ConfigError("loss 'hinge' needs d_output 'logit' (a sigmoid output cannot go below 0)")
     if cfg.name and (cfg.name in (".", "..") or cfg.name.startswith(".") or len(cfg.name) > MAX_NAME
@@ -224,12 +390,17 @@ def _validate(cfg: TrainConfig) -> None:
                           f"(got {cfg.name!r})")
 
 
-def _check_number(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
-    ok_types = (int,) if kind is int else (int, float)
+def _check_number(spec: FieldSpec, value: Any) -> None:
+    name, low, high = spec.name, spec.low, spec.high
+    ok_types = (int,) if spec.kind is int else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok_types):
-        raise ConfigError(f"{name} must be {'a whole number' if kind is int else 'a number'} (got {value!r})")
-    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{name} must be {'a whole number' if spec.kind is int else 'a number'} (got {value!r})")
+    if spec.kind is float and not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number (got {value!r})")
+    hint = f"; {spec.hint}" if spec.hint else ""
+    if spec.gt is not None and (value <= spec.gt or (high is not None and value > high)):
+        upper = f" and ≤ {high:g}" if high is not None else ""
+        raise ConfigError(f"{name} must be a number > {spec.gt:g}{upper} (got {value!r}){hint}")
     if (low is not None and value < low) or (high is not None and value > high):
         if high is None:
             allowed = f"≥ {low}"
@@ -237,9 +408,4 @@ def _check_number(name: str, value: Any, kind: type, low: float | None, high: fl
             allowed = f"≤ {high}"
         else:
             allowed = f"between {low} and {high}"
-        raise ConfigError(f"{name} must be {allowed} (got {value!r})")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+        raise ConfigError(f"{name} must be {allowed} (got {value!r}){hint}")

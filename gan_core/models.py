@@ -20,25 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_core.config import ModelFields
 from gan_core.latent import read_codes
 
 IMAGE_SHAPE = (1, 28, 28)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """What it takes to rebuild a generator and discriminator (stored with every weights file)."""
+class ModelConfig(ModelFields):
+    """What it takes to rebuild a generator and discriminator (stored with every weights file).
 
-    arch: str = "dcgan"
-    latent_dim: int = 100
-    width: float = 1.0
+    Its fields are TrainConfig's model fields, declared once in gan_core.config.ModelFields (defaults included),
+    plus the number of classes a conditional pair is built for (TrainConfig says `conditional`).
+    """
+
     num_classes: int = 0  # 0: unconditional; 10: class-conditional
-    d_width: float = 0.0  # 0: the discriminator follows `width` (files written before this field)
-    info_codes: int = 0  # InfoGAN categories read off z's first entries (0: off)
-    batch_norm: bool = True
-    spectral_norm: bool = False
-    d_output: str = "logit"
-    dropout: float = 0.3
 
     @property
     def conditional(self) -> bool:

@@ -7,48 +7,89 @@ CLI never lags behind the config); a preset fills whatever the flags leave out.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from gan_core.cli.command import Command
-from gan_core.config import TrainConfig
+from gan_core.config import (
+    FIELDS,
+    ConfigError,
+    FieldSpec,
+    TrainConfig,
+    fixed_on_resume,
+    form_layout,
+    resume_changes,
+    resume_fields,
+)
 from gan_core.distributed import World
 from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
-from gan_core.runs import RunDir, RunStatus
+from gan_core.runs import RunStatus, run_of
 
 
 # ----------------------------------------------------------------------------- config flags
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every TrainConfig field (in the New-run form's order), from the field's declaration.
+
+    Choices are listed in --help but checked by TrainConfig, so a bad value gets the same message as on the form.
+    """
     group = parser.add_argument_group("training configuration (defaults: the preset's)")
     group.add_argument("--preset", default=None,
                        help=f"start from a preset (default: {DEFAULT_PRESET}): {', '.join(PRESETS)}")
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "preset":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        helptext = f.metadata["help"]
-        if f.type in ("bool", bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
-        elif f.name == "classes":
-            group.add_argument(flag, dest=f.name, default=None, metavar="NAMES",
-                               help=helptext + ' (comma-separated, e.g. "Ankle boot,Sneaker")')
+    for spec in _flag_order():
+        flag = "--" + _flag(spec.name)
+        if spec.kind is bool:
+            group.add_argument(flag, dest=spec.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=spec.help)
+        elif spec.kind is tuple:
+            group.add_argument(flag, dest=spec.name, default=None, metavar="NAMES",
+                               help=spec.help + ' (comma-separated, e.g. "Ankle boot,Sneaker")')
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            group.add_argument(flag, dest=f.name, type=kind, default=None, help=helptext)
+            metavar = "{" + ",".join(spec.options()) + "}" if spec.choices is not None else None
+            group.add_argument(flag, dest=spec.name, type=spec.kind, default=None, metavar=metavar, help=spec.help)
+
+
+def _flag_order() -> list[FieldSpec]:
+    """Every field but `preset` (its flag is the preset to start from): the form's order, then any not on it."""
+    on_form = [spec for rows in form_layout().values() for row in rows for spec in row]
+    return on_form + [s for s in FIELDS.values() if s not in on_form and s.name != "preset"]
 
 
 def explicit_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The config fields given on the command line (a flag left out is None: the preset or saved run decides)."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-            if f.name != "preset" and getattr(args, f.name, None) is not None}
+    return {name: getattr(args, name) for name in FIELDS if name != "preset" and getattr(args, name, None) is not None}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return get_preset(args.preset or DEFAULT_PRESET).config(**explicit_overrides(args))
+
+
+def resume_config(args: argparse.Namespace) -> TrainConfig:
+    """The config a resume trains with: the saved run's, with the flags given, which may only change what a resume
+    may (`RESUMABLE`). A flag that would change anything else is refused, not ignored: the checkpoint fixes the
+    model, loss, batch, data and seed, and training something other than what was asked would mislead. A flag that
+    repeats the run's own value is fine (the command that started a run, with --resume added, continues it)."""
+    saved = run_of(args.resume).read_config()
+    given = {**explicit_overrides(args), **({"preset": args.preset} if args.preset else {})}
+    requested = saved.replace(**given)
+    fixed = fixed_on_resume({k for k in given if getattr(requested, k) != getattr(saved, k)})
+    if fixed:
+        asked = ", ".join(f"--{_flag(k)} {_shown(getattr(requested, k))} (the run has {_shown(getattr(saved, k))})"
+                          for k in fixed)
+        first, rest = resume_fields()
+        may = ", ".join("--" + _flag(s.name) for s in first + rest)
+        raise ConfigError(f"a resume cannot change {asked}: the checkpoint fixes the model, loss, batch, data and "
+                          f"seed; a resume may change {may}. Start a new run to change the rest")
+    return saved.replace(**resume_changes(saved, requested))
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _shown(value: Any) -> str:
+    return (",".join(value) or "all") if isinstance(value, tuple) else str(value)
 
 
 # ----------------------------------------------------------------------------- train
@@ -65,9 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     world = World.from_env()  # under torchrun: this process's rank (gan_core.distributed)
     if args.resume and world.is_main:
-        run_dir = Path(args.resume)
-        saved = (RunDir(run_dir) if run_dir.is_dir() else RunDir.of_checkpoint(run_dir)).read_config()
-        config = saved.replace(**explicit_overrides(args))
+        config = resume_config(args)
     else:  # the other ranks of a resume are sent rank 0's config: the run folder may be on another machine
         config = config_from_args(args)
     trainer = Trainer(config, runs_root=args.runs_root, resume=args.resume, world=world)
