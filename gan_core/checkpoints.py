@@ -24,7 +24,7 @@ from safetensors.torch import save as st_save
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.models import Discriminator, Generator, ModelConfig, build_discriminator, build_generator
 from gan_core.paths import atomic_write_bytes, parse_safetensors
-from gan_core.runs import RunDir
+from gan_core.runs import checkpoint_of
 
 FORMAT_CHECKPOINT = "fashion-gan-studio/checkpoint/1"
 FORMAT_GENERATOR = "fashion-gan-studio/generator/1"
@@ -301,14 +301,12 @@ class LoadedGenerator:
 def resolve_weights_path(path: str | Path) -> Path:
     """A run folder means its latest checkpoint; a file means itself."""
     p = Path(path)
-    if p.is_dir():
-        try:
-            return RunDir(p).require_checkpoint()
-        except ValueError as exc:
-            raise CheckpointError(str(exc)) from None
     if not p.exists():
         raise CheckpointError(f"{p}: no such file or run folder")
-    return p
+    try:
+        return checkpoint_of(p)
+    except ValueError as exc:  # a run folder without a checkpoint yet
+        raise CheckpointError(str(exc)) from None
 
 
 def load_generator(

@@ -13,9 +13,9 @@ from gan_core.paths import default_runs_root
 from gan_core.runs import (
     DamagedRunError,
     RunDir,
-    RunLock,
     RunRecord,
     RunStatus,
+    busy,
     delete_run,
     list_records,
     rename_run,
@@ -184,28 +184,23 @@ def manage(records: list[RunRecord], root_str: str) -> None:
     # A confirmation given for one run must not carry over to the next one picked.
     name = st.selectbox("Run", names, key=MANAGE_KEY, on_change=lambda: st.session_state.update({CONFIRM_KEY: False}))
     record = next(r for r in records if r.name == name)
-    active = active_run_name()
-    busy = ""
-    if name == active:
-        busy = f"**{name}** is training right now: stop it on the Train page before renaming or deleting it."
-    elif holder := RunLock.holder(RunDir(record.path)):
-        busy = (f"**{name}** is being trained by another process ({holder}; a terminal `train`?): stop that "
-                "training before renaming or deleting it.")
-    if busy:
-        st.warning(busy)
+    trainer = busy(RunDir(record.path), active_run_name())
+    if trainer:
+        reason = trainer.reason("rename or delete")
+        st.warning(f"{reason[:1].upper()}{reason[1:]}.")
     # Rename on one row, delete below it at full width: in half a column the confirmation was cut off at 1400 px.
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         st.text_input("New name", key=NEW_NAME_KEY, placeholder="letters, digits, - and _",
                       help="a plain folder name; the run's config.json is updated too")
     with right:
-        st.button("Rename", on_click=_on_rename, args=(root_str,), disabled=bool(busy),
+        st.button("Rename", on_click=_on_rename, args=(root_str,), disabled=trainer is not None,
                   key="runs_rename_button", width="stretch")
     n_ckpt = len(RunDir(record.path).checkpoints())
     st.checkbox(f"Delete **{name}**, its {n_ckpt} checkpoint{'s' if n_ckpt != 1 else ''} and grids (cannot be undone)",
-                key=CONFIRM_KEY, disabled=bool(busy))
+                key=CONFIRM_KEY, disabled=trainer is not None)
     st.button("Delete run", type="primary", on_click=_on_delete, args=(root_str,), icon=":material/delete:",
-              disabled=bool(busy) or not st.session_state.get(CONFIRM_KEY), key="runs_delete_button")
+              disabled=trainer is not None or not st.session_state.get(CONFIRM_KEY), key="runs_delete_button")
 
 
 # ----------------------------------------------------------------------------- page

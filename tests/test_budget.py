@@ -114,10 +114,10 @@ def test_a_full_disk_before_a_checkpoint_fails_the_run_and_keeps_the_previous_on
 def test_grids_on_disk_are_capped(tmp_path, monkeypatch):
     import numpy as np
 
-    from gan_core import runs
     from gan_core.config import TrainConfig
+    from gan_core.runs import folder
 
-    monkeypatch.setattr(runs, "MAX_GRIDS_ON_DISK", 20)
+    monkeypatch.setattr(folder, "MAX_GRIDS_ON_DISK", 20)
     run = RunDir.create(TrainConfig(name="many"), tmp_path)
     for step in range(100):
         run.save_grid(step, np.zeros((30, 30), np.uint8))

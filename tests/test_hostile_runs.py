@@ -24,6 +24,7 @@ from gan_core.runs import (
     RunDir,
     RunLock,
     delete_run,
+    fork_run,
     list_records,
     rename_run,
     resume_point,
@@ -240,10 +241,10 @@ def test_a_fork_that_fails_leaves_no_half_made_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(shutil, "copyfileobj", failing)
     with pytest.raises(OSError, match="No space left"):
-        run.fork(4)
+        fork_run(run, 4)
     assert sorted(p.name for p in root.iterdir()) == ["source"], "a failed fork left a folder behind"
     monkeypatch.setattr(shutil, "copyfileobj", real)
-    forked = run.fork(4)
+    forked = fork_run(run, 4)
     assert forked.name == "source-from-4" and [s for s, _ in forked.checkpoints()] == [4]
     assert [r["step"] for r in forked.read_metrics()] == [4.0]
     assert json.loads(forked.status_path.read_text())["forked_from"] == "source@4"
@@ -328,7 +329,7 @@ def test_a_fork_copies_no_link_and_a_refused_one_leaves_nothing(tmp_path):
     _png(run.samples_dir / "step_0000000.png")
     (run.samples_dir / "step_0000002.png").symlink_to(secret)
     with pytest.raises(DamagedRunError, match="symbolic link"):
-        run.fork(4)
+        fork_run(run, 4)
     assert sorted(p.name for p in root.iterdir()) == ["source"], "a refused fork left a folder behind"
     (run.samples_dir / "step_0000002.png").unlink()
     run.checkpoint_path(4).unlink()
@@ -372,9 +373,9 @@ def test_probes_from_other_processes_never_fail_an_acquire(tmp_path):
 
 
 def test_without_fcntl_or_pread_as_on_windows_runs_still_list_lock_and_summarise(tmp_path, monkeypatch):
-    import gan_core.runs as runs_module
+    from gan_core.runs import lock as run_lock
 
-    monkeypatch.setattr(runs_module, "fcntl", None)
+    monkeypatch.setattr(run_lock, "fcntl", None)
     monkeypatch.delattr(os, "pread")
     run = RunDir.create(TrainConfig(name="fallback"), tmp_path)
     run.metrics_path.write_text(HEADER + "".join(_row(s) for s in range(1, 101)))

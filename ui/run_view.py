@@ -71,9 +71,10 @@ def _go(page: str, state: dict[str, Any]) -> None:
     st.switch_page(page)
 
 
-def _latest_entry(latest: Path) -> GeneratorEntry | None:
-    """The generator pickers' own option for this file (they compare options by label)."""
-    return next((e for e in checkpoint_generators(latest.parent.parent.parent) if e.path == latest), None)
+def _latest_entry(run: RunDir, latest: Path) -> GeneratorEntry | None:
+    """The generator pickers' own option for the run's checkpoint `latest` (they compare options by label): the
+    pickers list every run under the runs root the run is in."""
+    return next((e for e in checkpoint_generators(run.path.parent) if e.path == latest), None)
 
 
 def links(record: RunRecord, run: RunDir) -> None:
@@ -104,7 +105,7 @@ def links(record: RunRecord, run: RunDir) -> None:
     if clicked["sample"] or clicked["evaluate"]:
         page, key = (("pages/sample.py", SAMPLE_PICKER_KEY) if clicked["sample"]
                      else ("pages/evaluate.py", EVALUATE_PICKER_KEY))
-        entry = _latest_entry(latest)
+        entry = _latest_entry(run, latest)
         if entry is None:  # deleted or renamed since this page was drawn
             st.error(f"{latest.name} of {record.name} is gone: reload the page.")
             return
