@@ -23,6 +23,7 @@ from gan_core import metrics
 from gan_core.classifier import embed, load_classifier
 from gan_core.config import TrainConfig
 from gan_core.data import load_split
+from gan_core.metrics.evaluation import generate_for_evaluation
 from gan_core.models import build_generator
 
 
@@ -48,8 +49,8 @@ def main() -> None:
     rows.append(("reference (cold): embed 10,000 test images", timed(embed, clf, test)[0]))
     rows.append(("reference (from cache)", timed(metrics.reference)[0]))
     rows.append((f"generate {args.n:,} images (DCGAN width 1)",
-                 timed(metrics._generate, g, args.n, 0, list(range(10)), None, (0, 1))[0]))
-    images = metrics._generate(g, args.n, 0, list(range(10)), None, (0, 1))[0]
+                 timed(generate_for_evaluation, g, args.n, 0, list(range(10)), None, (0, 1))[0]))
+    images = generate_for_evaluation(g, args.n, 0, list(range(10)), None, (0, 1))[0]
     rows.append((f"embed {args.n:,} images", timed(embed, clf, images)[0]))
     feats = embed(clf, images)[0]
     ref = metrics.reference()
@@ -57,7 +58,7 @@ def main() -> None:
     rows.append((f"precision/recall, {pr_n:,} × {pr_n:,} exact",
                  timed(metrics.precision_recall, ref.feats[ref.half_a][:pr_n], feats[:pr_n])[0]))
     rows.append((f"memorization: {metrics.MEMORIZATION_N:,} samples vs 60,000 training images",
-                 timed(metrics._memorization, images, metrics.MEMORIZATION_N, 0)[0]))
+                 timed(metrics.memorization, images, metrics.MEMORIZATION_N, 0)[0]))
     rows.append((f"evaluate_generator, n={args.n:,} (all of the above but the cold reference)",
                  timed(metrics.evaluate_generator, g, n=args.n)[0]))
     rows.append((f"quick_evaluate, n={args.quick_n:,} (the trainer's check)",

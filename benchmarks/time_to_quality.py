@@ -34,6 +34,7 @@ import torch
 # isort: on
 
 from gan_core import metrics
+from gan_core.data import CLASS_NAMES
 from gan_core.presets import DEFAULT_PRESET, preset_config
 from gan_core.training import Snapshot, Trainer
 
@@ -72,7 +73,7 @@ def run_preset(name: str, minutes: list[float], n: int, overrides: dict[str, Any
         g = trainer.G_ema if trainer.G_ema is not None else trainer.G
         with torch.random.fork_rng(devices=[]):
             report = metrics.evaluate_generator(copy.deepcopy(g).eval(), n=n, classes=cfg.classes or None)
-        shares = [s for s, c in zip(report.class_shares, metrics.CLASS_NAMES, strict=True)
+        shares = [s for s, c in zip(report.class_shares, CLASS_NAMES, strict=True)
                   if not cfg.classes or c in cfg.classes]
         rows.append(dict(preset=name, minutes=mark / 60, step=snap.step, epoch=snap.step / snap.steps_per_epoch,
                          images_per_sec=snap.step * trainer.batch / elapsed, fid=report.fid,

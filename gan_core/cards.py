@@ -73,6 +73,19 @@ def with_recovery(card: dict[str, Any], recovery: dict[str, Any]) -> dict[str, A
     return {**card, "latent_recovery": strict}
 
 
+def trained_classes(loaded: Any) -> tuple[str, ...]:
+    """The classes a generator was trained on, in index order (() = all ten): the one reading of it.
+
+    From a checkpoint's training config, else a shipped generator's card (its "train_config"); a bare module or a
+    file without either was trained on all ten. Evaluation, the discriminator test, latent recovery and the pages
+    all ask here.
+    """
+    from gan_core.metrics.maths import canonical_classes  # torch: only when a generator is at hand anyway
+
+    config = getattr(loaded, "train_config", None) or (getattr(loaded, "card", None) or {}).get("train_config") or {}
+    return canonical_classes(config.get("classes") or None)
+
+
 def card_path(weights_path: str | Path) -> Path:
     return Path(weights_path).with_suffix(".json")
 

@@ -23,8 +23,9 @@ from safetensors.torch import save as st_save
 
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.models import Discriminator, Generator, ModelConfig, build_discriminator, build_generator
-from gan_core.paths import atomic_write_bytes, parse_safetensors
+from gan_core.paths import atomic_write_bytes
 from gan_core.runs import checkpoint_of
+from gan_core.tensorfile import parse_safetensors
 
 FORMAT_CHECKPOINT = "fashion-gan-studio/checkpoint/1"
 FORMAT_GENERATOR = "fashion-gan-studio/generator/1"

@@ -1,4 +1,4 @@
-"""Directions in z that change one thing about a generated garment, and the truncation trick.
+"""Directions in z that change one thing about a generated garment.
 
 Three ways to find them, for any generator (shipped or a run's checkpoint):
 
@@ -29,7 +29,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -40,10 +39,9 @@ from gan_core.format import percent
 from gan_core.images import gif_bytes, to_uint8
 from gan_core.latent import read_codes
 from gan_core.models import Generator
-from gan_core.sampling import generate, truncated_latents
+from gan_core.sampling import as_generator, generate, latents
 
-__all__ = ["METHODS", "Directions", "class_shares_along", "find_directions", "move", "strips", "truncated_latents",
-           "truncation_sweep", "walk_gif"]
+__all__ = ["METHODS", "Directions", "class_shares_along", "find_directions", "move", "strips", "walk_gif"]
 
 METHODS = ("pca", "sefa", "class")
 MEAN_OF = 64  # latents averaged per class mean of an unconditional G
@@ -72,20 +70,13 @@ def _weights_key(g: nn.Module) -> tuple:
     return tuple((t.data_ptr(), t._version) for t in (*g.parameters(), *g.buffers()))
 
 
-def _unwrap(g: Any) -> Generator:
-    g = getattr(g, "generator", g)  # a LoadedGenerator or the module itself
-    if not isinstance(g, Generator):
-        raise ValueError(f"expected a generator (gan_core.models.Generator or LoadedGenerator), got {type(g).__name__}")
-    return g
-
-
 def find_directions(g: Generator, method: str, k: int = 8, *, seed: int = 0, n: int = 2000,
                     classes: tuple[int, int] | None = None) -> Directions:
     """k directions by `method` (see the module notes); "class" needs classes=(from, to) and ignores k.
 
     Cached per generator and weights (see the module notes); the same arguments give the same vectors.
     """
-    g = _unwrap(g)
+    g = as_generator(g)
     if method not in METHODS:
         raise ValueError(f"unknown direction method {method!r}: choose one of {', '.join(METHODS)}")
     if method == "class":
@@ -185,7 +176,7 @@ def first_activations(g: Generator, z: torch.Tensor, labels: torch.Tensor | None
 
 
 def _pca(g: Generator, k: int, seed: int, n: int) -> Directions:
-    z = truncated_latents(n, g.latent_dim, 1.0, seed).double()
+    z = latents(n, g.latent_dim, seed).double()
     labels = torch.arange(n) % g.num_classes if g.num_classes else None
     h = first_activations(g, z.float(), labels)
     if labels is None:
@@ -267,7 +258,7 @@ def move(g: Generator, z: torch.Tensor, directions: Directions, amounts: Sequenc
 
     Fewer amounts than directions leave the rest at 0; a conditional G without a label decodes class 0.
     """
-    g = _unwrap(g)
+    g = as_generator(g)
     base, v = _base(g, z), _vectors(g, directions)
     a = torch.as_tensor(list(amounts), dtype=torch.float32)
     if len(a) > len(v):
@@ -280,7 +271,7 @@ def move(g: Generator, z: torch.Tensor, directions: Directions, amounts: Sequenc
 def strips(g: Generator, z: torch.Tensor, directions: Directions, sigmas: Sequence[float] = (-3, -2, -1, 0, 1, 2, 3),
            label: int | str | None = None) -> torch.Tensor:
     """(k·len(sigmas), 1, 28, 28): row i walks direction i from z, one image per σ."""
-    g = _unwrap(g)
+    g = as_generator(g)
     base, v = _base(g, z), _vectors(g, directions)
     s = torch.as_tensor(list(sigmas), dtype=torch.float32)
     if not len(s):
@@ -312,7 +303,7 @@ def walk_gif(g: Generator, z: torch.Tensor, direction: torch.Tensor, *, frames: 
 
     `code_shift` (info_codes,): the direction's row of `Directions.code_shift`, so a class walk moves the code too.
     """
-    g = _unwrap(g)
+    g = as_generator(g)
     if not 2 <= frames <= 120:
         raise ValueError(f"frames must be between 2 and 120 (got {frames})")
     base = _base(g, z)
@@ -325,27 +316,3 @@ def walk_gif(g: Generator, z: torch.Tensor, direction: torch.Tensor, *, frames: 
         moves = t[:, None] * torch.as_tensor(code_shift).float().reshape(1, g.cfg.info_codes)
     pics = list(to_uint8(_decode(g, base, base + t[:, None] * d, label, moves)))
     return gif_bytes(pics + pics[-2:0:-1], duration_ms=80, scale=4, max_frames=2 * frames)
-
-
-# ----------------------------------------------------------------------------- truncation
-def truncation_sweep(g: Any, psis: Sequence[float], n: int = 1000, seed: int = 0, *,
-                     classes: Sequence[str | int] | None = None) -> list[dict[str, float]]:
-    """[{"psi", "fid", "precision", "recall"}] per ψ, each measured by gan_core.metrics.evaluate_generator.
-
-    The same seed for every ψ, so only the scaling differs; no memorization check (it does not depend on ψ's
-    trade and costs a search of the training set). `classes` default: what a LoadedGenerator was trained on.
-    """
-    from gan_core import metrics
-    from gan_core.sampling import check_truncation
-
-    if not psis:
-        raise ValueError("no ψ values to sweep")
-    psis = [check_truncation(p) for p in psis]
-    if classes is None:
-        classes = metrics.trained_classes(g) if hasattr(g, "generator") else ()
-    out = []
-    for psi in psis:
-        r = metrics.evaluate_generator(g, n=n, seed=seed, classes=classes, memorization_n=0, truncation=psi,
-                                       label=f"ψ = {psi:g}")
-        out.append({"psi": psi, "fid": r.fid, "precision": r.precision, "recall": r.recall})
-    return out

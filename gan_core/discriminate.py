@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gan_core.cards import trained_classes
 from gan_core.checkpoints import NO_DISCRIMINATOR, LoadedGenerator
+from gan_core.data import FashionMNIST, class_index, load_split
 from gan_core.sampling import generate
 
 
@@ -138,10 +140,12 @@ def discriminator_test(
     return DiscriminatorReport(_scores(d, real, labels_real), _scores(d, fake, labels_fake), seed)
 
 
-def real_test_set(loaded: LoadedGenerator, data_dir: str | None = None) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
-    """The test split, limited to the classes the run trained on (all ten when it trained on all)."""
-    from gan_core.data import load_split
-
-    classes = tuple((loaded.train_config or {}).get("classes") or ())
-    ds = load_split("test", data_dir=data_dir or None, classes=list(classes) or None)
-    return ds.to_tensor(), np.asarray(ds.labels), classes
+def real_test_set(loaded: LoadedGenerator, data_dir: str | None = None, test: FashionMNIST | None = None,
+                  ) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
+    """The test split's images and labels, limited to the classes the run trained on (all ten when it trained on all),
+    and those classes (`gan_core.cards.trained_classes`). `test`: the split already loaded (the app's cached copy)."""
+    if test is None:
+        test = load_split("test", data_dir=data_dir or None)
+    classes = trained_classes(loaded)
+    keep = np.isin(test.labels, [class_index(c) for c in classes]) if classes else np.ones(len(test), dtype=bool)
+    return test.to_tensor()[keep], np.asarray(test.labels)[keep], classes

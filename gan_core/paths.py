@@ -18,10 +18,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import torch
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = PROJECT_DIR / "weights"
@@ -144,23 +141,3 @@ def read_json(path: str | Path, limit: int) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError, as is a 5,000-digit integer
         reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:120]
         raise UnsafeFileError(f"{path} is not valid JSON ({reason})") from None
-
-
-# ----------------------------------------------------------------------------- safetensors
-def parse_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and `__metadata__` of a safetensors file's bytes; ValueError when they are not readable as one.
-
-    The one reader of the format for the checkpoints, the shipped generators and the classifier; each caller turns
-    the ValueError into its own error naming the file. Nothing is unpickled.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as st_load
-
-    try:
-        header_len = int.from_bytes(data[:8], "little")
-        header: Any = json.loads(data[8 : 8 + header_len])
-        tensors = st_load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as exc:
-        raise ValueError(str(exc)) from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return tensors, meta or {}

@@ -46,8 +46,10 @@ from safetensors.torch import save as st_save
 from gan_core.data import CLASS_NAMES
 from gan_core.latent import Latent
 from gan_core.models import Generator
-from gan_core.paths import atomic_write_bytes, parse_safetensors
+from gan_core.paths import atomic_write_bytes
 from gan_core.runtime import native_bf16
+from gan_core.sampling import as_generator
+from gan_core.tensorfile import parse_safetensors
 
 FORMAT_LATENTS = "fashion-gan-studio/latents/1"
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -309,7 +311,7 @@ def project(g: Generator | object, images: torch.Tensor, labels: Sequence[int] |
     `labels` (conditional generators): the class of each image; None lets the race choose it. `progress` is
     called every `settings.progress_every` steps with the best reconstructions so far, and once at the end.
     """
-    g = _unwrap(g)
+    g = as_generator(g)
     settings = settings or ProjectionSettings()
     x = _check_targets(images)
     y = _check_labels(g, labels, len(x))
@@ -350,13 +352,6 @@ def project(g: Generator | object, images: torch.Tensor, labels: Sequence[int] |
     result = Projection(z, lab, rec, pixel_l2(rec, x), x, settings.steps, time.perf_counter() - start, y is not None,
                         codes, settings)
     return result
-
-
-def _unwrap(g: object) -> Generator:
-    g = getattr(g, "generator", g)  # a LoadedGenerator or the module itself
-    if not isinstance(g, Generator):
-        raise ValueError(f"expected a generator (gan_core.models.Generator or LoadedGenerator), got {type(g).__name__}")
-    return g
 
 
 # ----------------------------------------------------------------------------- what to project

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan_core.cards import trained_classes
 from gan_core.data import class_index, load_split
-from gan_core.metrics import trained_classes
-from gan_core.projection import Progress, ProjectionSettings, _unwrap, dataset_images, project
-from gan_core.sampling import nearest_real
+from gan_core.projection import Progress, ProjectionSettings, dataset_images, project
+from gan_core.sampling import as_generator, nearest_real
 
 DEFAULT_K = 50
 MAX_K = 1000
@@ -150,7 +150,7 @@ def latent_recovery(generator: Any, k: int = DEFAULT_K, seed: int = 0, *, settin
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise ValueError(f"latent recovery k must be an integer between 1 and {MAX_K:,} (got {k!r})")
     k = int(k)
-    g = _unwrap(generator)
+    g = as_generator(generator)
     classes = trained_classes(generator)
     settings = settings or ProjectionSettings(seed=seed)
     t0 = time.perf_counter()

@@ -1,19 +1,29 @@
-"""Making images from a trained generator: seeded grids, class and code grids, interpolation, nearest real images
-and how new an image is next to the training set (`novelty`)."""
+"""Making images from a trained generator: seeded grids, class and code grids, interpolation, the truncation trick,
+the Sample page's and the `sample` command's modes (`sample_images`) and the nearest real images of an image.
+
+How new an image is next to the training set (memorization) is measured in gan_core.metrics.memorization."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from gan_core.data import class_index
-from gan_core.images import to_uint8
 from gan_core.latent import Latent, blend, lerp, planted_codes
 from gan_core.models import Generator
+
+
+def as_generator(g: Any) -> Generator:
+    """The Generator of a LoadedGenerator, or the module itself: what every function taking "a generator" accepts."""
+    g = getattr(g, "generator", g)
+    if not isinstance(g, Generator):
+        raise ValueError(f"expected a generator (gan_core.models.Generator or LoadedGenerator), got {type(g).__name__}")
+    return g
 
 
 def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -156,6 +166,56 @@ def interpolate(g: Generator, seed_a: int, seed_b: int, steps: int = 10, label: 
     return generate(g, steps, z=z, codes=codes, label=labels if g.num_classes else None)
 
 
+# ----------------------------------------------------------------------------- the modes
+SAMPLE_MODES = ("mixed", "one", "grid", "codes", "interpolate")
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """What to draw, as the Sample page's widgets and the `sample` command's flags both say it.
+
+    mode: "mixed" (n images from z(seed), a conditional G cycling its classes), "one" (n images of class `cls`),
+    "grid" (class-by-row: each class a row, columns sharing z), "codes" (InfoGAN code-by-row, columns sharing z) or
+    "interpolate" (a strip of n images from z(seed) to z(seed_b)). A grid has n // rows images a row (at least 1).
+    """
+
+    mode: str = "mixed"
+    n: int = 64
+    seed: int = 0
+    cls: int | str | None = None    # "one": the class; "interpolate": the class the strip starts from (default 0)
+    psi: float = 1.0                # truncation ψ of "mixed" and "one"
+    seed_b: int = 1                 # "interpolate": the seed the strip ends at
+    cls_b: int | str | None = None  # "interpolate": the class the label blends into (None: the same class all along)
+
+
+@dataclass(frozen=True)
+class Samples:
+    images: torch.Tensor  # (n, 1, 28, 28) in [-1, 1]
+    nrow: int | None      # images a row the mode fixes (a grid's row, a whole strip); None leaves it to the caller
+    label: int | str | None = None  # the class asked for ("one"), or the class an interpolation starts from
+
+
+def sample_images(g: Generator, request: SampleRequest) -> Samples:
+    """The images of one request (see `SampleRequest`): the one dispatch of the sample modes."""
+    mode, n, seed = request.mode, request.n, request.seed
+    if mode not in SAMPLE_MODES:
+        raise ValueError(f"unknown sample mode {mode!r}: choose one of {', '.join(SAMPLE_MODES)}")
+    if mode == "grid":
+        per = n // (g.num_classes or 10) or 1
+        return Samples(class_grid(g, per_class=per, seed=seed), per)
+    if mode == "codes":
+        per = n // (g.cfg.info_codes or 1) or 1
+        return Samples(code_grid(g, per_code=per, seed=seed), per)
+    if mode == "interpolate":
+        if not g.num_classes and (request.cls is not None or request.cls_b is not None):
+            raise ValueError("this generator is unconditional: it cannot be asked for a class")
+        start = (request.cls if request.cls is not None else 0) if g.num_classes else None
+        strip = interpolate(g, seed, request.seed_b, steps=n, label=start, label_b=request.cls_b)
+        return Samples(strip, n, start)
+    label = request.cls if mode == "one" else None
+    return Samples(generate(g, n, seed=seed, label=label, truncation=request.psi), None, label)
+
+
 def nearest_real(
     images: torch.Tensor, real: np.ndarray, k: int = 5, chunk: int = 8192
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,80 +235,3 @@ def nearest_real(
         best_d, pos = cand_d.topk(k, dim=1, largest=False)
         best_i = cand_i.gather(1, pos)
     return best_i.numpy(), best_d.sqrt().numpy()
-
-
-#: a nearest-training distance under this share of that training image's own nearest-neighbour distance is a copy:
-#: none of the first 3,000 test images comes that close (the lowest ratio is 0.33, the median 1.1)
-COPY_RATIO = 0.3
-_DUPLICATE = 0.05  # below this L2 two Fashion-MNIST images are the same picture (it holds duplicates; float error)
-
-
-def neighbour_distances(real: np.ndarray, indices: np.ndarray | Sequence[int]) -> np.ndarray:
-    """L2 distance of each real[i] to its nearest *different* image of `real` (exact duplicates skipped).
-
-    The local spacing of the training set there: what "close" means for an image near real[i].
-    """
-    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if idx.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    own = torch.from_numpy(np.asarray(real[idx], dtype=np.float32) / 127.5 - 1.0).unsqueeze(1)
-    _, d = nearest_real(own, real, k=min(4, len(real)))
-    far = d > _DUPLICATE
-    first = np.where(far.any(1), far.argmax(1), d.shape[1] - 1)  # the nearest one that is not the image itself
-    return d[np.arange(len(idx)), first]
-
-
-@dataclass(frozen=True)
-class Novelty:
-    """How far each image sits from the training set, relative to how far training images sit from each other.
-
-    ratio = distance to the nearest training image / that training image's distance to its own nearest other
-    one. Raw pixel distances flatter dark or blurry images (few bright pixels are close to many images); the
-    ratio is ≈ 1 for real unseen images, ≪ 1 for a copy, ≫ 1 for an image unlike any training image.
-    """
-
-    index: np.ndarray      # (n,) nearest training image
-    distance: np.ndarray   # (n,) L2 over 784 pixels in [0, 1]
-    spacing: np.ndarray    # (n,) that training image's distance to its nearest other training image
-    ratio: np.ndarray      # (n,) distance / spacing
-
-    @property
-    def copies(self) -> np.ndarray:
-        return self.ratio < COPY_RATIO
-
-
-def novelty(images: torch.Tensor, real: np.ndarray, spacing: Callable[[np.ndarray], np.ndarray] | None = None) -> Novelty:
-    """Nearest real image, its distance and the normalised ratio for each image (see `Novelty`).
-
-    `spacing(indices)` may supply cached neighbour distances of `real`; by default they are computed.
-    """
-    idx, dist = nearest_real(images, real, k=1)
-    idx, dist = idx[:, 0], dist[:, 0]
-    unique, inverse = np.unique(idx, return_inverse=True)
-    sp = (spacing or (lambda i: neighbour_distances(real, i)))(unique)[inverse]
-    return Novelty(idx, dist, sp, dist / np.maximum(sp, _DUPLICATE))
-
-
-@dataclass(frozen=True)
-class NearestPair:
-    """A generated image beside the closest real image: is the sample new, or a copy?"""
-
-    sample: np.ndarray  # (28, 28) uint8
-    real: np.ndarray    # (28, 28) uint8: the nearest image of the split searched
-    index: int          # that image's index in the split
-    distance: float     # L2 over 784 pixels in [0, 1]
-    ratio: float = float("nan")  # distance / the real image's own nearest-neighbour distance (see `Novelty`)
-
-    @property
-    def copy(self) -> bool:
-        return self.ratio < COPY_RATIO
-
-
-def memorization_pairs(g: Generator, n: int, seed: int, real: np.ndarray,
-                       spacing: Callable[[np.ndarray], np.ndarray] | None = None) -> list[NearestPair]:
-    """n samples from z(seed), each paired with its nearest image of `real` (a split's (N,28,28) uint8 images)."""
-    samples = generate(g, n, seed=seed)
-    nov = novelty(samples, real, spacing)
-    shown = to_uint8(samples)
-    return [NearestPair(shown[i], np.array(real[nov.index[i]]), int(nov.index[i]), float(nov.distance[i]),
-                        float(nov.ratio[i])) for i in range(n)]

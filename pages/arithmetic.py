@@ -21,10 +21,11 @@ from gan_core.arithmetic import (
 )
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
-from gan_core.metrics import ImageCheck, image_checks
+from gan_core.metrics.checks import ImageCheck, image_checks
 from gan_core.models import Generator
 from ui.explore import class_selectbox
 from ui.images import image_row
+from ui.keys import ARITH_GEN, ARITH_KIND, ARITH_OP, ARITH_PRESET, ARITH_REAL
 from ui.pickers import pick_generator
 from ui.projections import pick_garment
 from ui.state import generator, mtime
@@ -50,34 +51,34 @@ def _checks(images: np.ndarray) -> list[ImageCheck] | str:
 
 
 def _apply_preset() -> None:
-    preset = PRESETS.get(st.session_state["arith_preset"])
+    preset = PRESETS.get(st.session_state[ARITH_PRESET])
     if preset is None:
         return
-    st.session_state["arith_op"] = preset.operation
+    st.session_state[ARITH_OP] = preset.operation
     for i, name in enumerate(preset.classes):
-        st.session_state[f"arith_kind_{i}"] = "class"
+        st.session_state[ARITH_KIND.format(i)] = "class"
         st.session_state[f"arith_cls_{i}"] = CLASS_NAMES.index(name)
 
 
 def _to_custom() -> None:
-    st.session_state["arith_preset"] = CUSTOM
+    st.session_state[ARITH_PRESET] = CUSTOM
 
 
 def sum_settings() -> tuple[tuple[int, ...], int, int]:
     """Preset, operation, seed and k: the signs of the sum, and the seed and size of its class means."""
-    if "arith_preset" not in st.session_state:
-        st.session_state["arith_preset"] = next(iter(PRESETS))
+    if ARITH_PRESET not in st.session_state:
+        st.session_state[ARITH_PRESET] = next(iter(PRESETS))
         _apply_preset()
-    if st.session_state.get("arith_op") not in OPERATIONS:  # a page that set the operands left the operation out
-        st.session_state["arith_op"] = next(iter(OPERATIONS))
+    if st.session_state.get(ARITH_OP) not in OPERATIONS:  # a page that set the operands left the operation out
+        st.session_state[ARITH_OP] = next(iter(OPERATIONS))
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
-    c1.selectbox("Preset", [*PRESETS, CUSTOM], key="arith_preset", on_change=_apply_preset)
-    op = c2.segmented_control("Operation", list(OPERATIONS), key="arith_op", required=True, on_change=_to_custom)
+    c1.selectbox("Preset", [*PRESETS, CUSTOM], key=ARITH_PRESET, on_change=_apply_preset)
+    op = c2.segmented_control("Operation", list(OPERATIONS), key=ARITH_OP, required=True, on_change=_to_custom)
     seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="arith_seed",
                                help="draws the class-mean exemplars; a seed operand has its own seed"))
     k = c4.slider("Exemplars k", 1, 10, 3, key="arith_k",
                   help="exemplars averaged per class mean (the DCGAN paper used 3)")
-    preset = PRESETS.get(st.session_state["arith_preset"])
+    preset = PRESETS.get(st.session_state[ARITH_PRESET])
     if preset is not None and preset.expect:
         st.caption(f"A good result: {preset.expect}.")
     return OPERATIONS[op], seed, k
@@ -86,10 +87,10 @@ def sum_settings() -> tuple[tuple[int, ...], int, int]:
 def operand(g: Generator, path: str, i: int, sign: int, seed: int, k: int) -> Operand | str:
     """Operand i's widgets, and the operand they choose (or the message saying why it cannot be made)."""
     st.markdown(f"**{signed(sign, i, NAMES[i])}**")
-    kind = st.radio(f"Operand {NAMES[i]}", list(KINDS), format_func=KINDS.get, key=f"arith_kind_{i}",
+    kind = st.radio(f"Operand {NAMES[i]}", list(KINDS), format_func=KINDS.get, key=ARITH_KIND.format(i),
                     horizontal=True, label_visibility="collapsed", on_change=_to_custom)
     if kind == "real":
-        garment = pick_garment(f"Real garment {NAMES[i]}", f"arith_real_{i}", path)
+        garment = pick_garment(f"Real garment {NAMES[i]}", ARITH_REAL.format(i), path)
         if garment is None:
             return (f"Operand {NAMES[i]} is a real garment, and none was projected with this generator yet: project one "
                     "on the Real garments page (from the Dataset or a photo), or pick another kind of operand.")
@@ -263,7 +264,7 @@ def explanation(result: ArithmeticResult, signs: tuple[int, ...]) -> None:
 st.title("Latent arithmetic")
 st.caption("Add and subtract concepts: once on the latent vectors (then decode), once on the decoded images' pixels.")
 
-entry, loaded = pick_generator("arith_gen")
+entry, loaded = pick_generator(ARITH_GEN)
 g = loaded.generator
 signs, seed, k = sum_settings()
 picked = []

@@ -18,6 +18,7 @@ from gan_core.data import CLASS_NAMES, FashionMNIST  # noqa: E402
 from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
 from ui.explore import dataset_or_message  # noqa: E402
 from ui.images import SHORT_NAMES, image_row, pick_image, show_grid, show_image  # noqa: E402
+from ui.keys import PROJ_AUTO, PROJ_FROM_DATASET  # noqa: E402
 from ui.state import dataset  # noqa: E402
 
 PAGE = 100  # a 10 x 10 grid
@@ -82,7 +83,7 @@ def one_image(ds: FashionMNIST, split: str, classes: list[int], pool: np.ndarray
     if st.button("Project this image into a generator", icon=":material/checkroom:", key="ds_project",
                  help="the Real garments page: the latent a generator needs to draw it, for latent arithmetic and "
                       "Directions on real clothes"):
-        st.session_state["proj_from_dataset"], st.session_state["proj_auto"] = (split, int(index)), True
+        st.session_state[PROJ_FROM_DATASET], st.session_state[PROJ_AUTO] = (split, int(index)), True
         st.switch_page("pages/project.py")
     st.plotly_chart(fig, key="ds_hist")
     st.caption(f"{int((img == 0).sum())} of 784 pixels are exactly 0 (background); mean intensity {img.mean():.1f}.")

@@ -16,6 +16,7 @@ from gan_core.images import to_uint8
 from gan_core.models import Generator
 from ui.explore import class_selectbox
 from ui.images import grid_png, image_row, show_grid, show_image
+from ui.keys import DIR_GEN, DIR_REAL, DIR_START
 from ui.pickers import pick_generator
 from ui.projections import pick_garment
 from ui.state import mtime
@@ -101,7 +102,7 @@ def pick_directions(g: Generator, path: str) -> Directions:
 def pick_start(g: Generator, path: str) -> tuple[torch.Tensor, int | None, tuple, str]:
     """The base z, the class a conditional G decodes it with, a hashable key for it, and what it is."""
     c1, c2, c3 = st.columns([2, 2, 2])
-    kind = c1.radio("Start from", list(START_KINDS), format_func=START_KINDS.get, horizontal=True, key="dir_start")
+    kind = c1.radio("Start from", list(START_KINDS), format_func=START_KINDS.get, horizontal=True, key=DIR_START)
     if kind == "seed":
         seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="dir_seed"))
         label = None
@@ -111,7 +112,7 @@ def pick_start(g: Generator, path: str) -> tuple[torch.Tensor, int | None, tuple
         return seed_latent(g, seed), label, ("seed", seed, label), f"seed {seed}"
     if kind == "real":
         with c2:
-            garment = pick_garment("Real garment", "dir_real", path)
+            garment = pick_garment("Real garment", DIR_REAL, path)
         if garment is None:
             st.stop()
         with c3:
@@ -204,7 +205,7 @@ st.title("Directions")
 st.caption("Move one generated or real garment along directions in its latent space, one slider each, and see what each "
            "direction changes: the strips from −3σ to +3σ, and what the classifier calls the images along them.")
 
-entry, loaded = pick_generator("dir_gen")
+entry, loaded = pick_generator(DIR_GEN)
 g, path = loaded.generator, str(loaded.path)
 directions = pick_directions(g, path)
 z, label, start_key, what = pick_start(g, path)

@@ -11,26 +11,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core.cards import recheck
+from gan_core.cards import recheck, trained_classes
 from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError, classifier_card, classifier_path, load_classifier
 from gan_core.config import FIELD_LABELS
 from gan_core.data import CLASS_NAMES
 from gan_core.format import duration
-from gan_core.metrics import (
-    COVERAGE_THRESHOLD,
-    FID_LABEL,
-    EvalReport,
-    evaluate_generator,
-    real_floor,
-    trained_classes,
-    training_spacing,
-)
+from gan_core.metrics import COVERAGE_THRESHOLD, FID_LABEL, EvalReport, evaluate_generator, real_floor
+from gan_core.metrics.memorization import COPY_RATIO, NearestPair, memorization_pairs, training_spacing
 from gan_core.recovery import DEFAULT_K, EXPLANATION, Recovery, latent_recovery
 from gan_core.runs import RunDir, metrics_safely
-from gan_core.sampling import COPY_RATIO, NearestPair, memorization_pairs
 from ui.images import image_row
+from ui.keys import EVALUATE_GEN
 from ui.pickers import pick_generator
 from ui.state import dataset, mtime
 
@@ -222,7 +215,7 @@ st.caption(
     "images the generator never saw, measured against the same 5,000-image reference half of the test split."
 )
 classifier_or_stop()
-entry, loaded = pick_generator("evaluate_gen")
+entry, loaded = pick_generator(EVALUATE_GEN)
 classes = trained_classes(loaded)
 n, seed = settings(classes)
 

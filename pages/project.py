@@ -18,6 +18,7 @@ from gan_core.sampling import nearest_real
 from gan_core.uploads import FORMATS, MAX_PIXELS, MAX_UPLOAD_BYTES, Converted, UploadError, convert_upload
 from ui.explore import dataset_or_message
 from ui.images import image_row
+from ui.keys import PROJ_AUTO, PROJ_FROM_DATASET
 from ui.pickers import pick_generator
 from ui.projections import Garment, garments_for, remember, use_in_arithmetic, use_in_directions
 from ui.state import dataset, mtime, persist
@@ -25,8 +26,6 @@ from ui.state import dataset, mtime, persist
 SOURCES = {"dataset": "A Dataset image", "upload": "Upload a photo"}
 CHOOSE = -1  # the class option "let the projection choose"
 DATASET_LABEL = -2  # the class option "the dataset's own label"
-# Set by the Dataset page's "Project this image" button: the split and index to show, and project at once.
-FROM_DATASET = "proj_from_dataset"
 UPLOAD_KEPT = "proj_upload_kept"  # (name, key, Converted) of the last good upload: a file picker cannot be refilled
 # The page's choices, kept while a person uses a projection on another page and comes back.
 KEPT = ("proj_source", "proj_split", "proj_index", "proj_seed", "proj_label_dataset", "proj_label_upload")
@@ -46,7 +45,7 @@ def _converted(data: bytes, name: str) -> Converted | str:
 
 def pick_target() -> tuple[torch.Tensor, int | None, str, str] | None:
     """The image to project (1, 1, 28, 28) in [-1, 1], its dataset label, its name and a key; None when there is none."""
-    asked = st.session_state.pop(FROM_DATASET, None)
+    asked = st.session_state.pop(PROJ_FROM_DATASET, None)  # the Dataset page's "Project this image"
     if asked is not None:
         st.session_state["proj_source"], st.session_state["proj_split"], st.session_state["proj_index"] = (
             "dataset", asked[0], asked[1])
@@ -200,7 +199,7 @@ labels = None
 if choice is not None and choice != CHOOSE:
     labels = torch.tensor([dataset_label if choice == DATASET_LABEL else choice])
 garment_id = f"{path}|{mtime(path)}|{target_key}|{choice}|{steps}|{seed}"
-auto = st.session_state.pop("proj_auto", False)
+auto = st.session_state.pop(PROJ_AUTO, False)
 done = st.session_state.get("proj_last")
 if c3.button("Project", type="primary", icon=":material/search:", key="proj_go", width="stretch") or (
         auto and (done is None or done[0] != garment_id)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -13,15 +12,16 @@ from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
-from gan_core.directions import truncation_sweep
-from gan_core.discriminate import DiscriminatorReport, discriminator_test
+from gan_core.discriminate import DiscriminatorReport, discriminator_test, real_test_set
 from gan_core.images import make_grid, png_bytes
+from gan_core.metrics import truncation_sweep
 from gan_core.models import Generator
-from gan_core.sampling import class_grid, code_grid, code_rows_classes, generate, interpolate, nearest_real
+from gan_core.sampling import SampleRequest, code_rows_classes, nearest_real, sample_images
 from ui.charts import truncation_figure
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import SHORT_NAMES, image_row, open_large, show_grid
-from ui.pickers import LIVE, pick_generator
+from ui.keys import SAMPLE_GEN
+from ui.pickers import LIVE, generator_key, pick_generator
 from ui.state import generator, mtime
 
 MODES = {"mixed": "Mixed classes", "one": "One class", "grid": "Class-by-row grid (10×10)",
@@ -52,7 +52,7 @@ def about(entry: GeneratorEntry, loaded: LoadedGenerator) -> None:
                + (f" · step {loaded.step:,}" if loaded.step is not None else ""))
 
 
-def grid_settings(g: Generator, path: str) -> dict[str, Any]:
+def grid_settings(g: Generator, key: str) -> dict[str, Any]:
     """The grid's widgets; what they ask for, as the request a stored grid is compared with."""
     mode, cls, k_codes = "mixed", None, g.cfg.info_codes
     modes = (["mixed", "one", "grid"] if g.num_classes else ["mixed"]) + (["codes"] if k_codes else [])
@@ -71,20 +71,17 @@ def grid_settings(g: Generator, path: str) -> dict[str, Any]:
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
     psi = st.slider("Truncation ψ", 0.1, 1.0, 1.0, step=0.05, key="sample_psi", disabled=mode in GRIDS, help=PSI_HELP)
     grid_n = {"grid": 100, "codes": 10 * k_codes}
-    return {"path": path, "mode": mode, "n": grid_n.get(mode, int(n)), "seed": int(seed),
+    return {"generator": key, "mode": mode, "n": grid_n.get(mode, int(n)), "seed": int(seed),
             "cls": cls if mode == "one" else None, "psi": 1.0 if mode in GRIDS else float(psi)}
 
 
 def draw(g: Generator, request: dict[str, Any], label: str) -> None:
     """Make the requested grid and keep it in the session, with what the classifier calls each row of a code grid."""
-    mode, seed = request["mode"], request["seed"]
-    if mode == "grid":
-        images, nrow = class_grid(g, per_class=10, seed=seed), 10
-    elif mode == "codes":
-        images, nrow = code_grid(g, per_code=10, seed=seed), 10
-    else:
-        images = generate(g, request["n"], seed=seed, label=request["cls"], truncation=request["psi"])
-        nrow = 10 if mode == "mixed" and g.num_classes and request["n"] >= 10 else None
+    mode = request["mode"]
+    drawn = sample_images(g, SampleRequest(mode, request["n"], request["seed"], request["cls"], request["psi"]))
+    images, nrow = drawn.images, drawn.nrow
+    if mode == "mixed" and g.num_classes and request["n"] >= 10:
+        nrow = 10  # the classes cycle 0–9: rows of ten make each column one class
     # Read once per grid, not on every rerun: what the classifier calls each row of a code grid.
     code_rows: list[tuple[int, int]] | str | None = None
     if mode == "codes":
@@ -179,11 +176,9 @@ def score_real_vs_generated(path: str, n: int, seed: int) -> None:
     if test is None:
         return
     with_d = generator(path, with_discriminator=True)
-    trained = tuple((with_d.train_config or {}).get("classes") or ())
-    keep = np.isin(test.labels, [CLASS_NAMES.index(c) for c in trained]) if trained else np.ones(len(test), bool)
-    real = test.to_tensor()[keep]
+    real, labels, trained = real_test_set(with_d, test=test)
     try:
-        report = discriminator_test(with_d, real, test.labels[keep], n=min(n, len(real)), seed=seed)
+        report = discriminator_test(with_d, real, labels, n=min(n, len(real)), seed=seed)
     except ValueError as exc:
         st.error(str(exc))
     else:
@@ -228,16 +223,16 @@ def discriminator(entry: GeneratorEntry, seed: int) -> None:
 
 
 @st.cache_data(show_spinner="Measuring FID, precision and recall at five values of ψ…", max_entries=8)
-def _sweep(_loaded: LoadedGenerator, path: str, mtime: float) -> list[dict[str, float]]:
-    """Once per generator file (path and mtime are the key): a thousand images at each ψ take a while.
+def _sweep(_loaded: LoadedGenerator, key: str, mtime: float) -> list[dict[str, float]]:
+    """Once per generator (its key, and its file's mtime when a file holds it): a thousand images at each ψ take a while.
 
     The loaded generator, not the module: the sweep compares with the real images of the classes it was trained on.
     """
-    del path, mtime
+    del key, mtime
     return truncation_sweep(_loaded, psis=SWEEP_PSIS, n=SWEEP_N)
 
 
-def truncation_trade(loaded: LoadedGenerator, path: str) -> None:
+def truncation_trade(loaded: LoadedGenerator, key: str) -> None:
     """FID, precision and recall against ψ, measured on a click and kept per generator."""
     with st.expander("Quality vs diversity: FID, precision and recall against ψ"):
         st.caption(f"{SWEEP_N:,} images at each ψ in {', '.join(map(str, SWEEP_PSIS))}, measured against real test "
@@ -245,15 +240,16 @@ def truncation_trade(loaded: LoadedGenerator, path: str) -> None:
                    "real ones?) and lowers recall (do they cover the real variety?); FID weighs both. The curves show "
                    "how much for this generator.")
         done = st.session_state.setdefault("sample_psi_swept", set())
+        version = mtime(loaded.path) if loaded.path.is_file() else 0.0  # a live copy's key names its step
         if st.button("Measure against ψ", key="sample_psi_sweep"):
             try:
-                _sweep(loaded, path, mtime(path))
+                _sweep(loaded, key, version)
             except (ClassifierError, OSError, ValueError) as exc:
                 st.error(f"Cannot measure: {exc}")
                 return
-            done.add(path)
-        if path in done:
-            st.plotly_chart(truncation_figure(_sweep(loaded, path, mtime(path))), key="sample_psi_chart")
+            done.add(key)
+        if key in done:
+            st.plotly_chart(truncation_figure(_sweep(loaded, key, version)), key="sample_psi_chart")
 
 
 def interpolation(g: Generator) -> None:
@@ -271,7 +267,7 @@ def interpolation(g: Generator) -> None:
                              format_func=lambda c: "the same (no blend)" if c is None else f"{c} · {CLASS_NAMES[c]}",
                              help="blend the label from the first class into this one along the strip")
         cls_b = cls_a if cls_b is None else cls_b
-    strip = interpolate(g, int(seed_a), int(seed_b), steps=steps, label=cls_a, label_b=cls_b)
+    strip = sample_images(g, SampleRequest("interpolate", steps, int(seed_a), cls_a, seed_b=int(seed_b), cls_b=cls_b)).images
     classes = ("" if cls_a is None else f", class {CLASS_NAMES[cls_a]}" if cls_a == cls_b else
                f", the label blended from {CLASS_NAMES[cls_a]} to {CLASS_NAMES[cls_b]}")
     st.image(png_bytes(make_grid(strip, nrow=steps), scale=3),
@@ -283,13 +279,14 @@ st.title("Sample")
 st.caption("Draw images from a shipped generator, any checkpoint of your runs or a copy of the running run's generator. "
            "The same seed always gives the same grid.")
 
-entry, loaded = pick_generator("sample_gen", live=True)
+entry, loaded = pick_generator(SAMPLE_GEN, live=True)
 g = loaded.generator
+key = generator_key(entry, loaded)  # a live copy's names its step: a grid from an older copy reads as outdated
 about(entry, loaded)
-request = grid_settings(g, str(loaded.path))  # a live copy names its step here
+request = grid_settings(g, key)
 if st.button("Generate", type="primary", key="sample_generate"):
     draw(g, request, entry.label)
-truncation_trade(loaded, str(loaded.path))
+truncation_trade(loaded, key)
 result = st.session_state.get("sample_result")
 if result is None:
     st.info("Choose the settings and press **Generate**.")

@@ -12,11 +12,10 @@ from gan_core.directions import (
     find_directions,
     move,
     strips,
-    truncated_latents,
-    truncation_sweep,
     walk_gif,
 )
-from gan_core.sampling import generate, latents
+from gan_core.metrics import truncation_sweep
+from gan_core.sampling import generate, latents, truncated_latents
 from tests.conftest import needs_data
 
 COND = "weights/generators/dcgan-cond.safetensors"

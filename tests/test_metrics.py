@@ -167,9 +167,9 @@ def test_dark_or_blurry_real_images_are_not_copies_but_training_images_are():
         assert np.median(nov.ratio) > 0.8, name
     copies = metrics.training_novelty(seen)
     assert copies.copies.all() and copies.distance.max() < 0.05  # 0 up to float error
-    mem = metrics._memorization(seen, 100, 0)
+    mem = metrics.memorization(seen, 100, 0)
     assert mem.copy_share == 1 and mem.median_ratio < 0.01
-    assert metrics._memorization(real * 0.3, 100, 0).copy_share == 0
+    assert metrics.memorization(real * 0.3, 100, 0).copy_share == 0
 
 
 @needs_data

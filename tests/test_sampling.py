@@ -1,4 +1,5 @@
-"""The InfoGAN code-by-row grid and its per-row summary, on small untrained generators (no data needed)."""
+"""The InfoGAN code-by-row grid and its per-row summary, and the sample modes, on small untrained generators (no data
+needed)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,18 @@ import torch
 
 from gan_core.images import make_grid, to_uint8
 from gan_core.models import ModelConfig, build_generator
-from gan_core.sampling import code_grid, generate, latents, memorization_pairs, row_majorities
+from gan_core.metrics.memorization import memorization_pairs
+from gan_core.sampling import (
+    SampleRequest,
+    as_generator,
+    class_grid,
+    code_grid,
+    generate,
+    interpolate,
+    latents,
+    row_majorities,
+    sample_images,
+)
 
 
 def test_code_grid_rows_are_codes_and_columns_share_z():
@@ -26,6 +38,39 @@ def test_code_grid_needs_a_code():
     g = build_generator(ModelConfig(width=0.25)).eval()
     with pytest.raises(ValueError, match="InfoGAN code"):
         code_grid(g)
+
+
+def test_sample_modes_draw_what_the_page_and_the_cli_ask_for():
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(width=0.25, num_classes=10, info_codes=2)).eval()
+    grid = sample_images(g, SampleRequest("grid", n=30, seed=3))
+    assert grid.nrow == 3 and torch.equal(grid.images, class_grid(g, per_class=3, seed=3))
+    codes = sample_images(g, SampleRequest("codes", n=20, seed=3))
+    assert codes.nrow == 10 and torch.equal(codes.images, code_grid(g, per_code=10, seed=3))
+    one = sample_images(g, SampleRequest("one", n=5, seed=2, cls="Bag", psi=0.5))
+    assert one.nrow is None and one.label == "Bag"
+    assert torch.equal(one.images, generate(g, 5, seed=2, label="Bag", truncation=0.5))
+    mixed = sample_images(g, SampleRequest("mixed", n=5, seed=2, cls="Bag"))
+    assert torch.equal(mixed.images, generate(g, 5, seed=2)), "a mixed grid cycles the classes, whatever cls says"
+    strip = sample_images(g, SampleRequest("interpolate", n=4, seed=1, seed_b=7, cls_b=3))
+    assert strip.nrow == 4 and strip.label == 0, "a conditional strip starts from class 0 unless told"
+    assert torch.equal(strip.images, interpolate(g, 1, 7, steps=4, label=0, label_b=3))
+    with pytest.raises(ValueError, match="unknown sample mode 'rows'"):
+        sample_images(g, SampleRequest("rows"))
+    plain = build_generator(ModelConfig(width=0.25)).eval()
+    with pytest.raises(ValueError, match="unconditional: it cannot be asked for a class"):
+        sample_images(plain, SampleRequest("interpolate", n=4, cls=2))
+
+
+def test_as_generator_takes_a_loaded_generator_or_the_module():
+    g = build_generator(ModelConfig(width=0.25))
+
+    class Loaded:
+        generator = g
+
+    assert as_generator(g) is g and as_generator(Loaded()) is g
+    with pytest.raises(ValueError, match="expected a generator .* got Linear"):
+        as_generator(torch.nn.Linear(2, 2))
 
 
 def test_row_majorities():

@@ -29,7 +29,7 @@ def _live_copy(key: str, entry: GeneratorEntry) -> LoadedGenerator:
     kept: LoadedGenerator | None = st.session_state.get(store)
     fresh = st.button("Take a new copy", icon=":material/refresh:", key=f"{key}_live_take",
                       help="copy the running run's weights again, at its current step")
-    if fresh or kept is None or kept.meta.get("run_dir") != str(entry.path):
+    if fresh or kept is None or kept.path != entry.path:
         got = manager().live_generator()
         if got is None:
             st.session_state.pop(store, None)
@@ -38,15 +38,24 @@ def _live_copy(key: str, entry: GeneratorEntry) -> LoadedGenerator:
             st.stop()
         g, step = got
         cfg = manager().snapshot().config
-        meta = {"step": str(step), "run_dir": str(entry.path)} | ({"config": cfg.to_json()} if cfg else {})
-        # The path names the step, so a grid drawn from an older copy reads as made with other settings.
-        kept = LoadedGenerator(g, g.cfg, entry.path / f"live-step-{step}", meta)
+        meta = {"step": str(step)} | ({"config": cfg.to_json()} if cfg else {})
+        # Its path is the run folder the weights come from: no file holds the copy (`generator_key` names it).
+        kept = LoadedGenerator(g, g.cfg, entry.path, meta)
         st.session_state[store] = kept
     now = manager().snapshot().step
     st.caption(f":material/content_copy: A copy of the generator of run `{entry.run}`, taken at step {kept.step:,}"
                + (f" (the run is at step {now:,} now)" if now > (kept.step or 0) else "")
                + ": training goes on untouched; **Take a new copy** for newer weights.")
     return kept
+
+
+def generator_key(entry: GeneratorEntry, loaded: LoadedGenerator) -> str:
+    """What names the picked weights in kept results and caches: the file's path, or for a live copy (no file behind
+    it) the run and the step the copy was taken at, so a grid drawn from an older copy reads as made with other
+    settings."""
+    if entry.kind == LIVE:
+        return f"live copy of run {entry.run} at step {loaded.step}"
+    return str(loaded.path)
 
 
 def pick_generator(key: str, *, with_discriminator: bool = False, label: str = "Generator", live: bool = False

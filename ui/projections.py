@@ -15,14 +15,11 @@ import torch
 
 from gan_core.data import CLASS_NAMES
 from gan_core.images import to_uint8
+from ui.keys import ARITH_GEN, ARITH_KIND, ARITH_OP, ARITH_PRESET, ARITH_REAL, DIR_GEN, DIR_REAL, DIR_START
 
 STORE = "real_garments"  # session key: {id: Garment}, oldest first
 MAX_KEPT = 24            # a session keeps its latest projections only (each holds two 28x28 images and a latent)
 
-# The widget keys on Latent arithmetic and Directions that a "Use as …" button sets before switching page.
-ARITH_GEN, ARITH_KIND, ARITH_REAL = "arith_gen", "arith_kind_{}", "arith_real_{}"
-ARITH_PRESET, ARITH_OP = "arith_preset", "arith_op"
-DIR_GEN, DIR_START, DIR_REAL = "dir_gen", "dir_start", "dir_real"
 
 
 @dataclass(frozen=True, eq=False)

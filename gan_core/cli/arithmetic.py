@@ -185,7 +185,7 @@ def _report(res: ArithmeticResult) -> int:
     import torch
 
     from gan_core.classifier import ClassifierError
-    from gan_core.metrics import image_checks
+    from gan_core.metrics.checks import image_checks
 
     if res.label_result is not None:
         how = "the sum of the operands' labels" if res.labels_summed else "operand A's label alone"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gan_core.cards import checks_text, recheck
+from gan_core.cards import checks_text, recheck, trained_classes
 from gan_core.checkpoints import load_generator
 from gan_core.cli.command import Command
 from gan_core.paths import CLASSIFIER_PATH, atomic_write_text
@@ -109,7 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.all_checkpoints:
         return _sweep(args, n)
     loaded = load_generator(args.source)
-    classes = metrics.trained_classes(loaded)
+    classes = trained_classes(loaded)
     label = Path(args.source).name if loaded.step is None else f"step {loaded.step:,}"
     bar = _Bar("real-data floor")
     try:
@@ -166,7 +166,7 @@ def _sweep(args: argparse.Namespace, n: int) -> int:
     ckpts = run.checkpoints()
     if not ckpts:
         raise ValueError(f"{run.path} has no checkpoints (looked in {run.checkpoints_dir})")
-    classes = metrics.trained_classes(load_generator(ckpts[-1][1]))
+    classes = trained_classes(load_generator(ckpts[-1][1]))
     floor = metrics.real_floor(classes, n=n, seed=args.seed, k=args.k, memorization_n=0)
     from tqdm import tqdm
 

@@ -18,6 +18,8 @@ from gan_core.presets import PRESETS
 if TYPE_CHECKING:
     import torch
 
+    from gan_core.sampling import SampleRequest
+
 
 # ----------------------------------------------------------------------------- sample
 def _sample_args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +43,7 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from gan_core.images import check_scale, make_grid, png_bytes
-    from gan_core.sampling import check_truncation, class_grid, code_grid, generate, interpolate
+    from gan_core.sampling import check_truncation, sample_images
 
     if args.by_class and args.by_code:
         raise ValueError("--by-class and --by-code each make a whole grid: pick one")
@@ -60,19 +62,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ValueError(f"an interpolation strip has 2 to 100 images (--n, got {args.n})")
         if not g.num_classes and (args.cls is not None or args.to_class is not None):
             raise ValueError("this generator is unconditional: it cannot be asked for a class (--class, --to-class)")
-        start = (args.cls if args.cls is not None else 0) if g.num_classes else None
-        images = interpolate(g, args.seed, args.interpolate, steps=args.n, label=start, label_b=args.to_class)
-        nrow = args.nrow or args.n
-    elif args.by_class:
-        images = class_grid(g, per_class=args.n // 10 or 1, seed=args.seed)
-        nrow = args.n // 10 or 1
-    elif args.by_code:
-        per_code = args.n // (g.cfg.info_codes or 1) or 1
-        images, nrow = code_grid(g, per_code=per_code, seed=args.seed), per_code
+    drawn = sample_images(g, _request(args))
+    images, start = drawn.images, drawn.label
+    nrow = drawn.nrow if args.by_class or args.by_code else args.nrow or drawn.nrow
+    if args.by_code:
         _print_code_rows(images, g.cfg.info_codes)
-    else:
-        images = generate(g, args.n, seed=args.seed, label=args.cls, truncation=args.truncation)
-        nrow = args.nrow
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png_bytes(make_grid(images, nrow=nrow), scale=args.scale))
@@ -84,6 +78,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
             how += f", class {a}" if a == b else f", the label blended from {a} to {b}"
     print(f"wrote {out} ({len(images)} images from {loaded.path}{how})")
     return 0
+
+
+def _request(args: argparse.Namespace) -> SampleRequest:
+    """The flags as a request of `gan_core.sampling.sample_images`, the Sample page's modes."""
+    from gan_core.sampling import SampleRequest
+
+    mode = ("interpolate" if args.interpolate is not None else "grid" if args.by_class else "codes" if args.by_code
+            else "one" if args.cls is not None else "mixed")
+    seed_b = args.interpolate if args.interpolate is not None else 1
+    return SampleRequest(mode, args.n, args.seed, args.cls, args.truncation, seed_b, args.to_class)
 
 
 def _print_code_rows(images: torch.Tensor, rows: int) -> None:
@@ -170,9 +174,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _evaluation_card(loaded: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Metrics of the exported generator with the real-data floor, and the quality bar checks."""
     from gan_core import metrics
-    from gan_core.cards import quality_checks
+    from gan_core.cards import quality_checks, trained_classes
 
-    classes = metrics.trained_classes(loaded)
+    classes = trained_classes(loaded)
     t0 = time.time()
     report = metrics.evaluate_generator(loaded.generator, n=args.evaluate, seed=0, classes=classes, label=Path(args.out).stem)
     floor = metrics.real_floor(classes, n=args.evaluate)
