@@ -9,7 +9,16 @@ import threading
 import pytest
 
 from gan_core.config import TrainConfig
-from gan_core.runs import RunBusyError, RunDir, RunLock, delete_run, rename_run, run_record, training_elsewhere
+from gan_core.runs import (
+    RunBusyError,
+    RunDir,
+    RunLock,
+    busy,
+    delete_run,
+    rename_run,
+    run_record,
+    training_elsewhere,
+)
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 
@@ -74,6 +83,23 @@ def test_the_lock_is_exclusive_and_released(tmp_path):
     lock.release()
     assert RunLock.holder(run) is None
     RunLock.acquire(run).release()
+
+
+def test_busy_names_who_trains_a_run_and_why_it_must_wait(tmp_path, held_elsewhere):
+    """The one answer listings, rename, delete and the pages read: this app's trainer, another process, or nobody."""
+    run = RunDir.create(TrainConfig(name="watched"), tmp_path)
+    assert busy(run) is None and busy(run, active_run_name="other") is None
+    here = busy(run, active_run_name="watched")
+    assert here is not None and here.here
+    assert here.reason("rename") == ("run 'watched' is training right now: stop it on the Train page before you "
+                                     "rename it")
+    assert type(here.error("delete")) is ValueError
+    holder = held_elsewhere(run)
+    there = busy(run)
+    assert there is not None and not there.here and there.holder.startswith(f"pid {holder.pid} on ")
+    assert f"another process (pid {holder.pid} on " in there.reason("delete") and "before you delete it" in \
+        there.reason("delete")
+    assert isinstance(there.error("delete"), RunBusyError) and training_elsewhere(run)
 
 
 @needs_data
