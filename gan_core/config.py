@@ -151,6 +151,7 @@ class ModelFields:
     latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024, at=("essentials", 0, 2))
     width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0,
                       at=("essentials", 0, 1), step=0.125)
+    # 0: D follows `width`, which is also what a weights file written before this field was added reads as.
     d_width: float = _f(0.0, "channel/width multiplier of the discriminator alone (0: same as width)",
                         "D width (0: same)", low=0.0, high=8.0, at=("model", 0, 0), step=0.125)
     info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "

@@ -20,7 +20,7 @@ from gan_core import speed
 from gan_core.budget import BudgetError
 from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
-from gan_core.config import FIELD_LABELS, ConfigError, TrainConfig
+from gan_core.config import ConfigError, FieldSpec, TrainConfig, resume_fields
 from gan_core.format import clock, duration, size
 from gan_core.images import labelled_png, png_bytes
 from gan_core.manager import RunActiveError
@@ -28,14 +28,15 @@ from gan_core.models import ModelConfig, ModelSummary, build_discriminator, buil
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, check_layout, list_runs
 from gan_core.training import Snapshot
+from ui import keys
 from ui.charts import metric_figure
-from ui.config_form import config_form
+from ui.config_form import config_form, field_widget, padded_columns
 from ui.images import fixed_grid_names, open_grid_image
 from ui.live import live
 from ui.state import manager
 
 FLASH_KEY = "train_flash"
-TAB_KEY = "train_tab"
+TAB_KEY, RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 SHOW_LIVE_KEY = "train_show_live"
 TABS = ("Live", "New run", "Checkpoints")
 # Every refresh costs the run training in this process CPU time on a small machine: about a fifth of its throughput
@@ -348,10 +349,6 @@ def _eta_before_start(config: TrainConfig, active: bool) -> None:
 
 
 # ------------------------------------------------------------------ Checkpoints tab (a slow fragment)
-_ANNEAL_HELP = ("lower both for the last epochs to anneal a run (e.g. a quarter); the optimiser's state is kept, only "
-                "its step size changes")
-
-
 def _pick_run(snap: Snapshot) -> RunDir | None:
     """The run picker, on the training run when it is on disk; None (and why) when there is no run yet."""
     runs = list_runs()
@@ -361,9 +358,9 @@ def _pick_run(snap: Snapshot) -> RunDir | None:
         return None
     run_names = [r.name for r in runs]
     default_run = run_names.index(snap.run_name) if snap.run_name in run_names else 0
-    if st.session_state.get("train_ckpt_run") not in run_names:  # e.g. the Runs page's "Resume" sets it
-        st.session_state["train_ckpt_run"] = run_names[default_run]
-    run_name = st.selectbox("Run", run_names, key="train_ckpt_run",
+    if st.session_state.get(RUN_KEY) not in run_names:  # e.g. the Runs page's "Resume" sets it
+        st.session_state[RUN_KEY] = run_names[default_run]
+    run_name = st.selectbox("Run", run_names, key=RUN_KEY,
                             help="every folder under the runs directory, newest first")
     return runs[run_names.index(run_name)]
 
@@ -404,24 +401,30 @@ def _checkpoint_table(run: RunDir) -> tuple[TrainConfig, list[tuple[int, Path]]]
 
 
 def _resume_form(run: RunDir, saved: TrainConfig, steps: list[int]) -> tuple[int, dict[str, Any]]:
-    """The checkpoint to resume from, and the schedule fields to change (TrainConfig names), from the form."""
-    c1, c2, c3 = st.columns(3)
+    """The checkpoint to resume from, and the value asked for every field a resume may change (TrainConfig names):
+    generated from the fields' declarations (gan_core.config), the main ones at once, the rest folded away."""
+    first, rest = resume_fields()
+    rows = -(-(1 + len(first)) // 3)  # the checkpoint picker, then the main fields, three to a row
+    cells = [cell for _ in range(rows) for cell in st.columns(3)]
     # LATEST stands for whichever checkpoint is newest, so the default follows a run that is still saving them.
-    choice = c1.selectbox("Resume from the checkpoint at step", [LATEST, *reversed(steps[:-1])],
-                          key=f"train_ckpt_step.{run.name}",
-                          format_func=lambda s: f"{steps[-1]:,} (latest)" if s == LATEST else f"{s:,}")
-    epochs = c2.number_input("Epochs in total", value=saved.epochs, step=1, key=f"train_ckpt_epochs.{run.name}",
-                             help="raise it to train a finished run further (the schedule may change on resume, the "
-                                  "model may not)")
-    max_steps = c3.number_input("Max steps (0: no limit)", value=saved.max_steps, step=100,
-                                key=f"train_ckpt_max_steps.{run.name}", help="stop after this many steps in total")
-    l1, l2, _ = st.columns(3)
-    lr_g = l1.number_input(FIELD_LABELS["lr_g"], value=float(saved.lr_g), step=1e-5, format="%.2e",
-                           key=f"train_ckpt_lr_g.{run.name}", help=_ANNEAL_HELP)
-    lr_d = l2.number_input(FIELD_LABELS["lr_d"], value=float(saved.lr_d), step=1e-5, format="%.2e",
-                           key=f"train_ckpt_lr_d.{run.name}", help=_ANNEAL_HELP)
+    choice = cells[0].selectbox("Resume from the checkpoint at step", [LATEST, *reversed(steps[:-1])],
+                                key=f"train_ckpt_step.{run.name}",
+                                format_func=lambda s: f"{steps[-1]:,} (latest)" if s == LATEST else f"{s:,}")
+    values = {spec.name: _resume_widget(cell, spec, saved, run) for cell, spec in zip(cells[1:], first, strict=False)}
+    with st.expander("More that a resume may change: sample grids, checkpoints, logging, evaluation, runtime"):
+        for i in range(0, len(rest), 4):
+            row = rest[i:i + 4]
+            for cell, spec in zip(padded_columns(st, [s.width for s in row], 4), row, strict=False):
+                values[spec.name] = _resume_widget(cell, spec, saved, run)
     step = steps[-1] if choice == LATEST else choice
-    return step, {"epochs": int(epochs), "max_steps": int(max_steps), "lr_g": lr_g, "lr_d": lr_d}
+    return step, values
+
+
+def _resume_widget(where: Any, spec: FieldSpec, saved: TrainConfig, run: RunDir) -> Any:
+    """One resumable field's widget, keyed by run so another run's form starts from that run's own values."""
+    assert spec.resume is not None
+    return field_widget(where, spec, getattr(saved, spec.name), f"train_ckpt_{spec.name}.{run.name}",
+                        label=spec.resume.label, help=spec.resume.help, preset=saved.preset or saved.arch)
 
 
 def _schedule_notes(run: RunDir, step: int, latest: int, epochs: int) -> None:
