@@ -113,3 +113,21 @@ def test_info_code_is_read_off_z_and_switches_the_generator():
     plain = build_discriminator(TrainConfig(arch="dcgan-deep").model_config())
     with pytest.raises(ValueError, match="no Q head"):
         plain.score_and_code(torch.zeros(1, 1, 28, 28))
+
+
+def test_model_config_is_the_train_configs_model_fields_plus_num_classes():
+    """Not a copy: ModelConfig's fields and defaults are TrainConfig's model fields (gan_core.config.ModelFields)."""
+    import dataclasses
+
+    from gan_core.config import ModelFields
+    from gan_core.models import ModelConfig
+
+    model_fields = [f.name for f in dataclasses.fields(ModelFields)]
+    assert model_fields == ["arch", "latent_dim", "width", "d_width", "info_codes", "batch_norm", "spectral_norm",
+                            "d_output", "dropout"]
+    assert [f.name for f in dataclasses.fields(ModelConfig)] == [*model_fields, "num_classes"]
+    train, model = TrainConfig(), ModelConfig()
+    assert all(getattr(model, n) == getattr(train, n) for n in model_fields), "the same defaults"
+    assert train.model_config() == model
+    # What a weights file stores (and reads back), unchanged in form: the model fields and num_classes, flat.
+    assert ModelConfig.from_dict({**model.to_dict(), "num_classes": 10, "unknown": 1}) == ModelConfig(num_classes=10)
