@@ -1,8 +1,10 @@
-"""Shared fixtures: small slices of the real data, isolated run folders, no network."""
+"""Shared fixtures: small slices of the real data, isolated run folders, no network; and a wait with a deadline."""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +23,16 @@ def _have_real_data() -> bool:
 
 HAVE_DATA = _have_real_data()
 needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+
+
+def wait_for(ok: Callable[[], object], timeout: float, what: str, state: Callable[[], str] | None = None) -> None:
+    """Poll `ok` until it holds; past `timeout` seconds fail, naming what was awaited and (from `state`) where things
+    stood, so a hang is a failure with a reason, never a stuck suite."""
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen in {timeout} s" + (f" ({state()})" if state else ""))
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -11,21 +11,16 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig
 from gan_core.runs import RunDir
-
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+from tests.apphelpers import page, texts
 
 
 def _checkpoints_tab(run_name: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = page("train")
     at.session_state["train_tab"] = "Checkpoints"  # only the open tab runs
     at.session_state["train_ckpt_run"] = run_name
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def _texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for kind in (at.caption, at.warning, at.info, at.error) for e in kind)
 
 
 def _run_with_checkpoints(root: Path, name: str) -> RunDir:
@@ -46,7 +41,7 @@ def test_a_damaged_status_and_a_pruned_checkpoint_leave_the_tab_working(runs_roo
 
     monkeypatch.setattr(RunDir, "checkpoints", pruned_meanwhile)
     at = _checkpoints_tab("damaged")
-    assert "'step' is '12'" in _texts(at) and "A resume rewrites it" in _texts(at)
+    assert "'step' is '12'" in texts(at) and "A resume rewrites it" in texts(at)
     assert list(at.dataframe[-1].value["Step"]) == [8, 4], "the pruned checkpoint is left out, the others listed"
     assert not at.button(key="train_resume_ckpt").disabled
 
@@ -58,7 +53,7 @@ def test_a_linked_lock_refuses_the_resume_up_front_and_a_linked_gif_is_not_offer
     run.lock_path.symlink_to(secret)
     run.gif_path.symlink_to(secret)
     at = _checkpoints_tab("linked")
-    assert "cannot be resumed" in _texts(at) and ".lock is a symbolic link" in _texts(at)
+    assert "cannot be resumed" in texts(at) and ".lock is a symbolic link" in texts(at)
     assert at.button(key="train_resume_ckpt").disabled
     gif = next(b for b in at.get("download_button") if b.proto.label == "Progress GIF")
     assert gif.proto.disabled, "a progress.gif that is a link is not offered for download"

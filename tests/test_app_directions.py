@@ -1,19 +1,12 @@
 """AppTest of the Directions page on the shipped generators: sliders move the image, strips and their reading."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from gan_core.paths import CLASSIFIER_PATH, WEIGHTS_DIR
+from tests.apphelpers import choose, page, rendered
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "generators" / "dcgan.safetensors").exists()
                                 or not CLASSIFIER_PATH.exists(), reason="the shipped weights are not there")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _page():
-    return AppTest.from_file(str(ROOT / "pages" / "directions.py"), default_timeout=120)
 
 
 def _moved(at):
@@ -26,10 +19,7 @@ def _moved(at):
 
 
 def test_directions_page_moves_the_image_and_reads_each_strip(runs_root):
-    at = _page().run()
-    assert not at.exception, at.exception
-    box = at.selectbox(key="dir_gen")
-    at = box.select_index(next(i for i, e in enumerate(box.options) if e == "shipped · dcgan")).run()
+    at = choose(rendered("directions", 120), "dir_gen", "shipped · dcgan")
     assert not at.exception, at.exception
     assert at.segmented_control(key="dir_method").value == "pca"
     k = at.slider(key="dir_k").value
@@ -63,7 +53,7 @@ def test_directions_page_moves_the_image_and_reads_each_strip(runs_root):
 
 
 def test_directions_page_moves_a_conditional_generator_between_two_classes(runs_root):
-    at = _page().run()
+    at = page("directions", 120).run()
     assert at.selectbox(key="dir_gen").value.label == "shipped · dcgan-cond", "the default generator comes first"
     at.segmented_control(key="dir_method").set_value("class").run()
     assert not at.exception, at.exception

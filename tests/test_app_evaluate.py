@@ -1,18 +1,16 @@
 """AppTest of the Evaluate page against a tiny real run."""
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.metrics import FID_LABEL
 from gan_core.training import Trainer
+from tests.apphelpers import choose, page
 from tests.conftest import needs_data
 
 pytestmark = needs_data
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "evaluate.py")
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +26,11 @@ def runs_root(tmp_path_factory):
         yield root
 
 
-def _choose_run(at, name="tiny-evalpage"):
-    box = at.selectbox(key="evaluate_gen")
-    index = next(i for i, label in enumerate(box.options) if label.startswith(name))
-    return box.select_index(index).run()
-
-
 def test_page_renders_the_picker(runs_root):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = page("evaluate").run()
     assert not at.exception
     assert any(o.startswith("tiny-evalpage") for o in at.selectbox(key="evaluate_gen").options)
-    at = _choose_run(at)
+    at = choose(at, "evaluate_gen", "tiny-evalpage", prefix=True)
     assert not at.exception
     assert at.button(key="evaluate_run")
     assert not at.table  # nothing computed before the click
@@ -47,9 +39,9 @@ def test_page_renders_the_picker(runs_root):
 
 
 def test_run_evaluation_shows_the_table_and_keeps_it(runs_root):
-    at = AppTest.from_file(PAGE, default_timeout=180)
+    at = page("evaluate", 180)
     at.session_state["evaluate_n_override"] = 300  # a few hundred images keep the test quick
-    at = _choose_run(at.run())
+    at = choose(at.run(), "evaluate_gen", "tiny-evalpage", prefix=True)
     at.button(key="evaluate_run").click().run()
     assert not at.exception
     table = at.table[0].value
@@ -79,7 +71,7 @@ def test_a_run_without_fids_names_the_train_forms_field(runs_root):
     cfg = TrainConfig(name="tiny-nofid", width=0.25, max_images=64, batch_size=32, epochs=1, sample_every=0, log_every=1,
                       grid_size=16, threads=1, seed=7, eval_every=0)
     assert Trainer(cfg, runs_root=runs_root).run().status == "finished"
-    at = _choose_run(AppTest.from_file(PAGE, default_timeout=60).run(), "tiny-nofid")
+    at = choose(page("evaluate").run(), "evaluate_gen", "tiny-nofid", prefix=True)
     assert not at.exception
     hint = next(c.value for c in at.caption if "logged no FID" in c.value)
     assert FIELD_LABELS["eval_every"] in hint and "--eval-every" not in hint
@@ -87,7 +79,7 @@ def test_a_run_without_fids_names_the_train_forms_field(runs_root):
 
 def test_missing_classifier_says_how_to_fix_it(runs_root, monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_STUDIO_CLASSIFIER", str(tmp_path / "missing.safetensors"))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = page("evaluate").run()
     assert not at.exception
     assert "train-classifier" in at.error[0].value
     assert "gan_core train-classifier" in at.code[0].value
@@ -108,7 +100,7 @@ def test_latent_recovery_is_measured_on_a_click_and_shows_its_numbers(runs_root,
 
     monkeypatch.setattr(recovery, "latent_recovery", fast)
     st.cache_data.clear()
-    at = AppTest.from_file(PAGE, default_timeout=120).run()  # the default generator: shipped dcgan-cond
+    at = page("evaluate", 120).run()  # the default generator: shipped dcgan-cond
     assert not at.exception
     assert "Latent recovery" in [s.value for s in at.subheader]
     assert any("Webster et al." in c.value and "no classifier features" in c.value for c in at.caption)

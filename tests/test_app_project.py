@@ -1,28 +1,20 @@
 """AppTest of the Real garments page, and of real garments used on Latent arithmetic and Directions."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from gan_core.paths import CLASSIFIER_PATH, WEIGHTS_DIR
+from tests.apphelpers import choose, page, rendered
 from tests.conftest import needs_data
 
 pytestmark = [needs_data, pytest.mark.skipif(not (WEIGHTS_DIR / "generators" / "dcgan.safetensors").exists()
                                              or not CLASSIFIER_PATH.exists(), reason="the shipped weights are not there")]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=180)
+TIMEOUT = 180  # a projection runs on the page
 
 
 def _projected(generator: str = "shipped · dcgan-cond", index: int = 3, steps: int = 100, label=None) -> AppTest:
-    at = _page("project").run()
-    assert not at.exception, at.exception
-    box = at.selectbox(key="proj_gen")
-    at = box.select_index(next(i for i, e in enumerate(box.options) if e == generator)).run()
+    at = choose(rendered("project", TIMEOUT), "proj_gen", generator)
     at.number_input(key="proj_index").set_value(index)
     at.select_slider(key="proj_steps").set_value(steps)
     if label is not None:
@@ -66,8 +58,8 @@ def test_the_class_can_be_left_to_the_projection_and_an_infogan_code_is_named(ru
     assert " · code " in line and " as " not in line, line  # unconditional: no class, an InfoGAN code
 
 
-def _with_garments(page: str, at_source: AppTest) -> tuple[AppTest, list[str]]:
-    at = _page(page)
+def _with_garments(name: str, at_source: AppTest) -> tuple[AppTest, list[str]]:
+    at = page(name, TIMEOUT)
     store = at_source.session_state["real_garments"]
     at.session_state["real_garments"] = store
     return at, list(store)
@@ -78,7 +70,7 @@ def test_latent_arithmetic_on_real_garments_sums_their_real_images(runs_root):
     second = _projected(index=1)
     store = {**first.session_state["real_garments"], **second.session_state["real_garments"]}
     ids = list(store)
-    at = _page("arithmetic")
+    at = page("arithmetic", TIMEOUT)
     at.session_state["real_garments"] = store
     at.session_state["arith_preset"] = "custom"
     at.session_state["arith_op"] = "A − B"
@@ -92,10 +84,11 @@ def test_latent_arithmetic_on_real_garments_sums_their_real_images(runs_root):
     assert "xA − xB" in captions, "the pixel result is the real images' difference"
     assert any(c.startswith("G(ẑA − ẑB") for c in captions), captions
     assert "G(ẑA), its projection" in captions
-    assert any("The results" in c.value or "classifier:" in c.value for c in at.caption)
+    measured = [c.value for c in at.caption if c.value.startswith("classifier: ")]
+    assert len(measured) == 2, "the latent and the pixel result are each measured"
 
     # A real-garment operand with nothing projected for this generator says where to project one.
-    empty = _page("arithmetic")
+    empty = page("arithmetic", TIMEOUT)
     empty.session_state["arith_kind_0"], empty.session_state["arith_preset"] = "real", "custom"
     empty.run()
     assert not empty.exception, empty.exception

@@ -1,7 +1,6 @@
 """The Runs page under AppTest, with two tiny real runs on disk."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,12 +10,11 @@ from gan_core.manager import shared_manager
 from gan_core.runlog import Summary
 from gan_core.runs import RunDir, checkpoint_rows
 from gan_core.training import Snapshot, Trainer
+from tests.apphelpers import page, rendered, texts
 from tests.conftest import needs_data
 
 pytestmark = needs_data
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "runs.py")
 
 
 @pytest.fixture(scope="module")
@@ -38,45 +36,34 @@ def runs(trained, tmp_path, monkeypatch):
     return root
 
 
-def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for kind in (at.markdown, at.caption, at.subheader, at.success, at.error, at.warning)
-                    for e in kind)
-
-
 def test_lists_runs_and_compares_two(runs):
-    at = _page()
+    at = rendered("runs")
     listing = at.dataframe[0].value
     assert sorted(listing["name"]) == ["conv", "mlp"]
     assert set(listing["status"]) == {"finished"} and set(listing["steps"]) == {4}
     at.multiselect(key="runs_compare").set_value(["conv", "mlp"]).run()
     assert not at.exception, at.exception
-    texts = _texts(at)
-    assert "Config fields that differ" in texts and "Latest sample grids" in texts
+    shown = texts(at)
+    assert "Config fields that differ" in shown and "Latest sample grids" in shown
     differing = at.dataframe[1].value
     assert list(differing.columns) == ["", "conv", "mlp"]
     assert dict(zip(differing[""], differing["mlp"], strict=True))["arch"] == "mlp"
     sizes = at.dataframe[2].value
     ratios = dict(zip(sizes[""], sizes["mlp"], strict=True))
     assert ratios["D size ratio vs conv"].endswith(" %") and ratios["G size ratio vs conv"] != "100.0 %"
-    assert "No coverage recorded" in texts and "share their fixed noise" in texts
+    assert "No coverage recorded" in shown and "share their fixed noise" in shown
     assert len(at.get("plotly_chart")) >= 1 and len(at.get("image")) == 2
 
 
 def test_one_run_picked_opens_its_own_view(runs):
     """One run picked opens the single-run view (it used to ask for a second run to compare)."""
-    at = _page()
+    at = rendered("runs")
     at.multiselect(key="runs_compare").set_value(["conv"]).run()
     assert not at.exception, at.exception
-    texts = _texts(at)
+    shown = texts(at)
     for heading in ("Curves", "Sample grids", "Checkpoints", "Config"):
-        assert heading in texts, heading
-    assert "Config fields that differ" not in texts  # not the comparison
+        assert heading in shown, heading
+    assert "Config fields that differ" not in shown  # not the comparison
     assert len(at.get("plotly_chart")) >= 1
     grid = at.select_slider(key="runs_view_grid.conv")
     steps = [s for s, _ in RunDir(runs / "conv").grids()]
@@ -108,7 +95,7 @@ def test_checkpoint_rows_take_metrics_logged_at_their_step(runs):
 
 def _app_on_runs_page() -> AppTest:
     """The whole app (st.navigation registers the pages the view's buttons switch to), on the Runs page."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = page("app", 120)
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     return at
@@ -132,14 +119,14 @@ def test_the_view_opens_sample_and_evaluate_on_the_latest_checkpoint_and_train_o
 
 
 def test_rename_and_delete_from_the_page(runs):
-    at = _page()
+    at = rendered("runs")
     at.multiselect(key="runs_compare").set_value(["conv", "mlp"]).run()
     at.selectbox(key="runs_manage").set_value("mlp").run()
     at.text_input(key="runs_new_name").input("mlp-small").run()
     at.button(key="runs_rename_button").click().run()
     assert not at.exception, at.exception
     assert (runs / "mlp-small").is_dir() and not (runs / "mlp").exists()
-    assert "Renamed mlp to mlp-small" in _texts(at)
+    assert "Renamed mlp to mlp-small" in texts(at)
     assert at.multiselect(key="runs_compare").value == ["conv", "mlp-small"]
 
     at.selectbox(key="runs_manage").set_value("conv").run()
@@ -153,16 +140,16 @@ def test_rename_and_delete_from_the_page(runs):
     at.button(key="runs_delete_button").click().run()
     assert not at.exception, at.exception
     assert not (runs / "conv").exists() and (runs / "mlp-small").is_dir()
-    assert "Deleted run conv" in _texts(at)
+    assert "Deleted run conv" in texts(at)
     assert at.multiselect(key="runs_compare").value == ["mlp-small"]
     assert at.selectbox(key="runs_manage").value == "mlp-small"  # never left pointing at the deleted run
 
 
 def test_the_training_run_cannot_be_renamed_or_deleted(runs, monkeypatch):
     monkeypatch.setattr(shared_manager(), "snapshot", lambda: Snapshot(status="running", run_name="conv"))
-    at = _page()
+    at = rendered("runs")
     at.selectbox(key="runs_manage").set_value("conv").run()
-    assert "is training right now" in _texts(at)
+    assert "is training right now" in texts(at)
     assert at.button(key="runs_delete_button").disabled and at.button(key="runs_rename_button").disabled
     assert at.checkbox(key="runs_confirm_delete").disabled
     assert (runs / "conv").is_dir()
@@ -173,12 +160,12 @@ def test_a_run_with_a_malformed_config_is_listed_as_unreadable_and_the_page_work
     broken = runs / "broken"
     shutil.copytree(runs / "conv", broken)
     (broken / "config.json").write_text(content)
-    at = _page()
+    at = rendered("runs")
     assert sorted(at.dataframe[0].value["name"]) == ["broken", "conv", "mlp"]
-    assert any("broken" in str(w.value) and "config.json" in str(w.value) for w in at.warning), _texts(at)
+    assert any("broken" in str(w.value) and "config.json" in str(w.value) for w in at.warning), texts(at)
     at.multiselect(key="runs_compare").set_value(["broken"]).run()  # its own view opens too, without resume
     assert not at.exception, at.exception
-    assert "config.json cannot be read" in _texts(at) and at.button(key="runs_view_resume").disabled
+    assert "config.json cannot be read" in texts(at) and at.button(key="runs_view_resume").disabled
     assert not at.button(key="runs_view_sample").disabled
 
 
@@ -189,7 +176,7 @@ def test_a_damaged_run_is_shown_as_damaged_opened_without_error_and_deleted(runs
     bad.status_path.write_text('{"step": "12"}')
     bad.metrics_path.unlink()
     os.mkfifo(bad.metrics_path)  # would block a reader that waits on it
-    at = _page()
+    at = rendered("runs")
     listing = at.dataframe[0].value
     assert dict(zip(listing["name"], listing["status"], strict=True)) == {"conv": "finished", "mlp": "damaged"}
     assert "mlp is damaged" in " ".join(w.value for w in at.warning).replace("*", "")
@@ -200,7 +187,7 @@ def test_a_damaged_run_is_shown_as_damaged_opened_without_error_and_deleted(runs
     at.button(key="runs_delete_button").click().run()
     assert not at.exception, at.exception
     assert not bad.path.exists() and (runs / "conv").is_dir()
-    assert "Deleted run mlp" in _texts(at)
+    assert "Deleted run mlp" in texts(at)
 
 
 def test_linked_grids_and_gif_are_not_shown_and_the_view_and_comparison_still_work(runs, tmp_path):
@@ -212,12 +199,12 @@ def test_linked_grids_and_gif_are_not_shown_and_the_view_and_comparison_still_wo
     latest.symlink_to(secret)  # would show another file's picture as the run's
     run.gif_path.unlink(missing_ok=True)
     run.gif_path.symlink_to(secret)
-    at = _page()
+    at = rendered("runs")
     at.multiselect(key="runs_compare").set_value(["mlp"]).run()
     assert not at.exception, at.exception
-    texts = _texts(at)
-    assert f"Cannot show {latest.name}" in texts and "symbolic link" in texts
-    assert "Cannot show the progress GIF" in texts
+    shown = texts(at)
+    assert f"Cannot show {latest.name}" in shown and "symbolic link" in shown
+    assert "Cannot show the progress GIF" in shown
     at.multiselect(key="runs_compare").set_value(["conv", "mlp"]).run()
     assert not at.exception, at.exception
-    assert f"cannot show {latest.name}" in _texts(at)
+    assert f"cannot show {latest.name}" in texts(at)

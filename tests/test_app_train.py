@@ -7,24 +7,15 @@ refresh itself is covered by tests/test_browser.py.
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from gan_core.manager import shared_manager
 from gan_core.presets import DEFAULT_PRESET
-from tests.conftest import needs_data
+from tests.apphelpers import rendered, run_state, texts
+from tests.conftest import needs_data, wait_for
 from ui.charts import metric_figure, smooth, thin_points
-
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
-
-
-def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _tab(at: AppTest, label: str) -> AppTest:
@@ -33,15 +24,6 @@ def _tab(at: AppTest, label: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def _wait(ok, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            snap = shared_manager().snapshot()
-            raise AssertionError(f"{what} not seen in {timeout} s (status={snap.status}, message={snap.message!r})")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -54,36 +36,32 @@ def mgr(runs_root):
     assert m.join(30)
 
 
-def _texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
 def test_renders_with_presets_start_and_layer_tables(mgr):
-    at = _page()
+    at = rendered("train", 90)
     assert [t.label for t in at.tabs] == ["Live", "New run", "Checkpoints"]
     assert at.session_state["train_tab"] == "New run", "with no run yet the page opens on the form"
     assert at.selectbox(key="train_preset").value == DEFAULT_PRESET
     assert at.button(key="train_start").label == "Start training"
-    assert re.search(r"Estimated duration: \*\*about [\d ]+(s|min|h)", _texts(at.markdown)), \
+    assert re.search(r"Estimated duration: \*\*about [\d ]+(s|min|h)", texts(at, "markdown")), \
         "the ETA before Start, from a timing of the preset's own step"
     at.selectbox(key="train_preset").select("studio").run()
     g_table, d_table = at.dataframe[0].value, at.dataframe[1].value
     assert list(g_table.columns) == ["Layer", "Type", "Output shape", "Params"]
     assert g_table["Output shape"].iloc[-2:].tolist()[-1] == "(None, 1, 28, 28)"
     assert d_table["Params"].sum() == 138_561 and g_table["Params"].sum() == 760_065  # the studio DCGAN
-    text = _texts(at.markdown) + _texts(at.caption)
+    text = texts(at, "markdown", "caption")
     assert "Total params: **760,065**" in text and "Discriminator size ratio (D / G params): **18.2%**" in text
 
 
 def test_choosing_a_preset_resets_the_form(mgr):
-    at = _page()
+    at = rendered("train", 90)
     at.number_input(key=f"train_form.{DEFAULT_PRESET}.width").set_value(0.5).run()
     at.selectbox(key="train_preset").select("ankle-boot").run()
     assert not at.exception
     assert at.selectbox(key="train_form.ankle-boot.arch").value == "ankle-boot-gan2"
     assert at.multiselect(key="train_form.ankle-boot.classes").value == ["Ankle boot"]
     assert at.number_input(key="train_form.ankle-boot.max_images").value == 100
-    assert "002 (Venkatesh)" in _texts(at.markdown)
+    assert "002 (Venkatesh)" in texts(at, "markdown")
     # Report 002's GAN2 totals as the preset describes them.
     assert at.dataframe[0].value["Params"].sum() == 106_657 and at.dataframe[1].value["Params"].sum() == 29_921
     at.selectbox(key="train_preset").select(DEFAULT_PRESET).run()
@@ -96,19 +74,19 @@ def test_choosing_a_preset_resets_the_form(mgr):
     ("batch_size", 0, "batch_size must be between 1 and 4096"),
 ])
 def test_invalid_value_shows_the_message_and_starts_nothing(mgr, runs_root, field, value, message):
-    at = _page()
+    at = rendered("train", 90)
     at.number_input(key=f"train_form.{DEFAULT_PRESET}.{field}").set_value(value).run()
-    assert message in _texts(at.error)
+    assert message in texts(at, "error")
     at.button(key="train_start").click().run()
     assert not at.exception
-    assert "Not started: fix the value" in _texts(at.error)
+    assert "Not started: fix the value" in texts(at, "error")
     assert not mgr.active and mgr.snapshot().status == "idle"
     assert not runs_root.exists() or not any(runs_root.iterdir())
 
 
 @needs_data
 def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
-    at = _page()
+    at = rendered("train", 90)
     form = f"train_form.{DEFAULT_PRESET}"
     for field, value in [("width", 0.25), ("max_images", 256), ("batch_size", 32), ("epochs", 1000),
                          ("grid_size", 16), ("threads", 1)]:
@@ -116,8 +94,8 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     at.text_input(key=f"{form}.name").input("apptest")
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    assert f"Started a run from preset {DEFAULT_PRESET}" in _texts(at.success)
-    _wait(lambda: mgr.snapshot().status == "running" and mgr.snapshot().step > 0, 60, "the run training")
+    assert f"Started a run from preset {DEFAULT_PRESET}" in texts(at, "success")
+    wait_for(lambda: mgr.snapshot().status == "running" and mgr.snapshot().step > 0, 60, "the run training", run_state)
     snap = mgr.snapshot()
     assert snap.run_name == "apptest" and snap.config.width == 0.25 and snap.config.max_images == 256
     assert (runs_root / "apptest" / "config.json").is_file()
@@ -125,18 +103,18 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     # Start switched to the live view, which shows the run; the New run tab's Start is disabled, saying why.
     assert at.session_state["train_tab"] == "Live"
     at.run()
-    assert "Run `apptest`" in _texts(at.subheader)
-    _wait(lambda: mgr.snapshot().grid_source, 30, "the first grid")
+    assert "Run `apptest`" in texts(at, "subheader")
+    wait_for(lambda: mgr.snapshot().grid_source, 30, "the first grid", run_state)
     at.run()
     assert any("Drawn by the EMA of G's weights" in c for img in at.image for c in img.captions), \
         "the grid's caption names the generator copy that drew it"
     _tab(at, "New run")
     assert at.button(key="train_start").disabled, "Start is disabled while a run is active"
-    assert "Start is disabled until it ends or you stop it" in _texts(at.info), "with the reason beside it"
+    assert "Start is disabled until it ends or you stop it" in texts(at, "info"), "with the reason beside it"
     _tab(at, "Live")
 
     at.button(key="train_pause").click().run()
-    _wait(lambda: mgr.snapshot().status == "paused", 5, "paused")
+    wait_for(lambda: mgr.snapshot().status == "paused", 5, "paused", run_state)
     at.run()
     assert at.button(key="train_resume").disabled is False and at.button(key="train_pause").disabled is True
     at.button(key="train_stop").click().run()
@@ -150,9 +128,9 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     at.number_input(key="train_ckpt_lr_g.apptest").set_value(5e-5)  # annealing: the rate may change, not the model
     at.button(key="train_resume_ckpt").click().run()
     assert not at.exception, at.exception
-    assert f"Resumed apptest from step {stopped_at:,}" in _texts(at.success)
+    assert f"Resumed apptest from step {stopped_at:,}" in texts(at, "success")
     assert at.session_state["train_tab"] == "Live"
-    _wait(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume")
+    wait_for(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume", run_state)
     assert mgr.snapshot().run_name == "apptest" and mgr.snapshot().config.lr_g == 5e-5
     mgr.stop(wait=30)
 
@@ -161,11 +139,11 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     older = at.selectbox(key="train_ckpt_step.apptest").options[1]
     at.selectbox(key="train_ckpt_step.apptest").select(older).run()
     older_step = int(older.replace(",", ""))
-    assert f"starts a new run `apptest-from-{older_step}`" in _texts(at.info)
+    assert f"starts a new run `apptest-from-{older_step}`" in texts(at, "info")
     kept = sorted(p.name for p in (runs_root / "apptest" / "checkpoints").iterdir())
     at.button(key="train_resume_ckpt").click().run()
     assert not at.exception, at.exception
-    _wait(lambda: mgr.snapshot().status == "running", 60, "the forked run training")
+    wait_for(lambda: mgr.snapshot().status == "running", 60, "the forked run training", run_state)
     assert mgr.snapshot().run_name == f"apptest-from-{older_step}"
     assert sorted(p.name for p in (runs_root / "apptest" / "checkpoints").iterdir()) == kept
 

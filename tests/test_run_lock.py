@@ -46,7 +46,7 @@ def held_elsewhere():
     yield hold
     for proc in procs:
         proc.kill()
-        proc.wait()
+        proc.wait(30)
 
 
 @needs_data
@@ -68,7 +68,7 @@ def test_a_run_trained_by_another_process_refuses_resume_rename_and_delete(tiny_
     assert training_elsewhere(run)
 
     holder.kill()  # kill -9 releases the lock with the process: the run is free again, and reads as interrupted
-    holder.wait()
+    holder.wait(30)
     run.write_status(status="running")
     assert not training_elsewhere(run) and run_record(run).status == "interrupted"
     assert Trainer(tiny_config.replace(epochs=3), runs_root=runs_root, resume=run.path).run().status == "finished"

@@ -62,8 +62,9 @@ def test_two_tabs_timing_at_once_take_turns(monkeypatch):
     tabs[0].start()
     assert probe.first_in.wait(WAIT_S)
     tabs[1].start()
-    # The second tab reaches the lock and waits there (without the lock it would be inside the probe by now).
-    assert lock.waiting.wait(WAIT_S) or probe.calls == 2
+    # The second tab reaches the lock and waits there, outside the probe, while the first is timing.
+    assert lock.waiting.wait(WAIT_S), "the second tab never came to wait on the probe lock"
+    assert probe.calls == 1, "the second tab went into the probe while the first was timing"
     probe.release.set()
     for t in tabs:
         t.join(WAIT_S)
