@@ -110,12 +110,21 @@ def test_transparent_background_counts_as_white():
     assert out.image[4:24, 6:22].mean() > 200
 
 
-def test_a_12_megapixel_jpeg_converts():
+def test_a_12_megapixel_jpeg_converts_and_the_garment_is_found_on_a_small_copy(monkeypatch):
     rng = np.random.default_rng(0)
     a = np.full((3000, 4000), 225, np.uint8) + rng.integers(0, 12, (3000, 4000), dtype=np.uint8)  # noisy paper
     a[500:2600, 1300:2700] = 50
     data = encode(Image.fromarray(a), "JPEG", quality=85)
-    out = convert_upload(data, "phone.jpg")  # how fast: a matter for benchmarks, not for a test on a busy machine
+    reductions: list[tuple[tuple[int, int], int]] = []
+    reduce = Image.Image.reduce
+
+    def counted(self, factor, *args, **kwargs):
+        reductions.append((self.size, factor))
+        return reduce(self, factor, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "reduce", counted)
+    out = convert_upload(data, "phone.jpg")  # how fast is for benchmarks; what keeps it fast is checked here
+    assert reductions[0] == ((4000, 3000), 4), "the search for the garment runs on a 1000x750 copy, not on 12 MP"
     assert out.source_size == (4000, 3000) and out.inverted
     assert all(abs(a - b) <= 8 for a, b in zip(out.box, (1300, 500, 2700, 2600), strict=True)), out.box
     assert_fashion_mnist_like(out.image)
