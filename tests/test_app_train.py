@@ -148,6 +148,35 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     assert sorted(p.name for p in (runs_root / "apptest" / "checkpoints").iterdir()) == kept
 
 
+def _resume_widgets(at: AppTest, run: str) -> dict[str, object]:
+    """{field: widget} of the Checkpoints tab's resume form for `run` (its widgets are keyed train_ckpt_<field>.<run>)."""
+    widgets = [*at.number_input, *at.selectbox, *at.checkbox, *at.toggle, *at.text_input, *at.multiselect]
+    return {w.key.removeprefix("train_ckpt_").removesuffix(f".{run}"): w for w in widgets
+            if w.key and w.key.startswith("train_ckpt_") and w.key.endswith(f".{run}")}
+
+
+def test_the_resume_form_offers_every_resumable_field_from_the_saved_run(mgr, runs_root):
+    """Generated from the fields marked resumable: each once, filled from the run's config, the main ones first."""
+    from gan_core.config import FIELDS, RESUMABLE, TrainConfig
+    from gan_core.runs import RunDir
+
+    run = RunDir(runs_root / "saved")
+    run.path.mkdir(parents=True)
+    saved = TrainConfig(name="saved", epochs=7, lr_g=1e-4, eval_every=300, threads=1, amp=True, data_dir="somewhere")
+    run.write_config(saved)
+    run.checkpoints_dir.mkdir()
+    run.checkpoint_path(8).write_bytes(b"not read until a resume or a download")
+    at = _tab(rendered("train", 90), "Checkpoints")
+    widgets = _resume_widgets(at, "saved")
+    assert set(widgets) == {"step", *RESUMABLE}, "the resume form offers exactly the fields a resume may change"
+    for name in RESUMABLE:
+        assert widgets[name].value == getattr(saved, name), name
+        assert widgets[name].label == (FIELDS[name].resume.label or FIELDS[name].label)
+    assert widgets["epochs"].label == "Epochs in total" and "anneal" in widgets["lr_g"].help
+    first = [w.key for w in at.number_input if w.key and w.key.startswith("train_ckpt_")][:4]
+    assert first == [f"train_ckpt_{n}.saved" for n in ("epochs", "max_steps", "lr_g", "lr_d")]
+
+
 def test_charts_smooth_and_one_trace_per_series_and_metric():
     assert smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0]), "debiased: no pull towards 0 at the start"
     assert smooth([0.0, 10.0], 0.0) == [0.0, 10.0]
