@@ -302,6 +302,35 @@ def sync_batchnorm(module: nn.Module, world: World, device: torch.device) -> nn.
     return module
 
 
+class Ranks:
+    """How a step's work is split over torchrun's processes: `gan_core.step.Replicas` for several processes.
+
+    Each rank trains its share of the global batch (`shard`), the networks are wrapped in DDP, and on the CPU
+    rank 0's BatchNorm statistics are copied to every rank before the EMA reads them (see the module's notes).
+    """
+
+    def __init__(self, world: World) -> None:
+        assert world.distributed, "one process trains with gan_core.step.OneProcess"
+        self.world, self.size = world, world.size
+
+    def device(self, device: torch.device) -> torch.device:
+        return device_for(self.world, device)
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        return shard(batch, self.world)
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        return wrap(module, self.world, device)
+
+    def sync_batchnorm(self, module: nn.Module, device: torch.device) -> nn.Module:
+        return sync_batchnorm(module, self.world, device)
+
+    def sync_buffers(self, module: nn.Module) -> None:
+        first = next(module.buffers(), None)
+        if first is not None and first.device.type != "cuda":  # SyncBatchNorm keeps CUDA ranks' statistics alike
+            broadcast_buffers(module, self.world)
+
+
 def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:
     """DistributedDataParallel around `module` (it all-reduces the gradients of each backward); itself for one process.
 

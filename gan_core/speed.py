@@ -1,7 +1,7 @@
 """How long a configuration will train, before it starts: a short timing of its real training step.
 
 The Train page shows the estimate under the Start button. The step timed is the trainer's own
-(`Trainer.train_step`, D and G updates, EMA, InfoGAN code and R1 included) on random images, so it needs no data
+(`GanStep.train_step`, D and G updates, EMA, InfoGAN code and R1 included) on random images, so it needs no data
 set and writes nothing; the trainer draws from its own generators, and torch's global RNG is forked besides.
 
 A timing builds real networks inside the server, so it is guarded: one timing at a time in the process (two tabs
@@ -22,9 +22,9 @@ import torch
 from gan_core import budget
 from gan_core.config import TrainConfig
 from gan_core.format import size
-from gan_core.runtime import set_threads
+from gan_core.runtime import resolve_device, set_threads
 from gan_core.schedule import Schedule, train_images
-from gan_core.training import Trainer
+from gan_core.step import GanStep
 
 PROBE_WAIT_S = 30.0      # how long a second timing waits for the one under way
 PROBE_BATCHES = 4        # random images the timing trains on, in batches (a few, so batches differ)
@@ -75,14 +75,14 @@ def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1
 
 def _time_steps(cfg: TrainConfig, seconds: float, warmup_steps: int) -> float:
     """The timing itself (the caller holds the probe lock)."""
-    probe = Trainer(cfg.replace(epochs=1, max_steps=0))
     batch = Schedule.of(cfg, train_images(cfg)).batch
     images = torch.rand(_probe_images(batch), 1, 28, 28) * 2 - 1
     with torch.random.fork_rng(devices=[]):
         before = torch.get_num_threads()
         set_threads(cfg.threads)
         try:
-            probe.prepare(images, torch.randint(0, 10, (len(images),)))
+            probe = GanStep(cfg.replace(epochs=1, max_steps=0), images, torch.randint(0, 10, (len(images),)),
+                            device=resolve_device(cfg.device))
             for _ in range(warmup_steps):
                 probe.train_step()
             steps, t0 = 0, time.perf_counter()

@@ -12,13 +12,13 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from gan_core import training
+from gan_core import launch
 from gan_core.cli import main
 from gan_core.data import DatasetNotFoundError
 
 
 def other_copy(fault: str) -> Any:
-    real = training.load_split
+    real = launch.load_split
 
     def load_split(*args: Any, **kwargs: Any) -> Any:
         if fault == "missing":
@@ -37,5 +37,5 @@ def other_copy(fault: str) -> Any:
 if __name__ == "__main__":
     fault = os.environ.get("GAN_TEST_FAULT", "")
     if fault and os.environ.get("RANK") == "1":
-        training.load_split = other_copy(fault)
+        launch.load_split = other_copy(fault)
     sys.exit(main(sys.argv[1:]))

@@ -43,16 +43,17 @@ def main() -> None:
     world = World.from_env()
     trainer = Trainer(config, runs_root=runs_root, world=world)
     snap = trainer.run()
-    assert trainer.G_ema is not None
+    gan = trainer.gan
+    assert gan is not None and gan.G_ema is not None
     report = {
-        "status": str(snap.status), "step": trainer.step, "world_size": world.size,
+        "status": str(snap.status), "step": gan.step, "world_size": world.size,
         # G's buffers too: rank 0's BatchNorm statistics are broadcast before the EMA copies them.
-        "G": digest(list(trainer.G.state_dict().items())),
-        "G_ema": digest(list(trainer.G_ema.state_dict().items())),
+        "G": digest(list(gan.G.state_dict().items())),
+        "G_ema": digest(list(gan.G_ema.state_dict().items())),
         # D's parameters only: its BatchNorm statistics are each rank's own until the next forward broadcasts rank 0's.
-        "D_params": digest(list(trainer.D.named_parameters())),
-        "opt_g": digest(adam_state(trainer.opt_g)),
-        "opt_d": digest(adam_state(trainer.opt_d)),
+        "D_params": digest(list(gan.D.named_parameters())),
+        "opt_g": digest(adam_state(gan.opt_g)),
+        "opt_d": digest(adam_state(gan.opt_d)),
     }
     (out / f"rank{world.rank}.json").write_text(json.dumps(report))
 

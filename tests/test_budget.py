@@ -90,20 +90,20 @@ def test_the_train_page_shows_the_budget_and_refuses_an_oversized_run(runs_root,
 @needs_data
 def test_a_full_disk_before_a_checkpoint_fails_the_run_and_keeps_the_previous_one(tiny_config, runs_root,
                                                                                    monkeypatch):
-    from gan_core import training
+    from gan_core import launch, recorder
 
     Trainer(tiny_config.replace(name="disk"), runs_root=runs_root).run()
     run = RunDir(runs_root / "disk")
     before = {p.name: p.read_bytes() for _, p in run.checkpoints()}
     trainer = Trainer(tiny_config.replace(epochs=4), runs_root=runs_root, resume=run.path)
     usage = namedtuple("usage", "total used free")
-    real_setup = training.Trainer._setup
+    real_setup = launch.setup
 
-    def setup_then_the_disk_fills(self):  # after the budget admitted the resume
-        real_setup(self)
-        monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
+    def setup_then_the_disk_fills(t):  # after the budget admitted the resume
+        real_setup(t)
+        monkeypatch.setattr(recorder.shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
 
-    monkeypatch.setattr(training.Trainer, "_setup", setup_then_the_disk_fills)
+    monkeypatch.setattr(launch, "setup", setup_then_the_disk_fills)
     snap = trainer.run()
     assert snap.status == "failed"
     assert "not enough free disk space for a checkpoint" in snap.message and "step_0000016" in snap.message

@@ -21,8 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.checkpoints import load_generator, read_weights
 from gan_core.config import TrainConfig
-from gan_core.distributed import World, check_batch, shard
+from gan_core.distributed import Ranks, World, check_batch, shard
 from gan_core.runs import RunDir, run_record
+from gan_core.step import GanStep
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 
@@ -60,19 +61,17 @@ def test_each_rank_trains_on_its_own_share_of_the_one_process_batch_and_noise(ti
     """The trainer's own data and noise paths: rank r's share is slice r of what one process would train on."""
     images, labels = torch.randn(256, 1, 28, 28), torch.randint(0, 10, (256,))
     cfg = tiny_config.replace(conditional=True)
-    one = Trainer(cfg)
-    one.prepare(images, labels)
-    ranks = [Trainer(cfg, world=World(rank=r, size=2)) for r in range(2)]
-    for t in ranks:
-        t.prepare(images, labels)
+    cpu = torch.device("cpu")
+    one = GanStep(cfg, images, labels, device=cpu)
+    ranks = [GanStep(cfg, images, labels, device=cpu, replicas=Ranks(World(rank=r, size=2))) for r in range(2)]
     for step in (0, 5, 8, 13):  # 8 steps per epoch: both sides of an epoch boundary
-        full, _ = one._batch(step)
-        shares = [t._batch(step)[0] for t in ranks]
+        full, _ = one.real_batch(step)
+        shares = [t.real_batch(step)[0] for t in ranks]
         assert torch.equal(torch.cat(shares), full)
         seen = {tuple(x.flatten()[:8].tolist()) for s in shares for x in s}
         assert len(seen) == len(full), "no image is in both ranks' shares"
-    z_one, y_one = one._noise()
-    noises = [t._noise() for t in ranks]
+    z_one, y_one = one.latents()
+    noises = [t.latents() for t in ranks]
     assert torch.equal(torch.cat([z for z, _ in noises]), z_one)
     assert torch.equal(torch.cat([y for _, y in noises]), y_one)
 
@@ -221,7 +220,7 @@ def _two_ranks(fault: str, *args: str) -> list[tuple[int, str]]:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-                p.wait()
+                p.wait(30)
 
 
 @needs_data

@@ -108,20 +108,20 @@ def test_a_worker_that_dies_leaves_the_manager_startable(manager, monkeypatch):
 
 
 def test_a_fault_mid_run_frees_the_manager_at_once(manager, monkeypatch):
-    from gan_core import training
+    from gan_core import recorder
 
-    real = training.Trainer.save_checkpoint
+    real = recorder.RunRecorder.checkpoint
 
-    def full_disk(self):
+    def full_disk(self, gan, wall_time):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(training.Trainer, "save_checkpoint", full_disk)
+    monkeypatch.setattr(recorder.RunRecorder, "checkpoint", full_disk)
     manager.start(_config("diskfull"))
     _wait(manager, lambda s: s.step > 2, 60, "steps")
     manager.stop()  # the stop saves a checkpoint: the fault happens there
     snap = _wait(manager, lambda s: not s.active, 30, "the run ending")
     assert snap.status == "failed" and "while finishing" in snap.message and "No space left" in snap.message
-    monkeypatch.setattr(training.Trainer, "save_checkpoint", real)
+    monkeypatch.setattr(recorder.RunRecorder, "checkpoint", real)
     manager.start(_config("after-fault"))
     _wait(manager, lambda s: s.status == "running" and s.step > 0, 60, "the next run training")
 
@@ -145,7 +145,7 @@ def test_a_copy_of_the_live_generator_is_taken_between_steps_and_samples(tiny_co
         x = generate(g, 8, seed=0)
         assert x.shape == (8, 1, 28, 28) and torch.isfinite(x).all()
         assert all(p.data_ptr() != q.data_ptr() for p, q in
-                   zip(g.parameters(), m._trainer.G.parameters(), strict=True)), "a copy, not the live weights"
+                   zip(g.parameters(), m._trainer.gan.G.parameters(), strict=True)), "a copy, not the live weights"
         # The snapshot is published after each step, so it may still show the step before the copy's: training
         # goes on past the copy (within a deadline), untouched by it.
         while m.snapshot().step <= step:
@@ -175,16 +175,16 @@ def test_shutdown_waits_for_a_save_longer_than_the_old_ten_seconds_and_says_so(m
     """A server stopped during a slow save (a big network's checkpoint, a long evaluation) keeps the run's work."""
     import io
 
-    from gan_core import training
+    from gan_core import recorder
 
-    real = training.Trainer.save_checkpoint
+    real = recorder.RunRecorder.checkpoint
 
-    def slow_save(self):
-        if self._stop.is_set():
+    def slow_save(self, gan, wall_time):
+        if manager._trainer.controls.stop_requested:
             time.sleep(11)  # longer than the ten seconds shutdown used to wait
-        return real(self)
+        return real(self, gan, wall_time)
 
-    monkeypatch.setattr(training.Trainer, "save_checkpoint", slow_save)
+    monkeypatch.setattr(recorder.RunRecorder, "checkpoint", slow_save)
     manager.start(_config("slow-save").replace(epochs=1000))
     _wait(manager, lambda s: s.status == "running" and s.step > 2, 60, "the run training")
     log = io.StringIO()

@@ -105,17 +105,17 @@ def test_busy_names_who_trains_a_run_and_why_it_must_wait(tmp_path, held_elsewhe
 @needs_data
 def test_a_starting_run_is_published_and_locked_before_its_setup_ends(tiny_config, runs_root, monkeypatch):
     """Its name is known (and its folder locked) while the data still loads, so it cannot be deleted from under it."""
-    from gan_core import training
+    from gan_core import launch
 
     loading, release = threading.Event(), threading.Event()
-    real_load = training.load_split
+    real_load = launch.load_split
 
     def slow_load(*args, **kwargs):
         loading.set()
         release.wait(30)
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(training, "load_split", slow_load)
+    monkeypatch.setattr(launch, "load_split", slow_load)
     trainer = Trainer(tiny_config.replace(name="early"), runs_root=runs_root)
     thread = threading.Thread(target=trainer.run)
     thread.start()

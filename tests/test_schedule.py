@@ -1,4 +1,4 @@
-"""One schedule: the budget and the speed estimate count the steps the trainer takes (Trainer.prepare)."""
+"""One schedule: the budget and the speed estimate count the steps the trainer takes (GanStep)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.data import class_index, load_split
 from gan_core.schedule import Schedule, train_images
-from gan_core.training import Trainer
+from gan_core.step import GanStep
 from tests.conftest import needs_data
 
 SMALL = dict(width=0.125, latent_dim=8, grid_size=4, threads=1)
@@ -27,10 +27,10 @@ CONFIGS = [  # (config, images, batch, steps per epoch, total steps), the last t
 def test_the_schedule_is_the_trainers(cfg, images, batch, per_epoch, total, runs_root):
     s = Schedule.of(cfg, train_images(cfg))
     assert (s.images, s.batch, s.steps_per_epoch, s.total_steps) == (images, batch, per_epoch, total)
-    trainer = Trainer(cfg, runs_root=runs_root)
-    trainer.prepare(torch.zeros(images, 1, 28, 28), torch.zeros(images, dtype=torch.long))
-    assert (trainer.batch, trainer.steps_per_epoch, trainer.total_steps) == (s.batch, s.steps_per_epoch,
-                                                                             s.total_steps)
+    gan = GanStep(cfg, torch.zeros(images, 1, 28, 28), torch.zeros(images, dtype=torch.long),
+                  device=torch.device("cpu"))
+    assert (gan.batch, gan.schedule.steps_per_epoch, gan.schedule.total_steps) == (s.batch, s.steps_per_epoch,
+                                                                                   s.total_steps)
 
 
 @needs_data

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import training
+from gan_core import launch, live, recorder, step, training
 from gan_core.checkpoints import load_generator
 from gan_core.runs import RunDir
 from gan_core.training import Trainer
-from tests.conftest import needs_data
+from tests.conftest import needs_data, wait_for
 
 pytestmark = needs_data
 
@@ -68,8 +68,8 @@ def test_resume_can_lower_the_learning_rates(tiny_config, runs_root):
                       resume=runs_root / "anneal")
     snap = trainer.run()
     assert snap.status == "finished" and snap.step == 16
-    assert [g["lr"] for g in trainer.opt_g.param_groups] == [5e-5]
-    assert [g["lr"] for g in trainer.opt_d.param_groups] == [4e-5]
+    assert [g["lr"] for g in trainer.gan.opt_g.param_groups] == [5e-5]
+    assert [g["lr"] for g in trainer.gan.opt_d.param_groups] == [4e-5]
     saved = RunDir(runs_root / "anneal").read_config()
     assert (saved.lr_g, saved.lr_d, saved.arch) == (5e-5, 4e-5, tiny_config.arch), "the model is not resumable"
 
@@ -83,8 +83,8 @@ def test_infogan_code_trains_and_its_generator_reloads(tiny_config, runs_root):
     assert loaded.model.info_codes == 4
     z = torch.randn(8, 100)
     with torch.no_grad():
-        assert torch.equal(loaded.generator.eval()(z), trainer.G.eval()(z))
-    assert trainer.D.q_head is not None and trainer.D.q_head.out_features == 4
+        assert torch.equal(loaded.generator.eval()(z), trainer.gan.G.eval()(z))
+    assert trainer.gan.D.q_head is not None and trainer.gan.D.q_head.out_features == 4
 
 
 def test_keep_checkpoints_deletes_only_the_older_ones(tiny_config, runs_root):
@@ -127,44 +127,36 @@ def test_pause_and_resume(tiny_config, runs_root, monkeypatch):
     trainer = Trainer(tiny_config.replace(epochs=1000, name="pauser"), runs_root=runs_root)
     thread = threading.Thread(target=trainer.run)
     thread.start()
-    deadline = time.monotonic() + 30
-    while trainer.snapshot().step < 2:
-        assert time.monotonic() < deadline, "the run did not start"
-        time.sleep(0.05)
+    wait_for(lambda: trainer.snapshot().step >= 2, 30, "the run's first steps")
     trainer.pause()
-    deadline = time.time() + 2
-    while trainer.snapshot().status != "paused" and time.time() < deadline:
-        time.sleep(0.05)
-    assert trainer.snapshot().status == "paused"
+    wait_for(lambda: trainer.snapshot().status == "paused", 30, "the pause")
     step = trainer.snapshot().step
     run = RunDir(runs_root / "pauser")
-    deadline = time.time() + 30  # the page shows the pause first; the checkpoint and status.json follow
-    while run.read_status().get("status") != "paused" and time.time() < deadline:
-        time.sleep(0.05)
+    # The page shows the pause first; the checkpoint and status.json follow.
+    wait_for(lambda: run.read_status().get("status") == "paused", 30, "status.json saying paused")
     beat = run.read_status()["updated"]
     time.sleep(0.5)
     assert trainer.snapshot().step == step
     status = run.read_status()
     assert status["status"] == "paused" and status["updated"] > beat, "a paused trainer still shows it is alive"
     trainer.resume()
-    deadline = time.monotonic() + 30
-    while trainer.snapshot().step <= step + 1:
-        assert time.monotonic() < deadline, "no steps after resume"
-        time.sleep(0.05)
+    wait_for(lambda: trainer.snapshot().step > step + 1, 30, "steps after resume")
     trainer.stop()
-    thread.join(timeout=5)
-    assert trainer.snapshot().status == "stopped"
+    thread.join(timeout=60)
+    assert not thread.is_alive() and trainer.snapshot().status == "stopped"
 
 
-def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_config, runs_root):
-    class Exploding(Trainer):
-        def train_step(self):
-            stats = super().train_step()
-            if self.step == 11:
-                stats["d_loss"] = float("nan")
-            return stats
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_config, runs_root, monkeypatch):
+    real_step = step.GanStep.train_step
 
-    snap = Exploding(tiny_config.replace(name="nan"), runs_root=runs_root).run()
+    def exploding(self):
+        stats = real_step(self)
+        if self.step == 11:
+            stats["d_loss"] = float("nan")
+        return stats
+
+    monkeypatch.setattr(step.GanStep, "train_step", exploding)
+    snap = Trainer(tiny_config.replace(name="nan"), runs_root=runs_root).run()
     assert snap.status == "failed"
     assert "D loss became nan at step 11" in snap.message
     assert "step_0000008.safetensors" in snap.message
@@ -217,11 +209,12 @@ def test_in_training_evaluation_logs_fid_and_coverage(tiny_config, runs_root):
 
 
 def test_ema_warm_up_follows_g_from_the_first_steps(tiny_config, runs_root):
-    assert training.ema_decay(0.999, 0) == pytest.approx(0.1)
-    assert training.ema_decay(0.999, 90) == pytest.approx(0.91)
-    assert training.ema_decay(0.999, 100_000) == 0.999
+    assert step.ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert step.ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert step.ema_decay(0.999, 100_000) == 0.999
     trainer = Trainer(tiny_config.replace(name="warm", ema=0.999, max_steps=12), runs_root=runs_root)
-    trainer._setup()
+    launch.setup(trainer)
+    trainer = trainer.gan
     initial = [p.detach().clone() for p in trainer.G_ema.parameters()]
     first_grid = trainer.sample_grid()
     for _ in range(12):
@@ -236,7 +229,9 @@ def test_ema_warm_up_follows_g_from_the_first_steps(tiny_config, runs_root):
     assert np.abs(trainer.sample_grid().astype(int) - first_grid.astype(int)).mean() > 1.0, \
         "the grid at step 12 is still the initial one"
     assert "EMA" in trainer.grid_source() and "warming up to 0.999" in trainer.grid_source()
-    assert Trainer(tiny_config.replace(ema=0.0)).grid_source().startswith("G itself")
+    images, labels = torch.zeros(64, 1, 28, 28), torch.zeros(64, dtype=torch.long)
+    assert step.GanStep(tiny_config.replace(ema=0.0), images, labels, device=torch.device("cpu")).grid_source() \
+        .startswith("G itself")
 
 
 def test_grids_on_the_time_cadence(tiny_config, runs_root):
@@ -253,8 +248,8 @@ def test_grids_on_the_time_cadence(tiny_config, runs_root):
 
 def test_eta_clock_uses_wall_clock_progress(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr(training.time, "monotonic", lambda: now[0])
-    clock = training.EtaClock(step=0)
+    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
+    clock = live.EtaClock(step=0)
     assert clock.update(5, 1000) is None, "no estimate before a second has passed"
     for t in range(1, 61):  # 10 steps per second for a minute
         now[0] = 100.0 + t
@@ -264,27 +259,26 @@ def test_eta_clock_uses_wall_clock_progress(monkeypatch):
     assert clock.update(601, 1000) == pytest.approx((1000 - 601) / 10.0, rel=0.05)
 
 
-@pytest.mark.parametrize(("method", "phase"), [
-    ("train_step", "training a step"),
-    ("_record_grid", "drawing a sample grid"),
-    ("save_checkpoint", "saving a checkpoint"),
-    ("_evaluate", "evaluating FID and coverage"),
+@pytest.mark.parametrize(("owner", "method", "phase"), [
+    (step.GanStep, "train_step", "training a step"),
+    (recorder.RunRecorder, "grid", "drawing a sample grid"),
+    (recorder.RunRecorder, "checkpoint", "saving a checkpoint"),
+    (training, "evaluate", "evaluating FID and coverage"),
 ])
-def test_a_fault_in_any_phase_ends_the_run_as_failed_with_what_is_kept(tiny_config, runs_root, method, phase):
+def test_a_fault_in_any_phase_ends_the_run_as_failed_with_what_is_kept(tiny_config, runs_root, monkeypatch, owner,
+                                                                       method, phase):
     calls = {"n": 0}
+    real = getattr(owner, method)
 
-    class Faulty(Trainer):
-        pass
-
-    def faulty(self, *args, **kwargs):
+    def faulty(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:  # the second call: after the first checkpoint for save_checkpoint, mid-run for the rest
+        if calls["n"] == 2:  # the second call: after the first checkpoint for a checkpoint, mid-run for the rest
             raise OSError(28, "No space left on device")
-        return getattr(Trainer, method)(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    setattr(Faulty, method, faulty)
-    cfg = tiny_config.replace(name=f"fault-{method}", eval_every=4 if method == "_evaluate" else 0, eval_samples=100)
-    snap = Faulty(cfg, runs_root=runs_root).run()
+    monkeypatch.setattr(owner, method, faulty)
+    cfg = tiny_config.replace(name=f"fault-{method}", eval_every=4 if method == "evaluate" else 0, eval_samples=100)
+    snap = Trainer(cfg, runs_root=runs_root).run()
     assert snap.status == "failed" and not snap.active
     assert f"while {phase}" in snap.message and "No space left on device" in snap.message
     run = RunDir(runs_root / f"fault-{method}")
@@ -297,6 +291,6 @@ def test_a_fault_in_any_phase_ends_the_run_as_failed_with_what_is_kept(tiny_conf
 
 
 def test_a_fault_in_setup_fails_with_the_error_alone(tiny_config, runs_root, monkeypatch):
-    monkeypatch.setattr(Trainer, "prepare", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    monkeypatch.setattr(step.GanStep, "__init__", lambda self, *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
     snap = Trainer(tiny_config.replace(name="setupfault"), runs_root=runs_root).run()
     assert snap.status == "failed" and snap.message == "RuntimeError: out of memory"

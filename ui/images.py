@@ -11,7 +11,7 @@ import torch
 from gan_core.config import TrainConfig
 from gan_core.data import CLASS_NAMES
 from gan_core.images import grid_cells, labelled_png, make_grid, to_uint8, upscale
-from gan_core.training import grid_classes
+from gan_core.step import grid_classes
 
 # Names short enough to sit under a 28-pixel image (the classes of gan_core.data.CLASS_NAMES, in the same order).
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")

@@ -1,0 +1,280 @@
+"""One training step: the networks, their optimisers, the EMA of G, the run's random streams and `train_step`.
+
+It knows nothing of files, threads or views: `gan_core.training` drives it and records what it returns, the
+speed estimate times it on random images, and tests call it directly. How its work is split over processes comes
+in as `Replicas`: `OneProcess` here, or `gan_core.distributed.Ranks` under torchrun, chosen once by the trainer.
+
+Resume is exact: the data order of epoch e is a permutation seeded by (seed, e); the latents, the initial weights
+and D's dropout masks come from the run's own generators (never torch's global RNG, which other threads share),
+whose states a checkpoint keeps with both Adam states (`state()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_core import checkpoints as ck
+from gan_core.config import TrainConfig
+from gan_core.data import class_index
+from gan_core.images import make_grid
+from gan_core.latent import info_code
+from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
+from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout_from
+from gan_core.schedule import Schedule
+
+
+class Replicas(Protocol):
+    """How a step's work is split over the processes that train one run."""
+
+    def device(self, device: torch.device) -> torch.device: ...
+    def shard(self, batch: torch.Tensor) -> torch.Tensor: ...
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module: ...
+    def sync_batchnorm(self, module: nn.Module, device: torch.device) -> nn.Module: ...
+    def sync_buffers(self, module: nn.Module) -> None: ...
+
+
+class OneProcess:
+    """One process trains the whole batch: nothing to split, wrap or synchronise."""
+
+    size = 1
+
+    def device(self, device: torch.device) -> torch.device:
+        return device
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        return module
+
+    def sync_batchnorm(self, module: nn.Module, device: torch.device) -> nn.Module:
+        return module
+
+    def sync_buffers(self, module: nn.Module) -> None:
+        return None
+
+
+class DiscriminatorUpdate(nn.Module):
+    """D's side of one D update as a single forward: scores of the real and the generated batch, and the Q head's
+    code logits on the generated one (None without an InfoGAN code).
+
+    One forward per backward is what DistributedDataParallel expects: wrapped, it all-reduces D's gradients once.
+    """
+
+    def __init__(self, D: Discriminator) -> None:
+        super().__init__()
+        self.D = D
+
+    def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
+                with_code: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return self.D(real, y_real), *score_fake(self.D, fake, y_fake, with_code)
+
+
+def score_fake(D: Discriminator, fake: torch.Tensor, labels: torch.Tensor | None, with_code: bool
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's scores on generated images and, with an InfoGAN code, the Q head's code logits (one pass through D)."""
+    if not with_code:
+        return D(fake, labels), None
+    return D.score_and_code(fake, labels)
+
+
+class GanStep:
+    """The state one step changes, and the step itself (`train_step`), as pytorch/examples' dcgan writes it."""
+
+    def __init__(self, cfg: TrainConfig, images: torch.Tensor, labels: torch.Tensor, *,
+                 device: torch.device, replicas: Replicas | None = None) -> None:
+        """Networks, optimisers, noise streams and schedule for these training images (n, 1, 28, 28) in [-1, 1]."""
+        self.config = cfg
+        self.replicas: Replicas = replicas or OneProcess()
+        self.device = device
+        self.images, self.labels = images.to(device), labels.to(device)
+        self.schedule = Schedule.of(cfg, len(images))  # the budget and the speed estimate count the same steps
+        self.batch = self.schedule.batch
+        self.label_pool = torch.tensor(trained_classes(cfg), dtype=torch.long)
+        # The run's own random streams, never torch's global RNG (which every thread of the app shares, and pages
+        # reseed): `rng` draws the initial weights, then D's dropout masks on the CPU; a CUDA or MPS run's masks come
+        # from a generator on its device, seeded alike (as torch.manual_seed seeded both before).
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.device_rng = None if device.type == "cpu" else torch.Generator(device).manual_seed(cfg.seed)
+        G, D = build_seeded(cfg.model_config(), self.rng)
+        self.G: Generator = G.to(device)
+        self.D: Discriminator = D.to(device)
+        draw_dropout_from(self.D, self.device_rng or self.rng)
+        self.G_ema: Generator | None = copy.deepcopy(self.G).eval() if cfg.ema > 0 else None
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        fixed = torch.Generator().manual_seed(cfg.seed + 2)
+        self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed).to(device)
+        self.fixed_y = torch.tensor(grid_classes(cfg), device=device) if cfg.conditional else None
+        self.step = 0
+        self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+        # What the updates call: the networks themselves, or DistributedDataParallel around them (`wrap`).
+        self.g_forward: nn.Module = self.G
+        self.d_update: nn.Module = DiscriminatorUpdate(self.D)
+
+    def wrap(self) -> None:
+        """Ready the networks for the replicas (after a resume loaded their weights): SyncBatchNorm on CUDA and DDP
+        under torchrun; with bf16 autocast on CUDA, channels_last memory (what tensor-core convolutions want)."""
+        if self.device.type == "cuda" and self.config.amp:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+            self.images = self.images.contiguous(memory_format=torch.channels_last)
+        if isinstance(self.replicas, OneProcess):
+            return
+        r, dev = self.replicas, self.device
+        self.G = r.sync_batchnorm(self.G, dev)  # type: ignore[assignment]
+        self.D = r.sync_batchnorm(self.D, dev)  # type: ignore[assignment]
+        self.g_forward = r.wrap(self.G, dev)
+        self.d_update = r.wrap(DiscriminatorUpdate(self.D), dev)
+
+    def state(self) -> ck.TrainingState:
+        """What a checkpoint saves and a resume restores."""
+        return ck.TrainingState(self.G, self.D, self.G_ema, self.opt_g, self.opt_d, self.noise, self.rng,
+                                self.device_rng)
+
+    # ------------------------------------------------------------------ inputs of a step
+    def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's share of step `step`'s real images and labels (the epoch's seeded permutation)."""
+        epoch, pos = divmod(step, self.schedule.steps_per_epoch)
+        if self._perm_epoch != epoch:
+            g = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+            self._perm = torch.randperm(len(self.images), generator=g).to(self.device)
+            self._perm_epoch = epoch
+        idx = self.replicas.shard(self._perm[pos * self.batch : (pos + 1) * self.batch])
+        return self.images[idx], self.labels[idx]
+
+    def latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This process's share of a batch of latents (and class labels). Every process draws the whole batch from
+        the same stream, so a run's noise is the same however many processes train it."""
+        z = torch.randn(self.batch, self.config.latent_dim, generator=self.noise)
+        shard = self.replicas.shard
+        if not self.config.conditional:
+            return shard(z).to(self.device), None
+        pick = torch.randint(len(self.label_pool), (self.batch,), generator=self.noise)
+        return shard(z).to(self.device), shard(self.label_pool[pick]).to(self.device)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast when the config asks for it (`amp`), else nothing."""
+        if not self.config.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # ------------------------------------------------------------------ the step
+    def train_step(self) -> dict[str, float]:
+        """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan.
+
+        Under torchrun `d_update` and `g_forward` are DistributedDataParallel modules: each backward all-reduces the
+        gradients, so every process takes the same optimiser step. Statistics are this process's own.
+        """
+        cfg = self.config
+        probs = self.D.outputs_probabilities
+        real, y_real = self.real_batch(self.step)        # real: (batch / N, 1, 28, 28) in [-1, 1], this share
+        y_real = y_real if cfg.conditional else None
+        # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
+        #     InfoGAN code's likelihood through the Q head and, with r1_gamma, minus a gradient penalty on reals.
+        for i in range(cfg.d_steps):
+            z, y_fake = self.latents()                   # z: (batch / N, latent_dim); y_fake: (batch / N,) or None
+            code = info_code(z, cfg.info_codes) if cfg.info_codes else None
+            with torch.set_grad_enabled(i == cfg.d_steps - 1), self._autocast():  # only the last fake trains G
+                fake = self.g_forward(z, y_fake)
+            if cfg.r1_gamma > 0:
+                real = real.detach().requires_grad_(True)
+            with self._autocast():
+                out_real, out_fake, code_logits = self.d_update(real, y_real, fake.detach(), y_fake, code is not None)
+                loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs,
+                                            smoothing=cfg.label_smoothing)
+                # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
+                info_d = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
+            if cfg.r1_gamma > 0:
+                loss_d = loss_d + r1_penalty(out_real, real, cfg.r1_gamma)
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d + info_d).backward()
+            self.opt_d.step()
+        # (2) Update G: maximize log D(G(z)) (the non-saturating form), plus the code's likelihood: G must draw
+        #     images from which Q recovers the code it was given. D's weights are frozen for this pass: G needs only
+        #     the gradient through D to its input, so D's own is never computed (and D, called directly rather than
+        #     through DDP, takes part in no all-reduce).
+        self.D.requires_grad_(False)
+        try:
+            with self._autocast():
+                out_gen, code_logits = score_fake(self.D, fake, y_fake, code is not None)
+                info_g = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
+                loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
+            self.opt_g.zero_grad(set_to_none=True)
+            (loss_g + info_g).backward()
+        finally:
+            self.D.requires_grad_(True)
+        self.opt_g.step()
+        # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
+        self._update_ema()
+        self.step += 1
+        return {
+            "d_loss": loss_d.item(),
+            "g_loss": loss_g.item(),
+            "d_real": realness(out_real.detach(), from_probs=probs),
+            "d_fake": realness(out_fake.detach(), from_probs=probs),
+        }
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """Warm-up: early on the average spans only the last few steps ((1 + t) / (10 + t) grows to cfg.ema by step
+        ~9,000 at 0.999), so the EMA generator follows G from the first seconds instead of showing the random
+        initial weights for minutes."""
+        if self.G_ema is None:
+            return
+        self.replicas.sync_buffers(self.G)  # several CPU processes: rank 0's BatchNorm statistics, one EMA copy
+        decay = ema_decay(self.config.ema, self.step)
+        for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            pe.lerp_(p, 1.0 - decay)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            be.copy_(b)
+
+    # ------------------------------------------------------------------ what views see of it
+    @property
+    def sampler(self) -> Generator:
+        """The copy of G that grids, checkpoints' generator files and evaluations use: the EMA one when there is."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def grid_source(self) -> str:
+        """Which copy of G draws the grids (the same copy a checkpoint's generator file holds), for a caption."""
+        if not self.config.ema:
+            return "G itself (no EMA in this run)"
+        return (f"the EMA of G's weights (decay {ema_decay(self.config.ema, self.step):.3f} now, warming up to "
+                f"{self.config.ema:g})")
+
+    @torch.no_grad()
+    def sample_grid(self) -> np.ndarray:
+        """The fixed-noise grid, one row per class for a conditional run of 10 or more images."""
+        g = self.sampler
+        was = g.training
+        g.eval()
+        images = g(self.fixed_z, self.fixed_y)
+        g.train(was)
+        nrow = 10 if self.config.conditional and self.config.grid_size >= 10 else None
+        return make_grid(images, nrow=nrow)
+
+
+def trained_classes(cfg: TrainConfig) -> list[int]:
+    """The class indices a run trains on: its `classes`, or all ten."""
+    return [class_index(c) for c in cfg.classes] if cfg.classes else list(range(10))
+
+
+def grid_classes(cfg: TrainConfig) -> list[int]:
+    """The class asked of each image of a conditional run's fixed grid: the trained classes in order, spread evenly,
+    so row r of a 10x10 grid is class r (and views can name the rows)."""
+    pool = trained_classes(cfg)
+    return [pool[i * len(pool) // cfg.grid_size] for i in range(cfg.grid_size)]
+
+
+def ema_decay(target: float, step: int) -> float:
+    """The EMA decay at `step`: min(target, (1 + step) / (10 + step))."""
+    return min(target, (1.0 + step) / (10.0 + step))
