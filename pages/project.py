@@ -21,11 +21,12 @@ from ui.images import image_row
 from ui.keys import PROJ_AUTO, PROJ_FROM_DATASET
 from ui.pickers import pick_generator
 from ui.projections import Garment, garments_for, remember, use_in_arithmetic, use_in_directions
-from ui.state import dataset, mtime, persist
+from ui.state import dataset, kept_key, mtime, persist
 
 SOURCES = {"dataset": "A Dataset image", "upload": "Upload a photo"}
 CHOOSE = -1  # the class option "let the projection choose"
 DATASET_LABEL = -2  # the class option "the dataset's own label"
+PICKER = "proj_gen"  # the generator picker, kept across pages (`persist`)
 UPLOAD_KEPT = "proj_upload_kept"  # (name, key, Converted) of the last good upload: a file picker cannot be refilled
 # The page's choices, kept while a person uses a projection on another page and comes back.
 KEPT = ("proj_source", "proj_split", "proj_index", "proj_seed", "proj_label_dataset", "proj_label_upload")
@@ -179,10 +180,10 @@ st.title("Real garments")
 st.caption("Find the latent a generator would need to draw a real garment (projection), then add and subtract real "
            "garments on Latent arithmetic, or steer one on Directions.")
 
-if "proj_gen" not in st.session_state and st.session_state.get("_kept_proj_gen") not in all_generators():
-    st.session_state.pop("_kept_proj_gen", None)  # its checkpoint is gone: the picker starts at the default
-persist("proj_gen")
-entry, loaded = pick_generator("proj_gen")
+if PICKER not in st.session_state and st.session_state.get(kept_key(PICKER)) not in all_generators():
+    st.session_state.pop(kept_key(PICKER), None)  # its checkpoint is gone: the picker starts at the default
+persist(PICKER)
+entry, loaded = pick_generator(PICKER)
 path = str(loaded.path)
 target = pick_target()
 if target is None:

@@ -253,6 +253,9 @@ def test_sample_page_samples_a_copy_of_the_running_run(runs_root):
         at.button(key="sample_generate").click().run()
         assert not at.exception
         assert at.session_state["sample_result"]["images"].shape == (64, 1, 28, 28)
+        copy = at.session_state["sample_gen_live_copy"]
+        assert copy.path == runs_root / "live-run", "the copy names the run folder its weights come from, no made-up file"
+        assert at.session_state["sample_result"]["generator"] == f"live copy of run live-run at step {first}"
         assert any("The live copy is the generator only" in i.value for i in at.info)
         wait_for(lambda: m.snapshot().step > first, 60, f"a step after {first}", run_state)
         at.button(key="sample_gen_live_take").click().run()
@@ -267,7 +270,7 @@ def test_sample_page_samples_a_copy_of_the_running_run(runs_root):
 
 
 def test_sample_page_truncation_psi_and_its_quality_diversity_chart(runs_root, monkeypatch):
-    import gan_core.directions
+    import gan_core.metrics
     from gan_core.checkpoints import load_generator
     from gan_core.sampling import generate
 
@@ -278,7 +281,7 @@ def test_sample_page_truncation_psi_and_its_quality_diversity_chart(runs_root, m
     at.button(key="sample_generate").click().run()
     assert not at.exception
     result = at.session_state["sample_result"]
-    plain = generate(load_generator(result["path"]).generator, 16, seed=0)
+    plain = generate(load_generator(result["generator"]).generator, 16, seed=0)
     assert torch.equal(result["images"], plain), "ψ = 1 gives the grid plain sampling gives"
 
     at.slider(key="sample_psi").set_value(0.5).run()
@@ -295,7 +298,7 @@ def test_sample_page_truncation_psi_and_its_quality_diversity_chart(runs_root, m
         calls.append((tuple(psis), n))
         return [{"psi": p, "fid": 10 * (2 - p), "precision": 1 - p / 2, "recall": p} for p in psis]
 
-    monkeypatch.setattr(gan_core.directions, "truncation_sweep", fake_sweep)
+    monkeypatch.setattr(gan_core.metrics, "truncation_sweep", fake_sweep)
     charts = len(at.get("plotly_chart"))
     at.button(key="sample_psi_sweep").click().run()
     assert not at.exception

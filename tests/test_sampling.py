@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gan_core.images import make_grid, to_uint8
-from gan_core.models import ModelConfig, build_generator
 from gan_core.metrics.memorization import memorization_pairs
+from gan_core.models import ModelConfig, build_generator
 from gan_core.sampling import (
     SampleRequest,
     as_generator,
@@ -69,7 +69,7 @@ def test_as_generator_takes_a_loaded_generator_or_the_module():
         generator = g
 
     assert as_generator(g) is g and as_generator(Loaded()) is g
-    with pytest.raises(ValueError, match="expected a generator .* got Linear"):
+    with pytest.raises(ValueError, match=r"expected a generator .* got Linear"):
         as_generator(torch.nn.Linear(2, 2))
 
 

@@ -18,14 +18,13 @@ from gan_core.format import count, duration
 from gan_core.images import labelled_png
 from gan_core.runlog import Summary
 from gan_core.runs import DamagedRunError, RunDir, RunRecord, checkpoint_rows, metrics_safely
+from ui import keys
 from ui.charts import metric_figure
 from ui.images import fixed_grid_names, open_grid_image
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
-SAMPLE_PICKER_KEY = "sample_gen"
-EVALUATE_PICKER_KEY = "evaluate_gen"
-TRAIN_TAB_KEY = "train_tab"
-TRAIN_RUN_KEY = "train_ckpt_run"
+SAMPLE_PICKER_KEY, EVALUATE_PICKER_KEY = keys.SAMPLE_GEN, keys.EVALUATE_GEN
+TRAIN_TAB_KEY, TRAIN_RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 
 
 def curves(records: list[RunRecord], summaries: dict[str, Summary] | None = None) -> None:

@@ -39,6 +39,11 @@ def generator(path: str | Path, with_discriminator: bool = False) -> LoadedGener
     return _generator(str(Path(path)), mtime(path), with_discriminator)
 
 
+def kept_key(key: str) -> str:
+    """Where `persist` keeps a widget's value while its page is not drawn."""
+    return f"_kept_{key}"
+
+
 def persist(*keys: str) -> None:
     """Keep these widgets' values while a person visits other pages and comes back.
 
@@ -46,7 +51,7 @@ def persist(*keys: str) -> None:
     Called at the top of a page, before its widgets: a value present is copied aside, a missing one is put back.
     """
     for key in keys:
-        kept = f"_kept_{key}"
+        kept = kept_key(key)
         if key in st.session_state:
             st.session_state[kept] = st.session_state[key]
         elif kept in st.session_state:
