@@ -1,8 +1,9 @@
 """Several processes, one run: torchrun's environment, the process group, and the few collectives training needs.
 
 `torchrun --nproc-per-node N -m gan_core train ...` starts N copies of `python -m gan_core train`; each finds its
-rank in the environment torchrun sets (`World.from_env`). Launched without torchrun, the world is one process and
-every function here returns at once, so the single-process path is the code it always was.
+rank in the environment torchrun sets (`World.from_env`). The trainer decides once which world it is in: one process
+trains with `gan_core.step.OneProcess` and never calls into this module; several use `Ranks` (how a step's work is
+split) and `gan_core.launch`'s rank setup (the header, the checkpoint and the agreement below).
 
 The choices, each with its reason (README "Scaling out" says the same to users):
 - `batch_size` is the *global* batch: each of the N ranks trains on batch_size / N images of it (global batch =
@@ -329,6 +330,9 @@ class Ranks:
         first = next(module.buffers(), None)
         if first is not None and first.device.type != "cuda":  # SyncBatchNorm keeps CUDA ranks' statistics alike
             broadcast_buffers(module, self.world)
+
+    def agree(self, stats: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
+        return agree(self.world, stats, stop)
 
 
 def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:

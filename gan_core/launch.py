@@ -20,7 +20,7 @@ from gan_core import distributed
 from gan_core.budget import Budget, check_fits
 from gan_core.config import TrainConfig, resume_changes
 from gan_core.data import FashionMNIST, load_split
-from gan_core.distributed import Ranks, World
+from gan_core.distributed import Ranks
 from gan_core.paths import default_runs_root
 from gan_core.recorder import RunRecorder
 from gan_core.runs import RunDir, RunLock, resume_point, run_of
@@ -57,14 +57,6 @@ def setup(t: Trainer) -> None:
         _setup_one(t)
     else:
         _setup_ranks(t)
-
-
-def agree(world: World, stats: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
-    return distributed.agree(world, stats, stop)
-
-
-def close(world: World) -> None:
-    distributed.close(world)
 
 
 def _setup_one(t: Trainer) -> None:

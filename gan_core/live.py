@@ -75,11 +75,6 @@ class LiveState:
         with self._lock:
             self._snap = replace(self._snap, **fields)
 
-    @property
-    def status(self) -> str:
-        with self._lock:
-            return self._snap.status
-
     def restore(self, history: list[dict[str, float]], grids: list[tuple[int, np.ndarray]]) -> None:
         """A resumed run's past, as its folder holds it."""
         with self._lock:

@@ -38,6 +38,7 @@ class Replicas(Protocol):
     def wrap(self, module: nn.Module, device: torch.device) -> nn.Module: ...
     def sync_batchnorm(self, module: nn.Module, device: torch.device) -> nn.Module: ...
     def sync_buffers(self, module: nn.Module) -> None: ...
+    def agree(self, stats: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]: ...
 
 
 class OneProcess:
@@ -59,6 +60,10 @@ class OneProcess:
 
     def sync_buffers(self, module: nn.Module) -> None:
         return None
+
+    def agree(self, stats: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
+        """One process decides alone: its own statistics, its own stop request."""
+        return stats, stop
 
 
 class DiscriminatorUpdate(nn.Module):

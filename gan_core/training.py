@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gan_core import launch
+from gan_core import distributed, launch
 from gan_core.config import TrainConfig
 from gan_core.distributed import World
 from gan_core.live import Controls, EtaClock, LiveState, Snapshot
@@ -173,7 +173,7 @@ class Trainer:
         self.gan: GanStep | None = None
         self.recorder: RunRecorder | None = None  # rank 0's, once the run's folder is locked: nothing is written before
         self.run_lock: RunLock | None = None
-        self.wall_time = 0.0
+        self.wall_time, self.rate = 0.0, 0.0  # seconds spent in steps; images/s, smoothed
         self.phase = "starting"  # what the worker is doing, for the message if it fails there
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change);
         # a resume is checked against the config that trains, once it is known.
@@ -225,7 +225,7 @@ class Trainer:
             if self.run_lock is not None:  # the process ending would release it too; a server process lives on
                 self.run_lock.release()
             if not self.solo:
-                launch.close(self.world)
+                distributed.close(self.world)
         return self._end(status, message)
 
     def _end(self, status: str, message: str) -> Snapshot:
@@ -263,7 +263,7 @@ class Trainer:
         total = gan.schedule.total_steps
         live.publish(status=RunStatus.RUNNING)
         cadences = self._cadences()
-        eta, rate, stop = EtaClock(gan.step), 0.0, False
+        eta, stop = EtaClock(gan.step), False
         while gan.step < total and not stop:
             if self.solo and self.controls.stop_requested:
                 break
@@ -276,11 +276,11 @@ class Trainer:
             t0 = time.perf_counter()
             with self._weights_lock:  # a copy of G (generator_copy) is never taken halfway through an update
                 stats = gan.train_step()
-            stats, stop = self.agree(stats, self.controls.stop_requested)
+            stats, stop = gan.replicas.agree(stats, self.controls.stop_requested)
             dt = time.perf_counter() - t0
             self.wall_time += dt
-            rate = gan.batch / max(dt, 1e-9) if rate == 0 else 0.9 * rate + 0.1 * gan.batch / max(dt, 1e-9)
-            self._rate = rate
+            inst = gan.batch / max(dt, 1e-9)  # the global batch: images/s of the whole run
+            rate = self.rate = inst if self.rate == 0 else 0.9 * self.rate + 0.1 * inst
             if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
                 bad = "d_loss" if not math.isfinite(stats["d_loss"]) else "g_loss"
                 raise NonFiniteLoss(f"{'D' if bad == 'd_loss' else 'G'} loss became {stats[bad]}")
@@ -302,17 +302,13 @@ class Trainer:
         gan, rec = self.gan, self.recorder
         if rec is None or gan is None:
             return []
-        rows = MetricsRows(rec, gan, lambda: {"time_s": round(self.wall_time, 3), "images_per_sec": self._rate})
+        rows = MetricsRows(rec, gan, lambda: {"time_s": round(self.wall_time, 3), "images_per_sec": self.rate})
         grids = Grids(rec, gan)
         if gan.step == 0:
             self.phase = grids.phase
             grids.draw()
         return [Evaluation(gan, rows), rows, Heartbeat(rec, lambda: {"time_s": self.wall_time}), grids,
                 Checkpoints(rec, gan, lambda: self.wall_time)]
-
-    def agree(self, stats: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
-        """One process decides alone; several agree (`gan_core.distributed.Ranks.agree`, one all-reduce)."""
-        return (stats, stop) if self.solo else launch.agree(self.world, stats, stop)
 
     def _pause(self, rec: RunRecorder) -> None:
         """The one place a pause lives: save (so closing the app while paused loses nothing), wait for resume or
@@ -344,7 +340,7 @@ class Trainer:
     # ------------------------------------------------------------------ what setup fills in (gan_core.launch)
     def attach(self, gan: GanStep, wall_time: float) -> None:
         """The step, once set up (and rank 0's recorder, since the folder was locked): the loop can start."""
-        self.gan, self.wall_time, self._rate = gan, wall_time, 0.0
+        self.gan, self.wall_time, self.rate = gan, wall_time, 0.0
         s = gan.schedule
         self.live.publish(config=gan.config, step=gan.step, total_steps=s.total_steps,
                           steps_per_epoch=s.steps_per_epoch, epochs=gan.config.epochs,
