@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from gan_core.checkpoints import CheckpointError
-from gan_core.cli import arithmetic, directions, evaluate, generators, project, runs, train
+from gan_core.cli import arithmetic, directions, evaluate, generators, inspect, project, runs, tensorboard, train
 from gan_core.cli.command import Command
 from gan_core.config import ConfigError
 from gan_core.data import CorruptDatasetError, DatasetNotFoundError
@@ -21,7 +21,8 @@ USER_ERRORS = (ConfigError, CheckpointError, DatasetNotFoundError, CorruptDatase
 
 # In the order `python -m gan_core --help` lists them.
 COMMANDS: tuple[Command, ...] = (*train.COMMANDS, *generators.COMMANDS, *arithmetic.COMMANDS, *project.COMMANDS,
-                                  *directions.COMMANDS, *evaluate.COMMANDS, *runs.COMMANDS)
+                                  *directions.COMMANDS, *evaluate.COMMANDS, *inspect.COMMANDS, *runs.COMMANDS,
+                                  *tensorboard.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
