@@ -51,7 +51,8 @@ FORM_SECTIONS: dict[str, FormSection] = {
     "essentials": FormSection("", 4),
     "model": FormSection("Model details: D width, D output, normalisation, dropout", 5),
     "optimiser": FormSection("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1, InfoGAN code", 3),
-    "schedule": FormSection("Schedule, outputs and runtime: steps, seed, grids, checkpoints, evaluation, threads", 4,
+    "schedule": FormSection("Schedule, outputs and runtime: steps, seed, grids, TensorBoard, checkpoints, evaluation, "
+                            "threads", 4,
                             note="Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is "
                                  "faster while other programs keep the cores busy."),
 }
@@ -234,6 +235,10 @@ class TrainConfig(ModelFields):
                          resume=True)
     eval_samples: int = _f(2000, "generated images per in-training evaluation", "Images per evaluation",
                            low=100, high=50_000, at=("schedule", 1, 3), step=100, resume=True)
+    tensorboard: bool = _f(False, "write TensorBoard event files (every metrics row's numbers, every grid) to "
+                                  "runs/<name>/tensorboard/ while training; view with `tensorboard --logdir runs` "
+                                  "(needs the tensorboard package)", "Write TensorBoard event files",
+                           at=("schedule", 0, 4), widget="toggle", resume=True)
     # runtime
     threads: int = _f(0, "CPU threads for PyTorch (0: PyTorch's default, one per physical core)", "CPU threads",
                       low=0, high=256, at=("schedule", 2, 1), resume=True)

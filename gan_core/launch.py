@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from gan_core import checkpoints as ck
-from gan_core import distributed
+from gan_core import distributed, tboard
 from gan_core.budget import Budget, check_fits
 from gan_core.config import TrainConfig, resume_changes
 from gan_core.data import FashionMNIST, load_split
@@ -37,8 +37,12 @@ def early_budget(t: Trainer) -> Budget | None:
     """The budget of a new run, checked before any folder exists (BudgetError says what to change).
 
     A resume is budgeted once its saved config is known (`_open_run`); under torchrun a rank other than 0 budgets
-    the config rank 0 sends (`_setup_ranks`), whatever its own command line said.
+    the config rank 0 sends (`_setup_ranks`), whatever its own command line said. TensorBoard output asked for
+    without its package is refused first, a resume's too (the field is resumable: what it asks for is what trains);
+    only rank 0 records, so only its machine needs the package.
     """
+    if t.world.is_main:
+        tboard.check(t.config)
     if t.resume_path or not t.world.is_main:
         return None
     budget = check_budget(t, t.config)

@@ -1,4 +1,5 @@
-"""How a run is recorded: its metrics rows, grids, checkpoints, GIF, status and heartbeat, in its folder and live.
+"""How a run is recorded: its metrics rows, grids, checkpoints, GIF, status and heartbeat, in its folder and live
+(and, with the config's `tensorboard` on, the rows and grids as TensorBoard event files, through gan_core.tboard).
 
 One process records (rank 0 under torchrun). The loop in `gan_core.training` decides *when* (its cadences); this
 says *how*, through `gan_core.runs.RunDir` (the folder's layout) and `gan_core.checkpoints` (the weights format),
@@ -10,14 +11,18 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gan_core import checkpoints as ck
+from gan_core import tboard
 from gan_core.config import TrainConfig
 from gan_core.health import diagnose
 from gan_core.live import MAX_GRIDS, LiveState
 from gan_core.runs import RunDir, RunStatus, step_of
 from gan_core.step import GanStep
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 CHECKPOINT_MARGIN_BYTES = 64 * 2**20  # free space kept besides the checkpoint itself (status, metrics, GIF, grids)
 
@@ -31,6 +36,7 @@ class RunRecorder:
         self.checkpoint_bytes = checkpoint_bytes  # the budget's size of one checkpoint, checked before each save
         self.world_size = world_size
         self.saved_step = -1  # the step of the newest checkpoint this run has (a pause saves only when it moved on)
+        self.board: SummaryWriter | None = None  # TensorBoard's writer, from `begin` to `end`, when the config asks
 
     def begin(self, step: int, total_steps: int) -> None:
         """The run is running: status.json says so, and a resumed run's grids and curves are live again."""
@@ -39,10 +45,14 @@ class RunRecorder:
         self.saved_step = step
         grids = [(s, self.run.load_grid(p)) for s, p in self.run.grids()[-MAX_GRIDS:]]
         self.live.restore(list(self.run.metrics_summary().rows), grids)
+        if self.config.tensorboard:  # continues the run's event files from this step (gan_core.tboard.resume_writer)
+            self.board = tboard.resume_writer(self.run, step)
 
     def metrics(self, row: dict[str, float], classes_trained: int) -> None:
         """A row of metrics.csv, its point on the live curves, and the health checks on the latest of them."""
         self.run.append_metrics([row])
+        if self.board is not None:
+            tboard.write_row(self.board, row)
         history, grids = self.live.add_row(row)
         warnings = diagnose(history[-400:], grids, loss=self.config.loss, classes_trained=classes_trained)
         self.live.publish(warnings=tuple(w.message for w in warnings))
@@ -51,6 +61,8 @@ class RunRecorder:
         """The fixed-noise grid of this step, on disk and live."""
         grid = gan.sample_grid()
         self.run.save_grid(gan.step, grid)
+        if self.board is not None:
+            tboard.write_grid(self.board, gan.step, grid)
         self.live.add_grid(gan.step, grid, gan.grid_source())
 
     def checkpoint(self, gan: GanStep, wall_time: float) -> Path:
@@ -87,7 +99,13 @@ class RunRecorder:
         return self.run.latest_checkpoint()
 
     def end(self, status: str, step: int, message: str, wall_time: float | None = None) -> None:
+        """The run's last word in status.json; TensorBoard's event file closed (flushed) however the run ended."""
         fields: dict[str, Any] = {"status": status, "step": step, "message": message}
         if wall_time is not None:
             fields["wall_time_s"] = round(wall_time, 2)
-        self.run.write_status(**fields)
+        try:
+            self.run.write_status(**fields)
+        finally:
+            if self.board is not None:
+                board, self.board = self.board, None
+                board.close()
