@@ -29,10 +29,11 @@ from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, check_layout, list_runs
 from gan_core.training import Snapshot
 from ui import keys
-from ui.charts import metric_figure
+from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
 from ui.config_form import config_form, field_widget, padded_columns
 from ui.images import fixed_grid_names, open_grid_image
 from ui.live import live
+from ui.run_view import layer_groups
 from ui.state import manager
 
 FLASH_KEY = "train_flash"
@@ -188,31 +189,55 @@ def _curves(snap: Snapshot) -> None:
                           help="exponential moving average of the curves (0: the logged values)")
     figures = _shared_figures((snap.run_dir, len(snap.history), snap.history[-1].get("step"), smoothing), snap)
     left, right = st.columns(2, gap="large")
-    left.plotly_chart(figures[0], key="train_chart_loss")
-    right.plotly_chart(figures[1], key="train_chart_d")
-    if len(figures) > 2:
-        st.plotly_chart(figures[2], key="train_chart_fid")
+    left.plotly_chart(figures["loss"], key="train_chart_loss")
+    with right:
+        _grad_norm_chart(snap, figures)
+    left, right = st.columns(2, gap="large")
+    left.plotly_chart(figures["d"], key="train_chart_d")
+    if "fid" in figures:
+        right.plotly_chart(figures["fid"], key="train_chart_fid")
     elif snap.config is not None and not snap.config.eval_every:
-        st.caption("FID is not measured in this run (set “Evaluate FID / coverage every” on the New run tab).")
+        right.caption("FID is not measured in this run (set “Evaluate FID / coverage every” on the New run tab).")
+    if figures["layers"]:
+        with st.expander("Gradient norms of each layer group"):
+            layer_groups(figures["layers"], key="train_chart_layers")
+
+
+def _grad_norm_chart(snap: Snapshot, figures: dict[str, Any]) -> None:
+    """G's and D's gradient norms beside the losses; for a resumed older run, from the step they were first logged."""
+    if "grad" not in figures:
+        st.caption(NO_GRAD_NORMS)
+        return
+    st.plotly_chart(figures["grad"], key="train_chart_grad")
+    first = next(r for r in snap.history if has_grad_norms([r]))
+    if first is not snap.history[0]:
+        st.caption(f"Logged from step {first['step']:,.0f} on: the steps before were trained before gradient norms "
+                   "were logged.")
+    st.caption(NORMS_HELP)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _shared_figures(key: tuple, _snap: Snapshot) -> list:
+def _shared_figures(key: tuple, _snap: Snapshot) -> dict[str, Any]:
     """Built once per new data for all sessions (a second browser tab paints at once); `key` names the data
     (run, rows, last step, smoothing), `_snap` (not hashed) holds it."""
     return _figures(_snap, key[-1])
 
 
-def _figures(snap: Snapshot, smoothing: float) -> list:
+def _figures(snap: Snapshot, smoothing: float) -> dict[str, Any]:
+    """The live figures by name: loss, d, grad and layers (when gradient norms were logged), fid (when measured)."""
     series = {snap.run_name: snap.history}
-    figures = [
-        metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing, title="Losses", y_title="loss"),
-        metric_figure(series, ["d_real", "d_fake"], smoothing=smoothing,
-                      title="D(x) on real and D(G(z)) on generated images", y_title="D's output (0–1)"),
-    ]
+    figures: dict[str, Any] = {
+        "loss": metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing, title="Losses", y_title="loss"),
+        "d": metric_figure(series, ["d_real", "d_fake"], smoothing=smoothing,
+                           title="D(x) on real and D(G(z)) on generated images", y_title="D's output (0–1)"),
+        "layers": {},
+    }
+    if has_grad_norms(snap.history):
+        figures["grad"] = grad_norm_figure(series, smoothing=smoothing)
+        figures["layers"] = layer_figures(snap.history, smoothing=smoothing)
     if any("fid" in row for row in snap.history):
-        figures.append(metric_figure(series, ["fid"], title="FID in the classifier's features (lower is better)",
-                                     y_title="FID"))
+        figures["fid"] = metric_figure(series, ["fid"], title="FID in the classifier's features (lower is better)",
+                                       y_title="FID")
     return figures
 
 

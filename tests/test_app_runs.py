@@ -208,3 +208,65 @@ def test_linked_grids_and_gif_are_not_shown_and_the_view_and_comparison_still_wo
     at.multiselect(key="runs_compare").set_value(["conv", "mlp"]).run()
     assert not at.exception, at.exception
     assert f"cannot show {latest.name}" in texts(at)
+
+
+# ------------------------------------------------------------------ gradient norms in the run view
+@pytest.fixture
+def norm_runs(tmp_path, monkeypatch):
+    """Two runs written by hand (no training): "logged" has gradient-norm columns, "older" was trained before them."""
+    import csv
+
+    from gan_core.config import TrainConfig
+
+    root = tmp_path / "runs"
+    for name, norms in (("older", False), ("logged", True)):
+        run = RunDir(root / name)
+        run.path.mkdir(parents=True)
+        run.write_config(TrainConfig(name=name, width=0.25, threads=1))
+        run.write_status(status="finished", step=100, total_steps=100)
+        rows = []
+        for step in range(5, 105, 5):
+            row = {"step": step, "epoch": 0, "d_loss": 1.1, "g_loss": 0.9}
+            if norms:
+                row |= {"grad_norm_g": 3.0 - step / 50, "grad_norm_d": 8.0,
+                        "grad_norm_g/body.0": 1.0, "grad_norm_d/features.0": 6.0, "grad_norm_d/head": 0.4}
+            rows.append(row)
+        with run.metrics_path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[-1]))
+            writer.writeheader()
+            writer.writerows(rows)
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    return root
+
+
+def _figure_titles(at: AppTest) -> dict[str, dict]:
+    import json
+
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {s["layout"].get("title", {}).get("text", ""): s for s in specs}
+
+
+def test_the_run_view_draws_gradient_norms_or_says_the_run_is_older_than_them(norm_runs):
+    from ui.charts import NO_GRAD_NORMS
+
+    at = rendered("runs")
+    at.multiselect(key="runs_compare").set_value(["logged"]).run()
+    assert not at.exception, at.exception
+    figures = _figure_titles(at)
+    norms = figures["Gradient norms (solid: D, dashed: G)"]
+    assert norms["layout"]["yaxis"]["type"] == "log" and [t["name"] for t in norms["data"]] == ["‖∇D‖", "‖∇G‖"]
+    assert [t["name"] for t in figures["D: gradient norm of each layer group's own parameters"]["data"]] == \
+        ["features.0", "head"]
+    assert [t["name"] for t in figures["G: gradient norm of each layer group's own parameters"]["data"]] == ["body.0"]
+    assert NO_GRAD_NORMS not in texts(at)
+
+    at.multiselect(key="runs_compare").set_value(["older"]).run()
+    assert not at.exception, at.exception
+    assert NO_GRAD_NORMS in texts(at) and "Gradient norms (solid: D, dashed: G)" not in _figure_titles(at)
+    assert "Losses (solid: D, dashed: G)" in _figure_titles(at)
+
+    at.multiselect(key="runs_compare").set_value(["logged", "older"]).run()  # the comparison: the older one is named
+    assert not at.exception, at.exception
+    compared = _figure_titles(at)["Gradient norms (solid: D, dashed: G)"]
+    assert [t["name"] for t in compared["data"]] == ["logged · ‖∇D‖", "logged · ‖∇G‖"]
+    assert "Not drawn: older, trained before gradient norms were logged" in texts(at)

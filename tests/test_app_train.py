@@ -6,6 +6,7 @@ refresh itself is covered by tests/test_browser.py.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -201,3 +202,79 @@ def test_long_curves_are_thinned_to_the_last_point():
     rows = [{"step": i, "d_loss": float(i)} for i in range(3000)]
     fig = metric_figure({"a": rows}, ["d_loss"], max_points=300)
     assert len(fig.data[0].x) <= 300 and fig.data[0].x[-1] == 2999 and fig.data[0].y[-1] == 2999.0
+
+
+# ------------------------------------------------------------------ gradient norms on the Live tab
+def _norm_rows(steps: range, norms: bool) -> list[dict[str, float]]:
+    """metrics.csv rows as the trainer logs them; with `norms`, the whole-network and per-layer-group columns."""
+    rows = []
+    for i, step in enumerate(steps, 1):
+        row = {"step": float(step), "epoch": 0.0, "d_loss": 1.2, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4}
+        if norms:
+            row |= {"grad_norm_g": 2.0 / i, "grad_norm_d": 5.0, "grad_norm_g/body.0": 1.5 / i,
+                    "grad_norm_g/body.3": 0.02, "grad_norm_d/features.0": 4.0, "grad_norm_d/head": 0.5}
+        rows.append(row)
+    return rows
+
+
+def _live_with(monkeypatch, history: list[dict[str, float]]) -> AppTest:
+    """The Train page's Live tab showing a finished run with this history (the manager's snapshot replaced)."""
+    from gan_core.config import TrainConfig
+    from gan_core.training import Snapshot
+
+    snap = Snapshot(status="finished", run_name="gn", step=int(history[-1]["step"]), total_steps=500, epochs=1,
+                    message="Finished", history=tuple(history), config=TrainConfig(eval_every=0))
+    monkeypatch.setattr(shared_manager(), "snapshot", lambda: snap)
+    at = rendered("train", 90)
+    assert at.session_state["train_tab"] == "Live"
+    return at
+
+
+def _figures(at: AppTest) -> dict[str, dict]:
+    """The page's Plotly figures by title."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {s["layout"].get("title", {}).get("text", ""): s for s in specs}
+
+
+def test_live_tab_draws_gradient_norms_on_a_log_axis_with_each_layer_group(mgr, monkeypatch):
+    at = _live_with(monkeypatch, _norm_rows(range(5, 505, 5), norms=True))
+    figures = _figures(at)
+    norms = figures["Gradient norms"]
+    assert norms["layout"]["yaxis"]["type"] == "log", "norms span orders of magnitude"
+    assert [t["name"] for t in norms["data"]] == ["‖∇D‖", "‖∇G‖"]
+    assert norms["data"][1]["y"][-1] == pytest.approx(2.0 / 100), "unsmoothed by default: the logged values"
+    g_layers = figures["G: gradient norm of each layer group's own parameters"]
+    d_layers = figures["D: gradient norm of each layer group's own parameters"]
+    assert [t["name"] for t in g_layers["data"]] == ["body.0", "body.3"]
+    assert [t["name"] for t in d_layers["data"]] == ["features.0", "head"]
+    assert "Gradient norms of each layer group" in [e.label for e in at.expander]
+    assert "Losses" in figures and "trained before gradient norms" not in texts(at)
+
+
+def test_live_tab_says_a_run_without_gradient_norms_was_trained_before_them(mgr, monkeypatch):
+    from ui.charts import NO_GRAD_NORMS
+
+    at = _live_with(monkeypatch, _norm_rows(range(5, 305, 5), norms=False))
+    assert NO_GRAD_NORMS in texts(at)
+    assert "Gradient norms" not in _figures(at) and "Losses" in _figures(at)
+    assert "Gradient norms of each layer group" not in [e.label for e in at.expander]
+    # A resumed older run: the norms start where the new code took over, and the page says from which step.
+    at = _live_with(monkeypatch, [*_norm_rows(range(5, 105, 5), False), *_norm_rows(range(105, 205, 5), True)])
+    assert "Logged from step 105 on" in texts(at) and "Gradient norms" in _figures(at)
+
+
+def test_gradient_norm_charts_label_groups_and_smooth_on_the_log_scale():
+    from ui.charts import grad_norm_figure, has_grad_norms, layer_columns, layer_figure, metric_label
+
+    rows = _norm_rows(range(1, 4), norms=True)
+    assert has_grad_norms(rows) and not has_grad_norms(_norm_rows(range(1, 4), norms=False))
+    assert layer_columns(rows, "grad_norm_g") == ["grad_norm_g/body.0", "grad_norm_g/body.3"]
+    assert metric_label("grad_norm_d/features.0") == "features.0" and metric_label("grad_norm_g") == "‖∇G‖"
+    assert layer_figure(_norm_rows(range(1, 4), norms=False), "grad_norm_g") is None
+    # One spike of 1000x: smoothed on the logarithms it moves the curve as far up as a dip of 1000x would move it down.
+    spiky = [{"step": s, "grad_norm_g": 1000.0 if s == 5 else 1.0, "grad_norm_d": 0.001 if s == 5 else 1.0}
+             for s in range(1, 11)]
+    g, d = (list(t.y) for t in grad_norm_figure({"a": spiky}, smoothing=0.5).data[::-1])
+    assert g[4] > 1.0 and g[4] * d[4] == pytest.approx(1.0) and g[-1] * d[-1] == pytest.approx(1.0)
+    assert g[-1] < 1.2, "the spike has faded five rows later (an average of the values would still be above 10)"
+    assert len(grad_norm_figure({"a": rows, "b": rows}).data) == 4

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
+from gan_core.health import GRAD_NORM_D, GRAD_NORM_G
+
 METRIC_LABELS = {
     "d_loss": "D loss",
     "g_loss": "G loss",
@@ -23,6 +25,8 @@ METRIC_LABELS = {
     "images_per_sec": "images/s",
     "time_s": "time (s)",
     "epoch": "epoch",
+    GRAD_NORM_G: "‖∇G‖",
+    GRAD_NORM_D: "‖∇D‖",
 }
 MAX_POINTS = 500  # per line: more than a chart's width in pixels shows nothing more, and costs every refresh
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -64,7 +68,22 @@ def thin_points(values: Sequence[float], max_points: int) -> list[float]:
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """A column's name in a legend; a per-layer-group gradient norm ("grad_norm_g/body.0") by its module path."""
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    network, sep, module = metric.partition("/")
+    if sep and network in METRIC_LABELS:
+        return module
+    return metric.replace("_", " ")
+
+
+def _smoothed(values: list[float], weight: float, log: bool) -> list[float]:
+    """`smooth`, on the logarithms for a log axis (a geometric average): a spike 100x the level then lifts the curve
+    as much as a dip to 1/100 lowers it, instead of holding it up for the next hundred points."""
+    if not log:
+        return smooth(values, weight)
+    logs = [math.log(v) if v > 0 else math.nan for v in values]
+    return [math.exp(a) if math.isfinite(a) else v for a, v in zip(smooth(logs, weight), values, strict=True)]
 
 
 def metric_figure(
@@ -75,6 +94,7 @@ def metric_figure(
     title: str | None = None,
     y_title: str | None = None,
     max_points: int = MAX_POINTS,
+    log_y: bool = False,
 ) -> go.Figure:
     """One line per (series name, metric) against "step"; rows without the metric are skipped.
 
@@ -82,6 +102,7 @@ def metric_figure(
     and a dash style per metric (so "solid: D, dashed: G" holds for any number of runs).
     A (series, metric) pair with no points draws no line. Each line keeps at most `max_points` points
     (evenly spaced, the last always kept, after smoothing), so a long run costs the page no more than a short one.
+    `log_y` draws the y axis on a log scale (and smooths the logarithms), for values spanning orders of magnitude.
     """
     fig = go.Figure()
     single = len(series) == 1
@@ -91,7 +112,8 @@ def metric_figure(
             if not points:
                 continue
             xs = [p[0] for p in points]
-            ys = smooth([p[1] for p in points], smoothing) if smoothing else [float(p[1]) for p in points]
+            ys = [float(p[1]) for p in points]
+            ys = _smoothed(ys, smoothing, log_y) if smoothing else ys
             xs, ys = thin_points(xs, max_points), thin_points(ys, max_points)
             colour = _COLOURS[(m_idx if single else s_idx) % len(_COLOURS)]
             fig.add_trace(go.Scatter(
@@ -107,7 +129,59 @@ def metric_figure(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0.0},
         xaxis_title="step", yaxis_title=y_title, hovermode="x unified",
     )
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
     return fig
+
+
+GRAD_NORMS = (GRAD_NORM_D, GRAD_NORM_G)  # D first, as in the losses chart: solid D, dashed G
+NETWORK_NAMES = {GRAD_NORM_G: "G", GRAD_NORM_D: "D"}
+NO_GRAD_NORMS = ("This run was trained before gradient norms were logged: its metrics.csv has no grad_norm_g or "
+                 "grad_norm_d column (a run trained or resumed now logs them).")
+NORMS_HELP = ("How large a push each network's update got (the L2 norm of its gradients, before Adam rescales them). "
+              "G's sinking by orders of magnitude is a vanishing gradient (D is winning); a jump of 100x in one row, "
+              "an explosion. The README's “Reading gradient norms” says what a healthy run shows.")
+GROUPS_HELP = ("Each line is one module's own parameters (a convolution's weights and bias, a BatchNorm's scale and "
+               "shift): the size of the gradient that step's update gave them. A group that stays orders of magnitude "
+               "below its neighbours learns little; one that leaps above them is where an explosion starts.")
+
+
+def has_grad_norms(rows: Iterable[dict[str, float]]) -> bool:
+    """Whether any row logged a whole-network gradient norm (runs trained before they were logged have none)."""
+    return any(m in r for r in rows for m in GRAD_NORMS)
+
+
+def layer_columns(rows: Iterable[dict[str, float]], network: str) -> list[str]:
+    """The per-layer-group columns of `network` ("grad_norm_g" or "grad_norm_d"), in the order metrics.csv has them."""
+    prefix = f"{network}/"
+    seen: dict[str, None] = {}  # an ordered set
+    for row in rows:
+        seen.update((k, None) for k in row if k.startswith(prefix))
+    return list(seen)
+
+
+def grad_norm_figure(series: dict[str, Sequence[dict[str, float]]], *, smoothing: float = 0.0,
+                     title: str = "Gradient norms") -> go.Figure:
+    """G's and D's whole-network gradient norms on a log axis (they span orders of magnitude over a run)."""
+    return metric_figure(series, GRAD_NORMS, smoothing=smoothing, title=title,
+                         y_title="L2 norm of the gradients", log_y=True)
+
+
+def layer_figure(rows: Sequence[dict[str, float]], network: str, *, smoothing: float = 0.0) -> go.Figure | None:
+    """One line per layer group of `network`, on a log axis, the legend (the module paths) at the right; None when
+    the rows have no per-group column of it."""
+    columns = layer_columns(rows, network)
+    if not columns:
+        return None
+    fig = metric_figure({"": rows}, columns, smoothing=smoothing, log_y=True, y_title="L2 norm of the gradients",
+                        title=f"{NETWORK_NAMES[network]}: gradient norm of each layer group's own parameters")
+    fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1.0, "xanchor": "left", "x": 1.02})
+    return fig
+
+
+def layer_figures(rows: Sequence[dict[str, float]], *, smoothing: float = 0.0) -> dict[str, go.Figure | None]:
+    """`layer_figure` of G, then of D (the generator first: it is what a person trains for)."""
+    return {network: layer_figure(rows, network, smoothing=smoothing) for network in GRAD_NORMS[::-1]}
 
 
 def truncation_figure(rows: Sequence[dict[str, float]]) -> go.Figure:

@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from gan_core.catalog import GeneratorEntry, checkpoint_generators
@@ -19,7 +20,16 @@ from gan_core.images import labelled_png
 from gan_core.runlog import Summary
 from gan_core.runs import DamagedRunError, RunDir, RunRecord, checkpoint_rows, metrics_safely
 from ui import keys
-from ui.charts import metric_figure
+from ui.charts import (
+    GROUPS_HELP,
+    NETWORK_NAMES,
+    NO_GRAD_NORMS,
+    NORMS_HELP,
+    grad_norm_figure,
+    has_grad_norms,
+    layer_figures,
+    metric_figure,
+)
 from ui.images import fixed_grid_names, open_grid_image
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
@@ -28,21 +38,54 @@ TRAIN_TAB_KEY, TRAIN_RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 
 
 def curves(records: list[RunRecord], summaries: dict[str, Summary] | None = None) -> None:
-    """Losses and, when any run measured it, FID over steps: one colour per run (at most runlog.MAX_POINTS rows of
-    each, thinned evenly; FID from every evaluated row the summary keeps)."""
+    """Losses with the gradient norms beside them and, when any run measured it, FID over steps: one colour per run
+    (at most runlog.MAX_POINTS rows of each, thinned evenly; FID from every evaluated row the summary keeps)."""
     summaries = summaries or {r.name: metrics_safely(RunDir(r.path)) for r in records}
     series = {name: list(s.rows) for name, s in summaries.items()}
     fids = {name: list(s.evaluated) for name, s in summaries.items()}
     smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
                           help="exponential moving average of the curves (0: raw rows of metrics.csv)")
-    st.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,
-                                  title="Losses (solid: D, dashed: G)", y_title="loss"))
+    losses, norms = st.columns(2, gap="large")
+    losses.plotly_chart(metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing,
+                                      title="Losses (solid: D, dashed: G)", y_title="loss"))
+    with norms:
+        layered = grad_norms(series, smoothing)
+    if layered is not None:
+        with st.expander("Gradient norms of each layer group"):
+            layer_groups(layer_figures(layered, smoothing=smoothing), key="runs_view_layers")
     if any(fids.values()):
         st.plotly_chart(metric_figure(fids, ["fid"], smoothing=0.0, title="FID over steps (lower is better)",
                                       y_title="FID"))
     else:
         st.caption(f"No FID recorded: set “{FIELD_LABELS['eval_every']}” on the Train page's New run tab to measure it "
                    "while training.")
+
+
+def grad_norms(series: dict[str, list[dict[str, float]]], smoothing: float) -> list[dict[str, float]] | None:
+    """G's and D's gradient norms (runs trained before they were logged are named); returns the rows whose layer
+    groups to draw (one run's, when it logged norms), else None."""
+    logged = {name: rows for name, rows in series.items() if has_grad_norms(rows)}
+    if not logged:
+        st.caption(NO_GRAD_NORMS if len(series) == 1 else
+                   "These runs were trained before gradient norms were logged: their metrics.csv files have no "
+                   "grad_norm_g or grad_norm_d column.")
+        return None
+    # Every run passed, those without norms drawing no line: each run keeps the colour it has in the losses chart.
+    st.plotly_chart(grad_norm_figure(series, smoothing=smoothing, title="Gradient norms (solid: D, dashed: G)"))
+    if missing := [name for name in series if name not in logged]:
+        st.caption(f"Not drawn: {', '.join(missing)}, trained before gradient norms were logged.")
+    st.caption(NORMS_HELP)
+    return next(iter(logged.values())) if len(series) == 1 else None
+
+
+def layer_groups(figures: dict[str, go.Figure | None], key: str) -> None:
+    """The per-layer-group figures of G, then D (charts.layer_figures); a caption for a network without them."""
+    for network, fig in figures.items():
+        if fig is None:
+            st.caption(f"No per-layer-group gradient norms of {NETWORK_NAMES[network]} in this run's metrics.")
+        else:
+            st.plotly_chart(fig, key=f"{key}.{network}")
+    st.caption(GROUPS_HELP)
 
 
 def config_rows(config: TrainConfig) -> list[dict[str, str]]:
