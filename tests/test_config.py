@@ -72,7 +72,7 @@ SAVED_FIELDS = {
     "spectral_norm", "dropout", "d_output", "loss", "label_smoothing", "batch_size", "lr_g", "lr_d", "beta1", "beta2",
     "d_steps", "r1_gamma", "info_weight", "ema", "epochs", "max_steps", "classes", "max_images", "seed", "sample_every",
     "grid_every_s", "grid_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
-    "threads", "device", "amp", "data_dir",
+    "tensorboard", "threads", "device", "amp", "data_dir",
 }
 # Fields deliberately not on the New-run form, and why.
 NOT_ON_FORM = {"preset": "the Preset picker above the form chooses it"}
@@ -228,7 +228,7 @@ def test_what_a_resume_may_change_is_read_off_the_fields():
 
     assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s",
                               "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
-                              "threads", "device", "amp", "data_dir"}
+                              "tensorboard", "threads", "device", "amp", "data_dir"}
     first, rest = resume_fields()
     assert [s.name for s in first] == ["epochs", "max_steps", "lr_g", "lr_d"], "the resume form's main fields"
     assert sorted(s.name for s in first + rest) == sorted(RESUMABLE), "the resume form offers each once"
