@@ -70,13 +70,14 @@ def run_preset(name: str, minutes: list[float], n: int, overrides: dict[str, Any
             return
         mark = marks.pop(0)
         t_eval = time.perf_counter()
-        g = trainer.G_ema if trainer.G_ema is not None else trainer.G
+        assert trainer.gan is not None
+        g = trainer.gan.sampler
         with torch.random.fork_rng(devices=[]):
             report = metrics.evaluate_generator(copy.deepcopy(g).eval(), n=n, classes=cfg.classes or None)
         shares = [s for s, c in zip(report.class_shares, CLASS_NAMES, strict=True)
                   if not cfg.classes or c in cfg.classes]
         rows.append(dict(preset=name, minutes=mark / 60, step=snap.step, epoch=snap.step / snap.steps_per_epoch,
-                         images_per_sec=snap.step * trainer.batch / elapsed, fid=report.fid,
+                         images_per_sec=snap.step * trainer.gan.batch / elapsed, fid=report.fid,
                          precision=report.precision, recall=report.recall, min_share=min(shares),
                          max_share=max(shares), classes_5pct=report.coverage_classes,
                          cond_acc=report.conditional_accuracy, eval_s=report.seconds))

@@ -36,10 +36,11 @@ GRID_PNG_BYTES_PER_IMAGE = 900  # a saved grid's PNG, per image (measured: 50-90
 GIF_BYTES_PER_PIXEL = 0.7      # progress.gif, per pixel of a frame at its 2x scale (measured 0.65 on a run's early
                                # grids, 0.67 on uniform noise, the worst case; 2026-12-04)
 GIF_SCALE = 2                  # gan_core.images.gif_bytes' default, which RunDir.write_gif uses
-METRICS_ROW_BYTES = 100        # a metrics.csv row (measured 57-58 B at steps < 1,000 without evaluation; a long run's
-                               # step, epoch and time are longer and an evaluation row adds three columns)
+METRICS_ROW_BYTES = 320        # a metrics.csv row (57-58 B at steps < 1,000 without evaluation, and a gradient norm
+                               # per network and per layer: 13 more columns of up to 12 B on the default preset; a long
+                               # run's step, epoch and time are longer and an evaluation row adds three columns)
 PAUSE_CHECKPOINTS = 3          # allowance for checkpoints saved on pause when every checkpoint is kept: each pause
-                               # saves one (Trainer._pause_point), and with "keep" 0 none is ever pruned
+                               # saves one (Trainer._pause), and with "keep" 0 none is ever pruned
 
 
 class BudgetError(ValueError):

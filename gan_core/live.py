@@ -95,40 +95,96 @@ class LiveState:
             self._snap = replace(self._snap, grid_source=source)
 
 
-class Controls:
-    """Requests from other threads, honoured by the loop between two steps: pause, resume, stop.
+class StepRequest:
+    """One step asked of a paused run: `done` is set when it was taken (`report` then says what it did) or when the
+    run was resumed or stopped first (`report` stays None)."""
 
-    The one place a pause lives: the loop asks `pause_requested()` before each step and, when it is, waits in
-    `wait_while_paused` (with a callback every `beat_s`, the run's heartbeat) until a resume or a stop.
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.report: Any = None
+
+
+class Controls:
+    """Requests from other threads, honoured by the loop between two steps: pause, resume, stop, one step.
+
+    The one place a pause lives: the loop asks `pause_requested` before each step and, when it is, waits in
+    `wait_while_paused` (with a callback every `beat_s`, the run's heartbeat) until a resume, a stop or a request
+    for a single step (`step_once`), which the loop takes, reports with `step_done`, and then pauses again.
     """
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
+        self._cond = threading.Condition()
+        self._paused = self._stop = False
+        self._asked: list[StepRequest] = []       # single steps asked for while paused, in order
+        self._taking: StepRequest | None = None   # the one the loop is taking
 
     def pause(self) -> None:
-        self._running.clear()
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
 
     def resume(self) -> None:
-        self._running.set()
+        self._release(stop=False)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
+        self._release(stop=True)
+
+    def _release(self, stop: bool) -> None:
+        with self._cond:
+            self._stop, self._paused = self._stop or stop, False
+            waiting, self._asked = self._asked, []
+            self._cond.notify_all()
+        for request in waiting:  # not taken: the run goes on (or ends) by itself
+            request.done.set()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        return self._stop
 
     @property
     def pause_requested(self) -> bool:
-        return not self._running.is_set()
+        return self._paused
 
-    def wait_while_paused(self, beat_s: float, beat: Any) -> None:
-        """Block until resumed or stopped, calling `beat()` every `beat_s` seconds meanwhile."""
-        while not self._running.wait(timeout=beat_s):
-            beat()
+    def step_once(self) -> StepRequest:
+        """Ask a paused run for its next step (ValueError if it is not paused)."""
+        request = StepRequest()
+        with self._cond:
+            if not self._paused or self._stop:
+                raise ValueError("only a paused run takes a single step: pause it first")
+            self._asked.append(request)
+            self._cond.notify_all()
+        return request
+
+    def wait_while_paused(self, beat_s: float, beat: Any) -> bool:
+        """Block until resumed, stopped or asked for one step, calling `beat()` every `beat_s` seconds meanwhile.
+
+        True when one step was asked for (the loop takes it, then calls `step_done`); False otherwise."""
+        while True:
+            with self._cond:
+                if not self._paused or self._stop:
+                    return False
+                if self._asked:
+                    self._taking = self._asked.pop(0)
+                    return True
+                woken = self._cond.wait(timeout=beat_s)
+            if not woken:
+                beat()
+
+    def close(self) -> None:
+        """The run has ended: whoever still waits for a step is woken without a report."""
+        with self._cond:
+            waiting, self._asked = self._asked + ([self._taking] if self._taking else []), []
+            self._taking = None
+        for request in waiting:
+            request.done.set()
+
+    def step_done(self, report: Any) -> None:
+        """The single step asked for is taken: its report goes to the caller, who is woken."""
+        with self._cond:
+            request, self._taking = self._taking, None
+        if request is not None:
+            request.report = report
+            request.done.set()
 
 
 class EtaClock:

@@ -17,6 +17,7 @@ from typing import TextIO
 from gan_core.config import TrainConfig
 from gan_core.models import Generator
 from gan_core.runs import RunStatus
+from gan_core.stepview import StepReport
 from gan_core.training import Snapshot, Trainer
 
 # At exit, how long an active run gets to finish what it is doing and save its checkpoint: an evaluation of many
@@ -87,6 +88,14 @@ class TrainingManager:
     def resume(self) -> None:
         if self._trainer is not None:
             self._trainer.resume()
+
+    def step_once(self, timeout: float = 600.0) -> StepReport:
+        """The paused run's next step, exactly the one it would have taken, and what it changed; the run stays
+        paused. ValueError when no run is paused."""
+        trainer = self._trainer
+        if trainer is None or self.snapshot().status != RunStatus.PAUSED:
+            raise ValueError("no run is paused: pause the run, then step it")
+        return trainer.step_once(timeout)
 
     def stop(self, wait: float | None = None) -> None:
         """Ask the run to stop (it saves a checkpoint); optionally wait up to `wait` seconds for it."""

@@ -26,6 +26,7 @@ METRIC_FIELDS = (
     "step", "epoch", "time_s", "images_per_sec", "d_loss", "g_loss", "d_real", "d_fake",
     "fid", "coverage_classes", "coverage_kl",
 )
+GRAD_PREFIX = "grad_norm_"  # gradient-norm columns: grad_norm_g, grad_norm_d, grad_norm_g/<layer group>, ...
 MAX_POINTS = 2000    # rows a summary keeps for charts (older ones thinned evenly; the first and the newest kept)
 RATE_ROWS = 5        # a listing's images/s is the mean of this many last rows (each already a moving average)
 CHUNK = 1 << 20      # bytes read at a time
@@ -72,14 +73,27 @@ _CURSORS: OrderedDict[Path, _Cursor] = OrderedDict()
 
 
 def append(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows (the header first, for a new file); the file is opened without following a link."""
-    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    with os.fdopen(fd, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+    """Append rows (the header first, for a new file); the file is opened without following a link.
+
+    A new file's header is METRIC_FIELDS and then the first row's gradient-norm columns (`grad_norm_*`, one per
+    network and per layer group: fixed for a run's architecture); a file that has a header keeps it, so a run
+    trained before a column existed goes on without it (its rows stay readable)."""
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(fd, "a+", newline="") as fh:
         if os.fstat(fd).st_size == 0:
-            writer.writeheader()
+            fields = [*METRIC_FIELDS, *(k for k in rows[0] if k.startswith(GRAD_PREFIX))] if rows else []
+            csv.writer(fh).writerow(fields)
+        else:
+            fields = _header(fd)
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in METRIC_FIELDS})
+            writer.writerow({k: _fmt(row.get(k)) for k in fields})
+
+
+def _header(fd: int) -> list[str]:
+    """The first line of an open metrics file, as column names."""
+    first = _pread(fd, MAX_LINE, 0).split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return next(csv.reader([first]), [])
 
 
 def summary(path: Path) -> Summary:
@@ -124,28 +138,36 @@ def truncate(path: Path, last_step: int) -> None:
 
 def _kept(path: Path, last_step: int) -> Iterator[bytes]:
     """The header and the rows up to `last_step` as they were written, in chunks of about CHUNK bytes."""
-    out = [",".join(METRIC_FIELDS) + "\r\n"]  # as csv.writer writes it
-    size = len(out[0])
-    with contextlib.closing(_stream(path)) as rows_:  # closed (its descriptor too) when cut short
+    header: list[str] = []  # the file's own (its columns are the rows' columns), known once the stream has begun
+    out: list[str] = []
+    size, headed = 0, False
+    with contextlib.closing(_stream(path, header)) as rows_:  # closed (its descriptor too) when cut short
         for row, line in rows_:
             if row["step"] > last_step:
                 break  # steps only grow (a row whose step does not is skipped): nothing later is kept
             out.append(line + "\n")
             size += len(line) + 1
             if size >= CHUNK:
-                yield "".join(out).encode("utf-8")
-                out, size = [], 0
-    yield "".join(out).encode("utf-8")
+                yield "".join(out if headed else [_header_line(header), *out]).encode("utf-8")
+                out, size, headed = [], 0, True
+    yield "".join(out if headed else [_header_line(header), *out]).encode("utf-8")
+
+
+def _header_line(header: list[str]) -> str:
+    return ",".join(header or METRIC_FIELDS) + "\r\n"  # as csv.writer writes it
 
 
 # ----------------------------------------------------------------------------- parsing
-def _stream(path: Path) -> Iterator[tuple[dict[str, float], str]]:
-    """Every valid row with its line of text, a chunk at a time (memory bounded by a chunk, not the file)."""
+def _stream(path: Path, header: list[str] | None = None) -> Iterator[tuple[dict[str, float], str]]:
+    """Every valid row with its line of text, a chunk at a time (memory bounded by a chunk, not the file); the
+    file's header goes into `header` once read."""
     cur = _Cursor((0, 0), lines=[])
     fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
         while _advance(cur, fd, size, keep_all=True, limit=CHUNK):
+            if header is not None and not header and cur.header:
+                header.extend(cur.header)
             yield from zip(cur.rows, cur.lines, strict=True)
             cur.rows.clear()
             cur.lines.clear()

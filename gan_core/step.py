@@ -174,11 +174,13 @@ class GanStep:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     # ------------------------------------------------------------------ the step
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, measure: bool = False) -> dict[str, float]:
         """One (or d_steps) discriminator update(s) and one generator update, as in pytorch/examples' dcgan.
 
         Under torchrun `d_update` and `g_forward` are DistributedDataParallel modules: each backward all-reduces the
-        gradients, so every process takes the same optimiser step. Statistics are this process's own.
+        gradients, so every process takes the same optimiser step. Statistics are this process's own; with
+        `measure`, they include the gradient norms of both updates (`grad_norms`), which the loop asks for on the
+        steps that write a metrics row.
         """
         cfg = self.config
         probs = self.D.outputs_probabilities
@@ -222,12 +224,15 @@ class GanStep:
         # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
         self._update_ema()
         self.step += 1
-        return {
+        stats = {
             "d_loss": loss_d.item(),
             "g_loss": loss_g.item(),
             "d_real": realness(out_real.detach(), from_probs=probs),
             "d_fake": realness(out_fake.detach(), from_probs=probs),
         }
+        if measure:  # D's gradients are its last update's (R1 included): G's pass leaves them as they were
+            stats.update(grad_norms(self.G, "g") | grad_norms(self.D, "d"))
+        return stats
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -266,6 +271,30 @@ class GanStep:
         g.train(was)
         nrow = 10 if self.config.conditional and self.config.grid_size >= 10 else None
         return make_grid(images, nrow=nrow)
+
+
+def layer_group(name: str) -> str:
+    """The layer a parameter belongs to, by its module path: `body.0.weight` -> `body.0`; a spectrally normalised
+    `features.0.parametrizations.weight.original` -> `features.0`."""
+    return name.split(".parametrizations.")[0] if ".parametrizations." in name else name.rpartition(".")[0] or name
+
+
+@torch.no_grad()
+def grad_norms(net: nn.Module, side: str) -> dict[str, float]:
+    """The L2 norm of `net`'s parameter gradients as they are now: `grad_norm_<side>` for the whole network and
+    `grad_norm_<side>/<layer>` for each layer's own parameters (a layer without a gradient is left out)."""
+    groups: dict[str, list[torch.Tensor]] = {}
+    for name, p in net.named_parameters():
+        if p.grad is not None:
+            groups.setdefault(layer_group(name), []).append(p.grad.detach().float())
+    if not groups:
+        return {}
+    norms = {k: torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in v])) for k, v in
+             groups.items()}
+    total = torch.linalg.vector_norm(torch.stack(list(norms.values())))
+    out = {f"grad_norm_{side}": float(total)}
+    out.update({f"grad_norm_{side}/{k}": float(v) for k, v in norms.items()})
+    return out
 
 
 def trained_classes(cfg: TrainConfig) -> list[int]:

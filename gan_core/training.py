@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gan_core import distributed, launch
+from gan_core import distributed, launch, stepview
 from gan_core.config import TrainConfig
 from gan_core.distributed import World
 from gan_core.live import Controls, EtaClock, LiveState, Snapshot
@@ -52,6 +52,11 @@ class Tick:
     end_of_epoch: bool
     stats: dict[str, float]
     row: dict[str, float] = field(default_factory=dict)  # the metrics row's extra columns (an evaluation's)
+
+
+def row_due(step: int, total: int, log_every: int) -> bool:
+    """Whether the step numbered `step` writes a metrics row: every `log_every` steps, and the last."""
+    return step % log_every == 0 or step == total
 
 
 def evaluate(g: Generator, cfg: TrainConfig) -> dict[str, float]:
@@ -90,13 +95,15 @@ class MetricsRows:
         self.rec, self.gan, self.clock, self.pending = rec, gan, clock, []
 
     def due(self, tick: Tick) -> bool:
-        return tick.step % self.gan.config.log_every == 0 or tick.step == tick.total
+        return row_due(tick.step, tick.total, self.gan.config.log_every)
 
     def __call__(self, tick: Tick) -> None:
         self.pending.append(tick.stats)
         if not self.due(tick):
             return
-        row = {k: float(np.mean([p[k] for p in self.pending])) for k in self.pending[0]}
+        # The mean of each statistic over the steps that have it (the gradient norms: the row's own step alone).
+        keys = dict.fromkeys(k for p in self.pending for k in p)
+        row = {k: float(np.mean([p[k] for p in self.pending if k in p])) for k in keys}
         row.update(step=tick.step, epoch=self.gan.schedule.epoch_of(tick.step), **self.clock(), **tick.row)
         self.pending.clear()
         self.rec.metrics(row, classes_trained=len(self.gan.label_pool))
@@ -174,6 +181,7 @@ class Trainer:
         self.recorder: RunRecorder | None = None  # rank 0's, once the run's folder is locked: nothing is written before
         self.run_lock: RunLock | None = None
         self.wall_time, self.rate = 0.0, 0.0  # seconds spent in steps; images/s, smoothed
+        self._paused = False  # inside a pause (single steps included)
         self.phase = "starting"  # what the worker is doing, for the message if it fails there
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change);
         # a resume is checked against the config that trains, once it is known.
@@ -229,6 +237,7 @@ class Trainer:
         return self._end(status, message)
 
     def _end(self, status: str, message: str) -> Snapshot:
+        self.controls.close()  # whoever waits for a single step is told the run ended
         finished = status == RunStatus.FINISHED
         if self.recorder is not None:
             with contextlib.suppress(OSError):  # the run folder may be what failed (deleted, disk full)
@@ -258,44 +267,54 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def _fit(self, on_step: Callable[[Snapshot], None] | None) -> tuple[str, str]:
         """The steps, and after each the cadences that are due (rank 0 only: the others only train)."""
-        gan, rec, live = self.gan, self.recorder, self.live
+        gan, rec = self.gan, self.recorder
         assert gan is not None
         total = gan.schedule.total_steps
-        live.publish(status=RunStatus.RUNNING)
-        cadences = self._cadences()
-        eta, stop = EtaClock(gan.step), False
+        self.live.publish(status=RunStatus.RUNNING)
+        cadences, eta, stop = self._cadences(), EtaClock(gan.step), False
         while gan.step < total and not stop:
             if self.solo and self.controls.stop_requested:
                 break
             if self.controls.pause_requested and rec is not None and self.solo:  # pausing is the app's, one process
-                self._pause(rec)
-                eta = EtaClock(gan.step)  # a pause is not training time
+                if self._pause(rec):  # one step asked for while paused: take it, show it, stay paused
+                    was = stepview.before(gan)
+                    stats, stop = self._advance(cadences, eta, total)
+                    self.controls.step_done(stepview.report(gan, was, stats))
+                else:
+                    eta = EtaClock(gan.step)  # a pause is not training time
                 continue
-            # ---- the step, timed; under torchrun every rank's mean statistics and whether any was asked to stop
-            self.phase = "training a step"
-            t0 = time.perf_counter()
-            with self._weights_lock:  # a copy of G (generator_copy) is never taken halfway through an update
-                stats = gan.train_step()
-            stats, stop = gan.replicas.agree(stats, self.controls.stop_requested)
-            dt = time.perf_counter() - t0
-            self.wall_time += dt
-            inst = gan.batch / max(dt, 1e-9)  # the global batch: images/s of the whole run
-            rate = self.rate = inst if self.rate == 0 else 0.9 * self.rate + 0.1 * inst
-            if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
-                bad = "d_loss" if not math.isfinite(stats["d_loss"]) else "g_loss"
-                raise NonFiniteLoss(f"{'D' if bad == 'd_loss' else 'G'} loss became {stats[bad]}")
-            # ---- what is due after it: a metrics row (with an evaluation), a heartbeat, a grid, a checkpoint
-            tick = Tick(step=gan.step, total=total, end_of_epoch=gan.schedule.ends_epoch(gan.step), stats=stats)
-            for cadence in cadences:
-                self.phase = cadence.phase
-                cadence(tick)
-            # ---- what views see
-            live.publish(step=gan.step, epoch=gan.schedule.epoch_of(gan.step), images_per_sec=rate,
-                         elapsed_s=self.wall_time, eta_s=eta.update(gan.step, total), d_loss=stats["d_loss"],
-                         g_loss=stats["g_loss"], d_real=stats["d_real"], d_fake=stats["d_fake"])
+            stats, stop = self._advance(cadences, eta, total)
             if on_step is not None:
                 on_step(self.snapshot())
         return self._finish(total)
+
+    def _advance(self, cadences: list[Cadence], eta: EtaClock, total: int) -> tuple[dict[str, float], bool]:
+        """One step, then what is due after it; returns its statistics and whether the ranks agreed to stop."""
+        gan = self.gan
+        assert gan is not None
+        # ---- the step, timed; under torchrun every rank's mean statistics and whether any was asked to stop
+        self.phase = "training a step"
+        t0 = time.perf_counter()
+        with self._weights_lock:  # a copy of G (generator_copy) is never taken halfway through an update
+            stats = gan.train_step(measure=row_due(gan.step + 1, total, gan.config.log_every))
+        stats, stop = gan.replicas.agree(stats, self.controls.stop_requested)
+        dt = time.perf_counter() - t0
+        self.wall_time += dt
+        inst = gan.batch / max(dt, 1e-9)  # the global batch: images/s of the whole run
+        self.rate = inst if self.rate == 0 else 0.9 * self.rate + 0.1 * inst
+        if not (math.isfinite(stats["d_loss"]) and math.isfinite(stats["g_loss"])):
+            bad = "d_loss" if not math.isfinite(stats["d_loss"]) else "g_loss"
+            raise NonFiniteLoss(f"{'D' if bad == 'd_loss' else 'G'} loss became {stats[bad]}")
+        # ---- what is due after it: a metrics row (with an evaluation), a heartbeat, a grid, a checkpoint
+        tick = Tick(step=gan.step, total=total, end_of_epoch=gan.schedule.ends_epoch(gan.step), stats=stats)
+        for cadence in cadences:
+            self.phase = cadence.phase
+            cadence(tick)
+        # ---- what views see
+        self.live.publish(step=gan.step, epoch=gan.schedule.epoch_of(gan.step), images_per_sec=self.rate,
+                          elapsed_s=self.wall_time, eta_s=eta.update(gan.step, total), d_loss=stats["d_loss"],
+                          g_loss=stats["g_loss"], d_real=stats["d_real"], d_fake=stats["d_fake"])
+        return stats, stop
 
     def _cadences(self) -> list[Cadence]:
         """Rank 0's cadences, in the order they run after a step (the grid of step 0 drawn now); none elsewhere."""
@@ -310,19 +329,36 @@ class Trainer:
         return [Evaluation(gan, rows), rows, Heartbeat(rec, lambda: {"time_s": self.wall_time}), grids,
                 Checkpoints(rec, gan, lambda: self.wall_time)]
 
-    def _pause(self, rec: RunRecorder) -> None:
-        """The one place a pause lives: save (so closing the app while paused loses nothing), wait for resume or
-        stop with a heartbeat, and carry on."""
+    def _pause(self, rec: RunRecorder) -> bool:
+        """The one place a pause lives: on entering it, save (so closing the app while paused loses nothing); then
+        wait, with a heartbeat, for a resume or a stop (False) or a request for one step (True: the run stays
+        paused around it, and the next call waits again without saving)."""
         assert self.gan is not None
-        self.phase = "pausing (saving a checkpoint)"
-        self.live.publish(status=RunStatus.PAUSED)  # first: the page shows the pause at once, the save follows
-        if rec.saved_step != self.gan.step:
-            rec.checkpoint(self.gan, self.wall_time)
-        rec.heartbeat(status=RunStatus.PAUSED, step=self.gan.step)
-        self.controls.wait_while_paused(HEARTBEAT_S, lambda: rec.heartbeat(status=RunStatus.PAUSED))
+        if not self._paused:
+            self.phase = "pausing (saving a checkpoint)"
+            self.live.publish(status=RunStatus.PAUSED)  # first: the page shows the pause at once, the save follows
+            if rec.saved_step != self.gan.step:
+                rec.checkpoint(self.gan, self.wall_time)
+            rec.heartbeat(status=RunStatus.PAUSED, step=self.gan.step)
+            self._paused = True
+        self.phase = "paused"
+        if self.controls.wait_while_paused(HEARTBEAT_S, lambda: rec.heartbeat(status=RunStatus.PAUSED)):
+            return True
+        self._paused = False
         if not self.controls.stop_requested:
             self.live.publish(status=RunStatus.RUNNING)
             rec.heartbeat(status=RunStatus.RUNNING)
+        return False
+
+    def step_once(self, timeout: float = 600.0) -> stepview.StepReport:
+        """Take exactly the next step of this paused run (the one it would have taken) and say what it did; the run
+        stays paused. ValueError when the run is not paused, or ends or is resumed before taking it."""
+        request = self.controls.step_once()
+        if not request.done.wait(timeout):
+            raise TimeoutError(f"the run did not take the step within {timeout:.0f} s (it is {self.phase})")
+        if request.report is None:
+            raise ValueError("the run was resumed, stopped or ended before it took the step")
+        return request.report
 
     def _finish(self, total: int) -> tuple[str, str]:
         """A finished or stopped run leaves its last grid, checkpoint and GIF."""

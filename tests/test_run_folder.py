@@ -88,3 +88,24 @@ def test_the_floor_and_statistics_caches_are_bounded():
     for i in range(metrics.MAX_CACHED + 10):
         metrics._remember(cache, i, i)
     assert len(cache) == metrics.MAX_CACHED and next(iter(cache)) == 10
+
+
+def test_metrics_files_keep_their_own_columns(tmp_path):
+    """A new file takes the first row's gradient-norm columns into its header; a file written before those columns
+    existed (a run trained by an older version, now resumed) keeps its header, and both read back whole."""
+    from gan_core import runlog
+
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    row = {"step": 1, "d_loss": 0.5, "grad_norm_g": 2.0, "grad_norm_g/body.0": 1.5, "unknown": 9.0}
+    runlog.append(new, [row])
+    runlog.append(new, [{**row, "step": 2, "grad_norm_g": 3.0}])
+    header = new.read_text().splitlines()[0].split(",")
+    assert header[: len(runlog.METRIC_FIELDS)] == list(runlog.METRIC_FIELDS)
+    assert header[len(runlog.METRIC_FIELDS):] == ["grad_norm_g", "grad_norm_g/body.0"], "other columns are not kept"
+    assert [(r["step"], r["grad_norm_g"]) for r in runlog.rows(new)] == [(1.0, 2.0), (2.0, 3.0)]
+    old.write_text(",".join(runlog.METRIC_FIELDS) + "\r\n1,1,0.1,100,0.6,0.7,0.5,0.5,,,\r\n", newline="")
+    runlog.append(old, [{**row, "step": 2}])
+    assert [r["step"] for r in runlog.rows(old)] == [1.0, 2.0]
+    assert "grad_norm_g" not in runlog.rows(old)[-1]
+    runlog.truncate(new, 1)  # a resume's rewind keeps the file's own header, so the kept rows still parse
+    assert [(r["step"], r["grad_norm_g/body.0"]) for r in runlog.rows(new)] == [(1.0, 1.5)]

@@ -149,8 +149,8 @@ def test_pause_and_resume(tiny_config, runs_root, monkeypatch):
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_config, runs_root, monkeypatch):
     real_step = step.GanStep.train_step
 
-    def exploding(self):
-        stats = real_step(self)
+    def exploding(self, measure=False):
+        stats = real_step(self, measure)
         if self.step == 11:
             stats["d_loss"] = float("nan")
         return stats
@@ -294,3 +294,64 @@ def test_a_fault_in_setup_fails_with_the_error_alone(tiny_config, runs_root, mon
     monkeypatch.setattr(step.GanStep, "__init__", lambda self, *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
     snap = Trainer(tiny_config.replace(name="setupfault"), runs_root=runs_root).run()
     assert snap.status == "failed" and snap.message == "RuntimeError: out of memory"
+
+
+def test_a_paused_run_takes_single_steps_exactly_as_it_would_have(tiny_config, runs_root):
+    """Pause, step twice (each the step the run would have taken, reported before and after), resume: the run
+    equals one that was never interrupted, bit for bit."""
+    cfg = tiny_config.replace(ema=0.9, conditional=True, dropout=0.3, max_steps=12)
+    straight = Trainer(cfg.replace(name="straight"), runs_root=runs_root).run()
+    trainer = Trainer(cfg.replace(name="stepped"), runs_root=runs_root)
+    with pytest.raises(ValueError, match="pause it first"):
+        trainer.step_once()
+    thread = threading.Thread(target=trainer.run)
+    thread.start()
+    resumed = False
+    try:
+        wait_for(lambda: trainer.snapshot().step >= 3, 60, "the run's first steps")
+        trainer.pause()
+        wait_for(lambda: trainer.snapshot().status == "paused", 60, "the pause")
+        paused_at = trainer.snapshot().step
+        reports = [trainer.step_once(timeout=60) for _ in range(2)]
+        assert [(r.step_before, r.step_after) for r in reports] == [(paused_at, paused_at + 1),
+                                                                   (paused_at + 1, paused_at + 2)]
+        snap = trainer.snapshot()
+        assert snap.status == "paused" and snap.step == paused_at + 2, "the run stays paused after a step"
+        first = reports[0]
+        assert first.grid_before.shape == first.grid_after.shape == first.difference.shape == first.g_gradient.shape
+        assert first.largest_change > 0 and first.difference.max() == 255, "the difference image shows the change"
+        assert len(first.d_before) == len(first.d_after) == len(first.g_gradient_norms) == cfg.grid_size
+        assert ((first.d_after >= 0) & (first.d_after <= 1)).all() and (first.g_gradient_norms > 0).all()
+        assert set(first.stats) >= {"d_loss", "g_loss", "d_real", "d_fake"}
+        assert np.array_equal(reports[1].grid_before, first.grid_after), "step 2 starts where step 1 ended"
+        trainer.resume()
+        resumed = True
+    finally:
+        if not resumed:
+            trainer.stop()
+        thread.join(timeout=120)
+    assert not thread.is_alive()
+    stepped = trainer.snapshot()
+    assert stepped.status == "finished" and stepped.step == straight.step == 12, stepped.message
+    assert _losses(straight.run_dir) == _losses(stepped.run_dir)
+    a = load_generator(runs_root / "straight").generator.state_dict()
+    b = load_generator(runs_root / "stepped").generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gradient_norms_are_logged_on_the_rows_steps(tiny_config, runs_root):
+    snap = Trainer(tiny_config.replace(name="norms", log_every=4, max_steps=8, spectral_norm=True),
+                   runs_root=runs_root).run()
+    assert snap.status == "finished", snap.message
+    rows = RunDir(runs_root / "norms").read_metrics()
+    assert [r["step"] for r in rows] == [4.0, 8.0]
+    for row in rows:
+        g_layers = [v for k, v in row.items() if k.startswith("grad_norm_g/")]
+        d_layers = [v for k, v in row.items() if k.startswith("grad_norm_d/")]
+        assert g_layers and d_layers and "grad_norm_d/features.0" in row, sorted(row)
+        # The whole network's norm is the layers' norms together.
+        assert row["grad_norm_g"] == pytest.approx(float(np.linalg.norm(g_layers)), rel=1e-4)
+        assert row["grad_norm_d"] == pytest.approx(float(np.linalg.norm(d_layers)), rel=1e-4)
+        assert all(v > 0 for v in g_layers + d_layers)
+    live = snap.history[-1]
+    assert live["grad_norm_g"] == pytest.approx(rows[-1]["grad_norm_g"], rel=1e-5), "the live curves have them too"
