@@ -8,6 +8,7 @@ not its weights, not their gradients, not spectral norm's vectors or BatchNorm's
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from gan_core.checkpoints import NO_DISCRIMINATOR, LoadedGenerator, generator_from_tensors, read_weights, resolve_weights_path
 from gan_core.images import drawable, labelled_grid, make_grid, to_uint8, upscale
-from gan_core.models import Discriminator, Generator, build_discriminator
+from gan_core.models import Discriminator, Generator
 from gan_core.sampling import as_generator, generate, labels_for, latents
 
 SMOOTH_COPIES = 8     # SmoothGrad: noisy copies averaged per image in the views (0: the plain input gradient)
@@ -52,15 +53,13 @@ def discriminator_of(loaded: LoadedGenerator) -> Discriminator:
 def _logit_twin(d: Discriminator) -> Discriminator:
     """A frozen eval-mode copy of D that outputs its logit (a sigmoid D's pre-activation), whatever D's output layer.
 
-    Built on the meta device and filled from D's state_dict, so no random stream is read (a deepcopy would also copy
-    a run's dropout generator); eval mode means no dropout, BatchNorm's running statistics and spectral norm's stored
-    vectors (no power iteration), so a view neither depends on nor changes anything D trains with.
+    A copy, so D's own train/eval flag is never touched (a run may be holding it); eval mode means no dropout,
+    BatchNorm's running statistics and spectral norm's stored vectors (no power iteration), so a view neither
+    depends on nor changes anything D trains with. A run's dropout layers draw from its own random stream: the copy
+    gets none (`memo` maps each stream to None) instead of a copy of it.
     """
-    param = next(d.parameters())
-    with torch.device("meta"):
-        twin = build_discriminator(d.cfg)
-    twin.to_empty(device=param.device).to(param.dtype)
-    twin.load_state_dict(d.state_dict())
+    streams = {id(m.generator): None for m in d.modules() if getattr(m, "generator", None) is not None}
+    twin = copy.deepcopy(d, memo=streams)
     twin.out_act = None  # the logit itself: sigmoid(logit) is a sigmoid D's output, and its gradient never saturates
     return twin.eval().requires_grad_(False)
 

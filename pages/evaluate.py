@@ -23,6 +23,7 @@ from gan_core.metrics.memorization import COPY_RATIO, NearestPair, memorization_
 from gan_core.recovery import DEFAULT_K, EXPLANATION, Recovery, latent_recovery
 from gan_core.runs import RunDir, metrics_safely
 from ui.images import image_row
+from ui.inspect_views import spectrum_section, what_d_sees_section
 from ui.keys import EVALUATE_GEN
 from ui.pickers import pick_generator
 from ui.state import dataset, mtime
@@ -235,5 +236,7 @@ else:
     class_coverage(result["report"], result["floor"])
     memorization(result["report"], result["floor"], result["pairs"])
 recovery_section(entry, loaded, seed)
+spectrum_section(loaded, f"{entry.path}@{mtime(entry.path)}", seed, "evaluate")
+what_d_sees_section(entry, seed, "evaluate")
 if entry.kind == "checkpoint":
     fid_over_steps(entry, result["floor"] if result is not None else None)

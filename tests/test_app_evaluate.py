@@ -117,3 +117,22 @@ def test_latent_recovery_is_measured_on_a_click_and_shows_its_numbers(runs_root,
     assert any("5 projection steps per image" in c.value and "dataset label" in c.value for c in at.caption)
     at.run()  # a rerun shows the kept result from the cache, without projecting again
     assert at.table and calls == [10]
+
+
+def test_spectra_and_what_d_sees_on_request(runs_root):
+    at = page("evaluate", 120).run()  # the default generator, a shipped file: D's views say where D lives
+    assert any("holds no discriminator" in i.value for i in at.info)
+    at = choose(at, "evaluate_gen", "tiny-evalpage", prefix=True)
+    assert {"Spectra: generated vs real", "What D sees"} <= {s.value for s in at.subheader}
+    at.select_slider(key="evaluate_spec_n").set_value(250).run()
+    at.button(key="evaluate_spec_run").click().run()
+    assert not at.exception
+    ratio = next(m for m in at.metric if m.label.startswith("Generated / real power, top band"))
+    assert float(ratio.value) > 0
+    assert len(at.get("plotly_chart")) == 2  # the radial curves and FID over steps
+    assert any(c.startswith("250 images of each kind, seed 0") for c in (c.value for c in at.caption))
+    at.button(key="evaluate_dsees_run").click().run()
+    assert not at.exception
+    captions = [img.caption for im in at.get("image") for img in im.proto.imgs]
+    assert any(c.startswith("8 generated · mean P(real)") for c in captions), captions
+    assert any(c.startswith("8 real test images · mean P(real)") for c in captions)
