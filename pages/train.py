@@ -28,7 +28,7 @@ from gan_core.models import ModelConfig, ModelSummary, build_discriminator, buil
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, check_layout, list_runs
 from gan_core.training import Snapshot
-from ui import keys
+from ui import keys, step_view
 from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
 from ui.config_form import config_form, field_widget, padded_columns
 from ui.images import fixed_grid_names, open_grid_image
@@ -130,6 +130,7 @@ def _live_view(snap: Snapshot) -> None:
         return
     _run_status(snap)
     download_slots = _controls(snap)
+    step_view.show(snap)
     for w in snap.warnings:
         st.warning(w, icon=":material/warning:")
     grid_png = _grid(snap)
@@ -161,21 +162,23 @@ def _run_status(snap: Snapshot) -> None:
 
 
 def _controls(snap: Snapshot) -> list:
-    """Pause, resume and stop; returns the three places left in the row for the download buttons."""
-    buttons = st.columns(6)
+    """Pause, resume, stop and step; returns the three places left in the row for the download buttons."""
+    buttons = st.columns(7)
     buttons[0].button("Pause", key="train_pause", icon=":material/pause:", on_click=_control, args=("pause",),
                       disabled=snap.status != RunStatus.RUNNING, width="stretch")
     buttons[1].button("Resume", key="train_resume", icon=":material/play_arrow:", on_click=_control, args=("resume",),
                       disabled=snap.status != RunStatus.PAUSED, width="stretch")
     buttons[2].button("Stop", key="train_stop", icon=":material/stop:", on_click=_control, args=("stop",),
                       disabled=not snap.active, width="stretch")
+    step_view.button(buttons[3], snap)
     # One caption instead of a help tooltip on each button: Streamlit draws a hidden second copy of a button that
     # has one, so every control would exist twice in the page.
-    st.caption("Pause finishes the current step and saves a checkpoint (nothing is lost); Stop also writes the last "
+    st.caption("Pause finishes the current step and saves a checkpoint (nothing is lost); Step, while paused, takes "
+               "exactly the next step and shows what it changed; Stop also writes the last "
                "grid and the GIF, then ends the run. GIF: the fixed-noise grids as an animation, rewritten at every "
                "checkpoint; Generator: G of the latest checkpoint as a generator-only file for the Sample page or "
                "`python -m gan_core sample`.")
-    return buttons[3:]
+    return buttons[4:]
 
 
 def _curves(snap: Snapshot) -> None:

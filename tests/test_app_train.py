@@ -278,3 +278,27 @@ def test_gradient_norm_charts_label_groups_and_smooth_on_the_log_scale():
     assert g[4] > 1.0 and g[4] * d[4] == pytest.approx(1.0) and g[-1] * d[-1] == pytest.approx(1.0)
     assert g[-1] < 1.2, "the spike has faded five rows later (an average of the values would still be above 10)"
     assert len(grad_norm_figure({"a": rows, "b": rows}).data) == 4
+
+
+@needs_data
+def test_step_on_a_paused_run_shows_the_step_before_and_after(mgr, tiny_config):
+    """The Live tab's Step: disabled while the run trains; once paused, the run's next step, shown as the grid
+    before and after, what changed, D's scores and the gradient G received, and the run stays paused."""
+    mgr.start(tiny_config.replace(name="stepper", epochs=1000))
+    wait_for(lambda: mgr.snapshot().step >= 2, 60, "the run's first steps", run_state)
+    at = rendered("train", 90)
+    assert at.button(key="train_step_once").disabled, "Step is for a paused run"
+    mgr.pause()
+    wait_for(lambda: mgr.snapshot().status == "paused", 60, "the pause", run_state)
+    at.run()
+    paused_at = mgr.snapshot().step
+    step = at.button(key="train_step_once")
+    assert not step.disabled
+    at = step.click().run()
+    assert not at.exception, at.exception
+    assert f"Step {paused_at:,} → {paused_at + 1:,}" in texts(at)
+    assert mgr.snapshot().status == "paused" and mgr.snapshot().step == paused_at + 1
+    captions = " ".join(cap for img in at.get("image") for cap in img.captions)
+    assert f"before (step {paused_at:,})" in captions and "what changed" in captions and "G's loss" in captions
+    assert len(at.dataframe) >= 1 and list(at.dataframe[-1].value.columns) == [
+        "image", "D before", "D after", "change", "push on G"]

@@ -216,6 +216,16 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     assert page.get_by_role("button", name="Resume").is_enabled()
     _shot(page, "3-paused")
 
+    # Step twice while paused: each is the run's next step, shown before and after with what changed.
+    for k in (1, 2):
+        page.get_by_role("button", name="Step", exact=True).click()
+        _main(page).get_by_text(f"Step {paused_at + k - 1:,} → {paused_at + k:,}").wait_for(timeout=60_000)
+    assert _step(page)[0] == paused_at + 2 and _badge(page, "paused").is_visible(), "stepping leaves the run paused"
+    _main(page).get_by_text(re.compile(r"what changed: \|after − before\|")).wait_for()
+    _main(page).get_by_text(re.compile(r"D's probability that each grid image is real")).wait_for()
+    _shot(page, "3b-stepped")
+    paused_at += 2
+
     page.get_by_role("button", name="Resume").click()
     _badge(page, "running").wait_for(timeout=15_000)
     _wait_for_step(page, paused_at, 30)
