@@ -26,7 +26,7 @@ from gan_core.images import labelled_png, png_bytes
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from gan_core.runs import DamagedRunError, RunDir, RunLock, RunStatus, check_layout, list_runs
+from gan_core.runs import DamagedRunError, RunDir, RunStatus, busy, check_layout, list_runs
 from gan_core.training import Snapshot
 from ui import keys, step_view
 from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
@@ -475,9 +475,8 @@ def _blocked(snap: Snapshot, run: RunDir) -> str:
         check_layout(run)  # the refusal a resume would meet, said before the button is pressed
     except DamagedRunError as exc:
         return f"`{run.name}` cannot be resumed: {exc}"
-    if holder := RunLock.holder(run):
-        return (f"`{run.name}` is being trained by another process ({holder}; a `python -m gan_core train` in a "
-                "terminal?): resuming it here would interleave two trainings. Stop that one first.")
+    if trainer := busy(run):  # another process: this app's own run is the `snap.active` case above
+        return f"`{run.name}` cannot be resumed here: {trainer.reason('resume')} (two trainings would interleave)."
     return ""
 
 
