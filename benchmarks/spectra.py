@@ -6,8 +6,9 @@ For each weights/generators/*.safetensors: n generated images (a conditional gen
 real test images picked with the same seed) and n real ones; each image's mean brightness removed, |FFT|² averaged.
 Prints, per generator, the ratio of generated to real mean power in frequency bands (radius as a fraction of the
 axis Nyquist frequency: low < 0.25, mid 0.25–0.5, high 0.5–0.75, top ≥ 0.75, corner ≥ 1.25 where a one-pixel
-checkerboard lives) and the radial profile's log10 ratio at each whole radius, so a peak at a radius (an upsampling
-artifact) shows as a number, not only a picture. The same ratios as the Evaluate page's metric (its top band).
+checkerboard lives), the ratio at the corner frequency itself, and the radial profile's log10 ratio at each whole
+radius, so a peak at a radius (an upsampling artifact) shows as a number, not only a picture. The top band's ratio is
+the Evaluate page's metric.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def main() -> None:
           f"{args.threads} thread(s); n = {args.n}, seed {args.seed}")
     print("generated / real mean power per band (radius × axis Nyquist):")
     print(f"{'generator':>12}  " + "  ".join(f"{name} [{lo:g}, {hi:g})".rjust(16) for name, lo, hi in BANDS)
-          + "  seconds")
+          + "  corner point  seconds")
     profiles = {}
     for entry in shipped_generators():
         t0 = time.perf_counter()
@@ -50,8 +51,9 @@ def main() -> None:
         real, labels, _ = real_test_set(loaded)
         cmp = compare_spectra(loaded, real, labels, n=args.n, seed=args.seed)
         ratios = [cmp.band_ratio(lo, hi) for _, lo, hi in BANDS]
+        corner = cmp.generated.power[0, 0] / cmp.real.power[0, 0]  # the one-pixel checkerboard's frequency alone
         print(f"{entry.path.stem:>12}  " + "  ".join(f"{r:16.3f}" for r in ratios)
-              + f"  {time.perf_counter() - t0:7.1f}", flush=True)
+              + f"  {corner:12.3f}  {time.perf_counter() - t0:7.1f}", flush=True)
         profiles[entry.path.stem] = cmp.generated.radial - cmp.real.radial
     print("\nlog10(generated / real) of the radial profile at radius 1..20 (14: Nyquist on an axis, 20: the corner):")
     for name, profile in profiles.items():
