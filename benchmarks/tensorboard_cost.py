@@ -8,7 +8,8 @@ final flush included (n writes then `close()`, divided by n), on a row of the pr
 column per network and per layer group, and a grid of the preset's size; and the preset's own training step
 (gan_core.speed, as the Train page's estimate). The share is their cost per step at the preset's cadences
 (`log_every`, `sample_every`, one grid every `grid_every_s`) over the step's time. It also prints the bytes the
-event files take per row and per grid.
+event files take per row and per grid. The grid is real test images (as a trained G's grid compresses), passed as
+the PNG the run saved, as the recorder does.
 
 `--paired-steps N` adds whole runs of the preset stopped after N steps, without and with `--tensorboard`,
 alternated `--repeats` times, and their wall-clock ratio (noisy on a busy machine: a few % either way).
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gan_core  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)
 from gan_core import speed, tboard
 from gan_core.config import TrainConfig
+from gan_core.data import DatasetNotFoundError, load_split
 from gan_core.images import make_grid
 from gan_core.presets import DEFAULT_PRESET, get_preset
 from gan_core.runs import RunDir
@@ -45,12 +47,22 @@ def _row(step: int, rng: np.random.Generator) -> dict[str, float]:
     return row
 
 
+def _grid(cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """A grid of the preset's size from real test images (a trained G's grid compresses like them), or noise
+    without the data (the worst case for PNG)."""
+    try:
+        images = np.asarray(load_split("test").images[: cfg.grid_size], np.float32) / 127.5 - 1.0
+    except DatasetNotFoundError:
+        images = rng.uniform(-1, 1, (cfg.grid_size, 28, 28)).astype(np.float32)
+    return make_grid(images[:, None], nrow=10 if cfg.conditional and cfg.grid_size >= 10 else None)
+
+
 def time_writes(cfg: TrainConfig, n_rows: int, n_grids: int) -> tuple[float, float, int, int]:
     """Seconds per row and per grid, and event-file bytes per row and per grid."""
     rng = np.random.default_rng(0)
-    grid = make_grid(rng.uniform(-1, 1, (cfg.grid_size, 1, 28, 28)).astype(np.float32),
-                     nrow=10 if cfg.conditional and cfg.grid_size >= 10 else None)
+    grid = _grid(cfg, rng)
     with tempfile.TemporaryDirectory() as tmp:
+        saved = RunDir(Path(tmp)).save_grid(0, grid)  # what the recorder passes on: the PNG the run just saved
         results = []
         for kind, n in (("rows", n_rows), ("grids", n_grids)):
             run = RunDir(Path(tmp) / kind)
@@ -62,7 +74,7 @@ def time_writes(cfg: TrainConfig, n_rows: int, n_grids: int) -> tuple[float, flo
                 if kind == "rows":
                     tboard.write_row(writer, row)
                 else:
-                    tboard.write_grid(writer, s, grid)
+                    tboard.write_grid(writer, s, grid, png=saved.read_bytes())
             writer.close()
             results.append(((time.perf_counter() - t0) / n, sum(f.stat().st_size for f in tboard.event_files(run)) // n))
     (row_s, row_b), (grid_s, grid_b) = results

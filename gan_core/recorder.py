@@ -60,9 +60,9 @@ class RunRecorder:
     def grid(self, gan: GanStep) -> None:
         """The fixed-noise grid of this step, on disk and live."""
         grid = gan.sample_grid()
-        self.run.save_grid(gan.step, grid)
-        if self.board is not None:
-            tboard.write_grid(self.board, gan.step, grid)
+        path = self.run.save_grid(gan.step, grid)
+        if self.board is not None:  # the PNG just saved, as it is: not encoded twice
+            tboard.write_grid(self.board, gan.step, grid, png=path.read_bytes())
         self.live.add_grid(gan.step, grid, gan.grid_source())
 
     def checkpoint(self, gan: GanStep, wall_time: float) -> Path:
