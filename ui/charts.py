@@ -139,8 +139,9 @@ NETWORK_NAMES = {GRAD_NORM_G: "G", GRAD_NORM_D: "D"}
 NO_GRAD_NORMS = ("This run was trained before gradient norms were logged: its metrics.csv has no grad_norm_g or "
                  "grad_norm_d column (a run trained or resumed now logs them).")
 NORMS_HELP = ("How large a push each network's update got (the L2 norm of its gradients, before Adam rescales them). "
-              "G's sinking by orders of magnitude is a vanishing gradient (D is winning); a jump of 100x in one row, "
-              "an explosion. The README's “Reading gradient norms” says what a healthy run shows.")
+              "Healthy: each wanders within a factor of a few around a level of its own. G's sinking by orders of "
+              "magnitude is a vanishing gradient (D is winning); a jump of 100x in one row, an explosion. The "
+              "README's “Reading gradient norms” says more.")
 GROUPS_HELP = ("Each line is one module's own parameters (a convolution's weights and bias, a BatchNorm's scale and "
                "shift): the size of the gradient that step's update gave them. A group that stays orders of magnitude "
                "below its neighbours learns little; one that leaps above them is where an explosion starts.")
