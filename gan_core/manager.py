@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gan_core.config import TrainConfig
-from gan_core.models import Generator
+from gan_core.models import Discriminator, Generator
 from gan_core.runs import RunStatus
 from gan_core.stepview import StepReport
 from gan_core.training import Snapshot, Trainer
@@ -88,6 +88,11 @@ class TrainingManager:
     def resume(self) -> None:
         if self._trainer is not None:
             self._trainer.resume()
+
+    def live_discriminator(self) -> tuple[Discriminator, int] | None:
+        """A copy of the active run's D and its step (None without a run): for views of what D sees."""
+        trainer = self._trainer
+        return trainer.discriminator_copy() if trainer is not None and self.active else None
 
     def step_once(self, timeout: float = 600.0) -> StepReport:
         """The paused run's next step, exactly the one it would have taken, and what it changed; the run stays

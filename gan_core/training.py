@@ -31,7 +31,7 @@ from gan_core import distributed, launch, stepview
 from gan_core.config import TrainConfig
 from gan_core.distributed import World
 from gan_core.live import Controls, EtaClock, LiveState, Snapshot
-from gan_core.models import Generator
+from gan_core.models import Discriminator, Generator, copy_without_streams
 from gan_core.recorder import RunRecorder
 from gan_core.runs import HEARTBEAT_S, RunLock, RunStatus
 from gan_core.step import GanStep
@@ -214,6 +214,15 @@ class Trainer:
             if self.gan is None:
                 return None
             return copy.deepcopy(self.gan.sampler).cpu().eval(), self.gan.step
+
+    def discriminator_copy(self) -> tuple[Discriminator, int] | None:
+        """A copy of D (CPU, eval mode, without the run's dropout stream) and its step, taken between two steps;
+        None before setup. What the Live tab's "what D sees" reads: the run's own D is never touched."""
+        with self._weights_lock:
+            if self.gan is None:
+                return None
+            d = copy_without_streams(self.gan.D)
+            return d.cpu().eval(), self.gan.step  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ the one way in and out
     def run(self, on_step: Callable[[Snapshot], None] | None = None) -> Snapshot:

@@ -134,6 +134,7 @@ def _live_view(snap: Snapshot) -> None:
     for w in snap.warnings:
         st.warning(w, icon=":material/warning:")
     grid_png = _grid(snap)
+    step_view.d_on_grid(snap)
     _downloads(snap, grid_png, download_slots)
 
 

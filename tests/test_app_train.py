@@ -283,7 +283,8 @@ def test_gradient_norm_charts_label_groups_and_smooth_on_the_log_scale():
 @needs_data
 def test_step_on_a_paused_run_shows_the_step_before_and_after(mgr, tiny_config):
     """The Live tab's Step: disabled while the run trains; once paused, the run's next step, shown as the grid
-    before and after, what changed, D's scores and the gradient G received, and the run stays paused."""
+    before and after, what changed, D's scores and the gradient G received, and the run stays paused; then what the
+    run's D sees on the live grid."""
     mgr.start(tiny_config.replace(name="stepper", epochs=1000))
     wait_for(lambda: mgr.snapshot().step >= 2, 60, "the run's first steps", run_state)
     at = rendered("train", 90)
@@ -302,3 +303,8 @@ def test_step_on_a_paused_run_shows_the_step_before_and_after(mgr, tiny_config):
     assert f"before (step {paused_at:,})" in captions and "what changed" in captions and "G's loss" in captions
     assert len(at.dataframe) >= 1 and list(at.dataframe[-1].value.columns) == [
         "image", "D before", "D after", "change", "push on G"]
+    # What the running D makes of the live grid: a copy of D, taken on request, scores each image.
+    at = at.button(key="train_d_look").click().run()
+    assert not at.exception, at.exception
+    captions = " ".join(cap for img in at.get("image") for cap in img.captions)
+    assert f"through D at step {paused_at + 1:,}" in captions and "D's probability of real" in captions

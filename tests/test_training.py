@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import launch, live, recorder, step, training
+from gan_core import inspect, launch, live, recorder, step, training
 from gan_core.checkpoints import load_generator
 from gan_core.runs import RunDir
 from gan_core.training import Trainer
@@ -324,6 +324,11 @@ def test_a_paused_run_takes_single_steps_exactly_as_it_would_have(tiny_config, r
         assert ((first.d_after >= 0) & (first.d_after <= 1)).all() and (first.g_gradient_norms > 0).all()
         assert set(first.stats) >= {"d_loss", "g_loss", "d_real", "d_fake"}
         assert np.array_equal(reports[1].grid_before, first.grid_after), "step 2 starts where step 1 ended"
+        # A look at what D sees (the Live tab's) takes a copy: the run goes on as if nobody had looked.
+        d, d_step = trainer.discriminator_copy()
+        labels = torch.arange(cfg.grid_size) % 10
+        view = inspect.d_view(d, torch.rand(cfg.grid_size, 1, 28, 28) * 2 - 1, labels)
+        assert d_step == paused_at + 2 and view.scores.shape == (cfg.grid_size,)
         trainer.resume()
         resumed = True
     finally:

@@ -1,18 +1,23 @@
-"""A paused run's single step, before and after: the Train page's "Step" and what it shows."""
+"""The Live tab's views inside training: a paused run's single step, before and after ("Step"), and what the running
+D sees on the live grid."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
-from gan_core.images import upscale
+from gan_core import inspect
+from gan_core.images import grid_cells, upscale
 from gan_core.live import Snapshot
 from gan_core.runs import RunStatus
+from gan_core.step import grid_classes
 from gan_core.stepview import StepReport
 from ui.state import manager
 
 REPORT_KEY = "train_step_report"
+D_VIEW_KEY = "train_d_view"
 ERROR_KEY = "train_step_error"
 SCALE = 2
 STEP_TIMEOUT_S = 600.0  # a step that writes a checkpoint or an evaluation takes longer than a plain one
@@ -70,3 +75,36 @@ def _table(report: StepReport) -> pd.DataFrame:
         "change": np.round(report.d_after - report.d_before, 3),
         "push on G": np.round(report.g_gradient_norms, 4),
     })
+
+
+def d_on_grid(snap: Snapshot) -> None:
+    """What the run's D makes of the latest live grid: its probability of "real" under each image and, overlaid,
+    where a change of the image would move that verdict most (the input gradient of D's logit)."""
+    if not snap.grids or snap.config is None:
+        return
+    with st.expander("What D sees on this grid"):
+        grid_step, grid = snap.grids[-1]
+        if st.button("Look with D as it is now", key="train_d_look", icon=":material/visibility:",
+                     disabled=not snap.active):
+            copied = manager().live_discriminator()
+            if copied is None:
+                st.session_state.pop(D_VIEW_KEY, None)
+            else:
+                d, d_step = copied
+                cfg = snap.config
+                images = torch.from_numpy(grid_cells(grid, cfg.grid_size)).float().div(127.5).sub(1).unsqueeze(1)
+                labels = torch.tensor(grid_classes(cfg)) if cfg.conditional else None
+                nrow = 10 if cfg.conditional and cfg.grid_size >= 10 else None
+                view = inspect.d_view(d, images, labels)
+                st.session_state[D_VIEW_KEY] = (snap.run_name, grid_step, d_step, inspect.overlay_grid(view, nrow=nrow),
+                                                float(view.scores.mean()))
+        kept = st.session_state.get(D_VIEW_KEY)
+        if not kept or kept[0] != snap.run_name:
+            st.caption("D's verdict on each image of the latest grid, and where it looks: taken on request from a "
+                       "copy of the running D (training goes on untouched).")
+            return
+        _, grid_step, d_step, picture, mean = kept
+        st.image(picture, output_format="PNG",
+                 caption=f"The grid of step {grid_step:,} through D at step {d_step:,}: D's probability of real "
+                         f"under each image (mean {mean:.2f}); brighter = a change of those pixels moves D's verdict "
+                         "more (|∂ logit / ∂ pixel|, averaged over noisy copies).")
