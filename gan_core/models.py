@@ -9,6 +9,7 @@ and spectral normalisation. Keeping the bodies as flat Sequentials is what lets
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -72,7 +73,8 @@ class Generator(nn.Module):
         if self.num_classes:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
-            x = torch.cat([x, self.label_input(labels, len(z)).to(z.dtype)], dim=1)
+            # z.shape[0], not len(z): a traced batch size stays symbolic, so the ONNX export takes any N
+            x = torch.cat([x, self.label_input(labels, z.shape[0]).to(z.dtype)], dim=1)
         if codes is not None:
             k = self.cfg.info_codes
             if not k:
@@ -182,6 +184,13 @@ def draw_dropout_from(net: nn.Module, generator: torch.Generator | None) -> None
     for m in net.modules():
         if isinstance(m, Dropout):
             m.generator = generator
+
+
+def copy_without_streams(net: nn.Module) -> nn.Module:
+    """A deep copy of `net` whose dropout layers draw from no run's stream: a view of a network a run is training
+    must neither copy nor advance that run's random stream."""
+    streams = {id(m.generator): None for m in net.modules() if isinstance(m, Dropout) and m.generator is not None}
+    return copy.deepcopy(net, memo=streams)
 
 
 @torch.no_grad()
