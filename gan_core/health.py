@@ -83,8 +83,9 @@ def samples_still(grids: Sequence[np.ndarray], last: int = 3) -> bool:
 # Gradient norms (metrics.csv's grad_norm_g and grad_norm_d: the L2 norm of all of a network's parameter gradients in
 # the update of a logged step). Runs trained before they were logged have no such column: the checks then say nothing.
 GRAD_NORM_G, GRAD_NORM_D = "grad_norm_g", "grad_norm_d"
-# Vanishing: G's norm below VANISH_RATIO of its own median over its first VANISH_REF_ROWS logged rows, or below
-# VANISH_ABS, on every row of the last VANISH_STEPS steps (and at least VANISH_MIN_ROWS rows). 1e-4 is a 10,000-fold
+# Vanishing: G's norm below VANISH_RATIO of its own median over the first VANISH_REF_ROWS rows of the history given
+# (the recorder gives the latest 400), or below VANISH_ABS, on every row of the last VANISH_STEPS steps (and at
+# least VANISH_MIN_ROWS rows). 1e-4 is a 10,000-fold
 # fall, far outside the wandering of a healthy run: on the default preset G's norm fell from 46 to 6-25 over its first
 # 35 steps and stayed there (README, "Reading gradient norms"), an 8x fall; 10,000x is G told nothing any more. 1e-6 is
 # tiny whatever the early level: the per-parameter gradient of a network of 10^5-10^6 parameters is then about
