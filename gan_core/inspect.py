@@ -264,9 +264,14 @@ def compare_spectra(g: Generator | LoadedGenerator, real_images: torch.Tensor,
 
 
 def spectrum_pictures(comparison: SpectrumComparison) -> tuple[np.ndarray, np.ndarray]:
-    """The two log spectra as (28, 28, 3) uint8 heat pictures on one shared scale (generated, real)."""
-    logs = [comparison.generated.log_power, comparison.real.log_power]
-    lo, hi = min(float(a.min()) for a in logs), max(float(a.max()) for a in logs)
+    """The two log spectra as (28, 28, 3) uint8 heat pictures on one shared scale (generated, real); the removed DC
+    term (the centre) is drawn at the bottom of the scale and left out of it, or its log(0) would flatten the rest."""
+    logs = [comparison.generated.log_power.copy(), comparison.real.log_power.copy()]
+    centre = (_SIDE // 2, _SIDE // 2)
+    rest = np.concatenate([np.delete(a.ravel(), centre[0] * _SIDE + centre[1]) for a in logs])
+    lo, hi = float(rest.min()), float(rest.max())
+    for a in logs:
+        a[centre] = lo
     gen, real = (np.rint(255 * heat_colours((a - lo) / max(hi - lo, 1e-12))).astype(np.uint8) for a in logs)
     return gen, real
 

@@ -16,6 +16,7 @@ from gan_core.cli import main
 from gan_core.config import TrainConfig
 from gan_core.inspect import (
     LayerMaps,
+    SpectrumComparison,
     compare_spectra,
     d_scores,
     d_view,
@@ -26,6 +27,7 @@ from gan_core.inspect import (
     overlay_grid,
     power_spectrum,
     saliency,
+    spectrum_pictures,
     what_d_sees,
 )
 from gan_core.models import ModelConfig, build_discriminator, initialize
@@ -136,6 +138,9 @@ def test_the_spectrum_of_known_patterns():
     stripes = np.cos(2 * np.pi * j / 4)[None]  # period 4 along a row: a quarter of the sampling frequency
     peaks = np.argwhere(power_spectrum(stripes).power > 1e-6)
     assert sorted(map(tuple, peaks)) == [(14, 7), (14, 21)]
+    gen, real = spectrum_pictures(SpectrumComparison(spec, power_spectrum(stripes)))
+    assert gen.shape == real.shape == (28, 28, 3) and gen.dtype == np.uint8
+    assert gen[0, 0].tolist() == [255, 255, 255] and gen[14, 14].tolist() == [0, 0, 0], "the removed DC is off the scale"
     flat = power_spectrum(np.zeros((2, 1, 28, 28)))
     assert not flat.power.any(), "the mean brightness (DC) is removed"
     with pytest.raises(ValueError, match="images must be"):
