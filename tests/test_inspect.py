@@ -250,3 +250,6 @@ def test_cli_refuses_a_bad_source_or_out(tmp_path, capsys):
     assert "is a file: give a folder" in capsys.readouterr().err
     assert main(["inspect", str(MLP), "--out", str(tmp_path / "o"), "--grid", "0"]) == 2
     assert "--grid must be between 1 and 64" in capsys.readouterr().err
+    assert main(["inspect", str(MLP), "--out", str(tmp_path / "c"), "--class", "Sandal"]) == 2
+    assert "unconditional: it cannot be asked for a class" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists(), "refused before anything is written"

@@ -57,6 +57,7 @@ def _png(picture: Image.Image | np.ndarray) -> bytes:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from gan_core.data import class_index
     from gan_core.discriminate import real_test_set
     from gan_core.images import png_bytes
     from gan_core.inspect import (
@@ -77,6 +78,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1 (got {args.n})")
     loaded = load_inspectable(args.source)
+    if args.cls is not None:  # checked before anything is written
+        if not loaded.generator.num_classes:
+            raise ValueError("this generator is unconditional: it cannot be asked for a class (--class)")
+        class_index(args.cls)
     out = _out_dir(args.out)
     real, labels, _ = real_test_set(loaded, data_dir=args.data_dir)
     if loaded.discriminator is None:
