@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gan_core.cards import checks_text, write_card
-from gan_core.checkpoints import export_card, load_generator, save_generator
+from gan_core.cards import card_path, checks_text, write_card
+from gan_core.checkpoints import export_card, generator_bytes, load_generator, resolve_weights_path
 from gan_core.cli.command import Command
 from gan_core.cli.train import add_config_flags, config_from_args
 from gan_core.data import CLASS_NAMES, class_index
+from gan_core.paths import atomic_write_bytes
 from gan_core.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -144,9 +146,15 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- export
+EXPORT_SUFFIXES = {".safetensors": "this app's weights format (the app and `python -m gan_core` load it)",
+                   ".onnx": "ONNX, for onnxruntime and other runtimes, no PyTorch needed"}
+
+
 def _export_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run folder or checkpoint")
-    p.add_argument("--out", required=True, help="destination .safetensors file")
+    p.add_argument("run", help="run folder, checkpoint or generator .safetensors file")
+    p.add_argument("--out", required=True,
+                   help="destination: a .safetensors file (this app's format) or a .onnx file (any ONNX runtime); "
+                        "the model card goes beside it as the same name with .json")
     p.add_argument("--command-line", default="", help="the command that trained it, for the model card")
     p.add_argument("--evaluate", type=int, default=0, metavar="N",
                    help="evaluate N samples (with the real-data floor) into the card; needs the shipped classifier")
@@ -155,20 +163,41 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a run's generator (EMA weights if any) as a shipped-style file with a model card."""
-    if Path(args.out).suffix != ".safetensors":  # the card goes beside it as NAME.json: never over the weights
-        raise ValueError(f"--out must name a .safetensors file (got {args.out}); the model card is written beside it "
-                         "as the same name with .json")
+    """Write a run's generator (EMA weights if any) as a .safetensors or .onnx file with a model card beside it."""
+    from gan_core import onnx_export
+
+    out = Path(args.out)
+    if out.suffix not in EXPORT_SUFFIXES:  # the card goes beside it as NAME.json: never over the weights
+        kinds = "; ".join(f"{suffix}: {what}" for suffix, what in EXPORT_SUFFIXES.items())
+        raise ValueError(f"--out must name a .safetensors file or a .onnx file (got {args.out}): {kinds}. The model "
+                         "card is written beside it as the same name with .json")
+    _check_out(resolve_weights_path(args.run), out)
+    onnx = out.suffix == ".onnx"
+    if onnx and onnx_export.missing_packages():
+        print(f"error: {onnx_export.install_hint(onnx_export.missing_packages())}", file=sys.stderr)
+        return 2
     loaded = load_generator(args.run)
-    card = export_card(loaded, Path(args.out).stem, args.command_line)
+    exported = onnx_export.export_onnx(loaded, out.stem, args.command_line) if onnx else None
+    card = exported.card if exported else export_card(loaded, out.stem, args.command_line)
     if args.evaluate:
         card.update(_evaluation_card(loaded, args))
-    save_generator(args.out, loaded.generator, card)
-    card_file = write_card(args.out, card)
-    print(f"wrote {args.out} and its card {card_file}")
+    atomic_write_bytes(out, exported.model if exported else generator_bytes(loaded.generator, card))
+    card_file = write_card(out, card)
+    print(f"wrote {out} and its card {card_file}"
+          + (f" (checked in onnxruntime: at most {card['onnx']['checked']['max_abs_difference']:.1e} from the "
+             "library's images)" if onnx else ""))
     if card.get("quality_bar"):
         print(checks_text(card["quality_bar"]))
     return 0
+
+
+def _check_out(source: Path, out: Path) -> None:
+    """Refuse an --out whose file or card would land on the generator it exports or on that file's card."""
+    theirs = {source.resolve(): "the source itself", card_path(source).resolve(): "the source's model card"}
+    for path, what in ((out, "file"), (card_path(out), "model card")):
+        if path.resolve() in theirs:
+            raise ValueError(f"--out {out}: its {what} {path} would overwrite {theirs[path.resolve()]} ({source}); "
+                             "pick another name or folder for the export")
 
 
 def _evaluation_card(loaded: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -201,5 +230,5 @@ COMMANDS = (
     Command("sample", "write a PNG grid from a run, checkpoint or weights file", _sample_args, cmd_sample),
     Command("info", "print the Keras-style layer tables of G and D", _info_args, cmd_info),
     Command("presets", "list the named presets", _presets_args, cmd_presets),
-    Command("export", "export a run's generator as a weights file with a model card", _export_args, cmd_export),
+    Command("export", "export a generator as a weights file or as ONNX, with a model card", _export_args, cmd_export),
 )
