@@ -220,7 +220,7 @@ def _inputs(loaded: LoadedGenerator) -> list[dict[str, Any]]:
     g = loaded.generator
     k = g.cfg.info_codes
     z = {"name": "z", "shape": ["N", g.latent_dim], "dtype": "float32",
-         "meaning": "one standard Gaussian vector per image (a seed's z in the app: the same image)"
+         "meaning": "one standard Gaussian vector per image; the same z makes the same image as in the app"
                     + (f"; its first {k} entries also pick the InfoGAN code (their argmax, 0-{k - 1})" if k else "")}
     if not g.num_classes:
         return [z]
