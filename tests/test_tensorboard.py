@@ -18,7 +18,7 @@ from gan_core.cli import build_parser
 from gan_core.cli import main as cli_main
 from gan_core.config import FIELDS, TrainConfig
 from gan_core.manager import TrainingManager
-from gan_core.runs import RunDir
+from gan_core.runs import RunDir, RunLock
 from gan_core.training import Trainer
 from tests.conftest import needs_data
 
@@ -110,6 +110,12 @@ def test_every_numeric_column_gets_a_tag_in_its_group():
 @needs_data
 def test_the_command_writes_the_same_for_a_run_trained_without_it(trained, tmp_path, capsys):
     run = _copy(trained, tmp_path / "old", events=False)
+    lock = RunLock.acquire(RunDir(run))  # as while it trains: refused, nothing written
+    try:
+        assert cli_main(["tensorboard", str(run)]) == 2
+    finally:
+        lock.release()
+    assert "being trained" in capsys.readouterr().err and not (run / "tensorboard").exists()
     assert cli_main(["tensorboard", str(run)]) == 0
     out = capsys.readouterr().out
     assert "8 metrics rows and 3 grids" in out and "--logdir" in out
