@@ -4,7 +4,7 @@
 
 For each weights/generators/*.safetensors: `gan_core.recovery.latent_recovery(k, seed)` with the default projection
 settings (k training and k held-out test images projected into its latent), stored under "latent_recovery" in the
-JSON card beside the weights (weights/generators/<name>.json; every other key kept, gan_core.cards.with_recovery),
+JSON card beside the weights (weights/generators/<name>.json; every other key kept, gan_core.recovery.with_recovery),
 so a card says whether its generator memorises as well as how good its samples are. The weights file, and the card
 embedded in it, are not rewritten. Prints one row per generator. Takes minutes: a DCGAN projects about one image a
 second on one core.
@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gan_core  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)
-from gan_core.cards import with_recovery, write_card
+from gan_core.cards import write_card
 from gan_core.catalog import shipped_generators
 from gan_core.checkpoints import load_generator
-from gan_core.recovery import READING, Recovery, latent_recovery
+from gan_core.recovery import READING, Recovery, latent_recovery, with_recovery
 from gan_core.runtime import set_threads
 
 

@@ -11,10 +11,10 @@ epoch when it was exported with a baseline.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from gan_core.data import canonical_classes
 from gan_core.paths import atomic_write_text
 
 SHARE_RANGE = (0.08, 0.12)
@@ -59,20 +59,6 @@ def checks_text(checks: list[dict[str, Any]]) -> str:
     return "\n".join(f"  {'PASS' if c['passed'] else 'MISS'}  {c['check']:<{width}}  {c['value']}" for c in checks)
 
 
-def with_recovery(card: dict[str, Any], recovery: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the card with a latent recovery (Recovery.to_dict()) under "latent_recovery", every other key kept.
-
-    Its own key, not inside "metrics": a different measurement (real images projected, with its own k and seed),
-    so the quality bar and `recheck` read the evaluation exactly as before. Checked by Recovery.from_dict, so a
-    card never carries a malformed one; NaN (a zero test median) is stored as null to keep the card strict JSON.
-    """
-    from gan_core.recovery import Recovery  # torch and the metrics: only when a card gets one
-
-    checked = Recovery.from_dict(recovery).to_dict()
-    strict = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.items()}
-    return {**card, "latent_recovery": strict}
-
-
 def trained_classes(loaded: Any) -> tuple[str, ...]:
     """The classes a generator was trained on, in index order (() = all ten): the one reading of it.
 
@@ -80,8 +66,6 @@ def trained_classes(loaded: Any) -> tuple[str, ...]:
     file without either was trained on all ten. Evaluation, the discriminator test, latent recovery and the pages
     all ask here.
     """
-    from gan_core.metrics.maths import canonical_classes  # torch: only when a generator is at hand anyway
-
     config = getattr(loaded, "train_config", None) or (getattr(loaded, "card", None) or {}).get("train_config") or {}
     return canonical_classes(config.get("classes") or None)
 

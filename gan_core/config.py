@@ -12,32 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from gan_core.models import ModelConfig
+from gan_core.fields import WIDGETS, ConfigError, FieldSpec, Resume
+from gan_core.fields import declare as _f
+from gan_core.models import ModelConfig, ModelFields
 
 LOSSES = ("bce", "hinge", "lsgan")
-D_OUTPUTS = ("logit", "sigmoid")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-WIDGETS = ("number", "select", "toggle", "checkbox", "text", "multiselect")
 MAX_NAME = 200  # characters of a run name (a folder name: most file systems allow 255 bytes)
-
-
-class ConfigError(ValueError):
-    """A configuration value is out of range or of the wrong type."""
-
-
-# ----------------------------------------------------------------------------- what a field declares
-class Place(NamedTuple):
-    """Where a field sits on the New-run form: a section of `FORM_SECTIONS`, a row in it, a column in the row."""
-
-    section: str
-    row: int
-    col: int
 
 
 @dataclass(frozen=True)
@@ -58,79 +42,6 @@ FORM_SECTIONS: dict[str, FormSection] = {
 }
 
 
-@dataclass(frozen=True)
-class Resume:
-    """A resume may change the field; how the resume form (Train page, Checkpoints tab) shows it."""
-
-    first: int = 0    # its place among the fields shown at once (1, 2, ...); 0: in the form's "more" expander
-    label: str = ""   # the resume form's label when it differs from the field's
-    help: str = ""    # the resume form's help when it differs from the field's
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """Everything about one TrainConfig field, declared beside it with `_f`; read through `FIELDS`."""
-
-    name: str
-    kind: type                 # int, float, bool, str or tuple (a list of names)
-    default: Any
-    help: str                  # the CLI's --help and the form's tooltip
-    label: str                 # the form's label
-    widget: str                # one of WIDGETS
-    place: Place | None        # on the New-run form; None: not on it, and `off_form` says why
-    off_form: str = ""
-    low: float | None = None   # inclusive bounds (None: open on that side)
-    high: float | None = None
-    gt: float | None = None    # an exclusive lower bound, for values that must be above it (a learning rate)
-    hint: str = ""             # added to a range error, e.g. a typical value
-    step: float | int | None = None  # number widgets: the +/- step
-    fmt: str | None = None     # number widgets: printf-style display format
-    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None  # a callable: read when first needed
-    choice_labels: dict[str, str] = field(default_factory=dict)  # how the form shows a choice, when not by its value
-    placeholder: str = ""      # text widgets; "{preset}" is the initial config's preset (or architecture)
-    width: int = 1             # relative width of its column on the form
-    resume: Resume | None = None  # None: fixed for the life of a run (the checkpoint's networks, data order, ...)
-
-    @property
-    def resumable(self) -> bool:
-        return self.resume is not None
-
-    def options(self) -> tuple[str, ...]:
-        """The allowed values of a choice field (select, multiselect); () for any other."""
-        choices = self.choices() if callable(self.choices) else self.choices
-        return tuple(choices or ())
-
-    def check(self, value: Any) -> None:
-        """Raise ConfigError, naming the field and what it may be, unless `value` fits this field alone."""
-        if self.kind is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(f"{self.name} must be true or false (got {value!r})")
-        elif self.kind is str:
-            if not isinstance(value, str):
-                raise ConfigError(f"{self.name} must be text (got {value!r})")
-            if self.choices is not None and value not in self.options():
-                raise ConfigError(f"{self.name} must be one of {', '.join(self.options())} (got {value!r})")
-        elif self.kind in (int, float):
-            _check_number(self, value)
-
-
-def _f(default: Any, help: str, label: str, *, at: tuple[str, int, int] | None = None, widget: str = "",
-       resume: Resume | bool | None = None, **facts: Any) -> Any:
-    """A TrainConfig field and its facts (see FieldSpec): `at` is (section, row, column) on the form, `resume=True`
-    (or a `Resume`) lets a resume change it; `widget` defaults from the type (see `_spec`)."""
-    meta = {"help": help, "label": label, "place": Place(*at) if at else None, "widget": widget,
-            "resume": Resume() if resume is True else resume or None, **facts}
-    if isinstance(default, tuple):
-        return field(default_factory=lambda: default, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def _architectures() -> tuple[str, ...]:
-    from gan_core.models import ARCHITECTURES
-
-    return tuple(ARCHITECTURES)
-
-
 def _class_names() -> tuple[str, ...]:
     from gan_core.data import CLASS_NAMES
 
@@ -142,31 +53,6 @@ _RATE = Resume(help="lower both for the last epochs to anneal a run (e.g. a quar
 
 
 # ----------------------------------------------------------------------------- the fields
-@dataclass(frozen=True)
-class ModelFields:
-    """The networks' fields, declared once: TrainConfig holds them (flat, as config.json has them), and
-    gan_core.models.ModelConfig, what a weights file stores, is them plus `num_classes`."""
-
-    arch: str = _f("dcgan", "architecture from the model registry (see `python -m gan_core info`)", "Architecture",
-                   at=("essentials", 0, 0), choices=_architectures)
-    latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024, at=("essentials", 0, 2))
-    width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0,
-                      at=("essentials", 0, 1), step=0.125)
-    # 0: D follows `width`, which is also what a weights file written before this field was added reads as.
-    d_width: float = _f(0.0, "channel/width multiplier of the discriminator alone (0: same as width)",
-                        "D width (0: same)", low=0.0, high=8.0, at=("model", 0, 0), step=0.125)
-    info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "
-                            "recover from the image (0: off; e.g. 10)", "InfoGAN code categories (0: off)",
-                         low=0, high=1024, at=("optimiser", 2, 0))
-    batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm", at=("model", 0, 2))
-    spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D",
-                             at=("model", 0, 3))
-    d_output: str = _f("logit", "logit (linear output, recommended) or sigmoid (probabilities into BCE)", "D output",
-                       at=("model", 0, 1), choices=D_OUTPUTS)
-    dropout: float = _f(0.3, "dropout rate in the discriminator", "D dropout", low=0.0, high=0.9, at=("model", 0, 4),
-                        step=0.05)
-
-
 @dataclass(frozen=True)
 class TrainConfig(ModelFields):
     """Everything that defines a training run; each field says once what it means and what it may be.
@@ -261,8 +147,6 @@ class TrainConfig(ModelFields):
     # ----------------------------------------------------------------- derived
     def model_config(self) -> ModelConfig:
         """The networks' part of this config: the ModelFields as they are, and `conditional` as 10 classes."""
-        from gan_core.models import ModelConfig
-
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelFields)}
         return ModelConfig(**shared, num_classes=10 if self.conditional else 0)
 
@@ -396,22 +280,3 @@ def _validate(cfg: TrainConfig) -> None:
                           f"(got {cfg.name!r})")
 
 
-def _check_number(spec: FieldSpec, value: Any) -> None:
-    name, low, high = spec.name, spec.low, spec.high
-    ok_types = (int,) if spec.kind is int else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_types):
-        raise ConfigError(f"{name} must be {'a whole number' if spec.kind is int else 'a number'} (got {value!r})")
-    if spec.kind is float and not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number (got {value!r})")
-    hint = f"; {spec.hint}" if spec.hint else ""
-    if spec.gt is not None and (value <= spec.gt or (high is not None and value > high)):
-        upper = f" and ≤ {high:g}" if high is not None else ""
-        raise ConfigError(f"{name} must be a number > {spec.gt:g}{upper} (got {value!r}){hint}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
-            allowed = f"≥ {low}"
-        elif low is None:
-            allowed = f"≤ {high}"
-        else:
-            allowed = f"between {low} and {high}"
-        raise ConfigError(f"{name} must be {allowed} (got {value!r}){hint}")

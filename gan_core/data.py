@@ -119,6 +119,21 @@ def class_index(name_or_index: str | int) -> int:
     return idx
 
 
+def target_ids(classes: Sequence[str | int] | None) -> list[int]:
+    """Sorted class indices of names or indices; all ten for None or empty."""
+    if not classes:
+        return list(range(len(CLASS_NAMES)))
+    if isinstance(classes, (str, int)):
+        classes = [classes]
+    return sorted({class_index(c) for c in classes})
+
+
+def canonical_classes(classes: Sequence[str | int] | None) -> tuple[str, ...]:
+    """Class names in index order, () for all ten: the one spelling of a class set in reports and cache keys."""
+    ids = target_ids(classes)
+    return () if len(ids) == len(CLASS_NAMES) else tuple(CLASS_NAMES[i] for i in ids)
+
+
 def _valid_names() -> str:
     return ", ".join(f"{i}={n!r}" for i, n in enumerate(CLASS_NAMES))
 

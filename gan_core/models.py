@@ -21,10 +21,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_core.config import ModelFields
+from gan_core.fields import declare as _f
 from gan_core.latent import read_codes
 
 IMAGE_SHAPE = (1, 28, 28)
+
+
+D_OUTPUTS = ("logit", "sigmoid")
+
+
+@dataclass(frozen=True)
+class ModelFields:
+    """The networks' fields, declared once: gan_core.config.TrainConfig holds them (flat, as config.json has them),
+    and ModelConfig, what a weights file stores, is them plus `num_classes`."""
+
+    arch: str = _f("dcgan", "architecture from the model registry (see `python -m gan_core info`)", "Architecture",
+                   at=("essentials", 0, 0), choices=lambda: tuple(ARCHITECTURES))
+    latent_dim: int = _f(100, "size of the noise vector z", "Latent size (z)", low=1, high=1024, at=("essentials", 0, 2))
+    width: float = _f(1.0, "channel/width multiplier of both networks", "Width multiplier", low=0.125, high=8.0,
+                      at=("essentials", 0, 1), step=0.125)
+    # 0: D follows `width`, which is also what a weights file written before this field was added reads as.
+    d_width: float = _f(0.0, "channel/width multiplier of the discriminator alone (0: same as width)",
+                        "D width (0: same)", low=0.0, high=8.0, at=("model", 0, 0), step=0.125)
+    info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "
+                            "recover from the image (0: off; e.g. 10)", "InfoGAN code categories (0: off)",
+                         low=0, high=1024, at=("optimiser", 2, 0))
+    batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm", at=("model", 0, 2))
+    spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D",
+                             at=("model", 0, 3))
+    d_output: str = _f("logit", "logit (linear output, recommended) or sigmoid (probabilities into BCE)", "D output",
+                       at=("model", 0, 1), choices=D_OUTPUTS)
+    dropout: float = _f(0.3, "dropout rate in the discriminator", "D dropout", low=0.0, high=0.9, at=("model", 0, 4),
+                        step=0.05)
 
 
 @dataclass(frozen=True)

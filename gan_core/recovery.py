@@ -177,3 +177,15 @@ def latent_recovery(generator: Any, k: int = DEFAULT_K, seed: int = 0, *, settin
 
 
 __all__ = ["DATASET_LABELS", "DEFAULT_K", "EXPLANATION", "MAX_K", "READING", "Recovery", "latent_recovery", "pick_images"]
+
+
+def with_recovery(card: dict[str, Any], recovery: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the card with a latent recovery (Recovery.to_dict()) under "latent_recovery", every other key kept.
+
+    Its own key, not inside "metrics": a different measurement (real images projected, with its own k and seed),
+    so the quality bar and `recheck` read the evaluation exactly as before. Checked by Recovery.from_dict, so a
+    card never carries a malformed one; NaN (a zero test median) is stored as null to keep the card strict JSON.
+    """
+    checked = Recovery.from_dict(recovery).to_dict()
+    strict = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.items()}
+    return {**card, "latent_recovery": strict}

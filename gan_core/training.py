@@ -27,13 +27,15 @@ from typing import Protocol
 
 import numpy as np
 
-from gan_core import distributed, launch, stepview
+from gan_core import distributed, stepview
+from gan_core.budget import Budget
 from gan_core.config import TrainConfig
 from gan_core.distributed import World
+from gan_core.launch import Launch
 from gan_core.live import Controls, EtaClock, LiveState, Snapshot
 from gan_core.models import Discriminator, Generator, copy_without_streams
 from gan_core.recorder import RunRecorder
-from gan_core.runs import HEARTBEAT_S, RunLock, RunStatus
+from gan_core.runs import HEARTBEAT_S, RunStatus
 from gan_core.step import GanStep
 
 __all__ = ["Snapshot", "Trainer", "evaluate"]
@@ -169,23 +171,34 @@ class Trainer:
         Resuming from a checkpoint older than the run's latest forks a new run, so the later history is kept.
         `world`: this process's rank under torchrun (default: one process), decided here once.
         """
-        self.config = config
-        self.runs_root = Path(runs_root) if runs_root else None
-        self.resume_path = Path(resume) if resume else None
-        self.world = world or World()
-        self.solo = not self.world.distributed
+        world = world or World()
+        self.solo = not world.distributed
         self.live = LiveState(config)
         self.controls = Controls()
         self._weights_lock = threading.Lock()
         self.gan: GanStep | None = None
-        self.recorder: RunRecorder | None = None  # rank 0's, once the run's folder is locked: nothing is written before
-        self.run_lock: RunLock | None = None
         self.wall_time, self.rate = 0.0, 0.0  # seconds spent in steps; images/s, smoothed
         self._paused = False  # inside a pause (single steps included)
         self.phase = "starting"  # what the worker is doing, for the message if it fails there
         # Refused here, before a folder exists, when it would not fit the machine (BudgetError names what to change);
         # a resume is checked against the config that trains, once it is known.
-        self.budget = launch.early_budget(self)
+        self.launch = Launch(config, runs_root=Path(runs_root) if runs_root else None,
+                             resume=Path(resume) if resume else None, world=world, live=self.live)
+
+    # ------------------------------------------------------------------ what setup made (gan_core.launch)
+    @property
+    def config(self) -> TrainConfig:
+        """The config that trains: the one given, or, once set up, a resume's (the saved run's, with its changes)."""
+        return self.launch.config
+
+    @property
+    def budget(self) -> Budget | None:
+        return self.launch.budget
+
+    @property
+    def recorder(self) -> RunRecorder | None:
+        """Rank 0's, once the run's folder is locked: nothing is written before."""
+        return self.launch.recorder
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -234,15 +247,15 @@ class Trainer:
         """
         self.phase = "setting up the run"
         try:
-            launch.setup(self)
+            self.gan, self.wall_time = self.launch.setup(), self.launch.wall_time
             status, message = self._fit(on_step)
         except Exception as exc:
             status, message = RunStatus.FAILED, self._failure(exc)
         finally:
-            if self.run_lock is not None:  # the process ending would release it too; a server process lives on
-                self.run_lock.release()
+            if self.launch.run_lock is not None:  # the process ending would release it too; a server lives on
+                self.launch.run_lock.release()
             if not self.solo:
-                distributed.close(self.world)
+                distributed.close(self.launch.world)
         return self._end(status, message)
 
     def _end(self, status: str, message: str) -> Snapshot:
@@ -381,12 +394,3 @@ class Trainer:
         if stopped:
             return RunStatus.STOPPED, f"stopped at step {step:,} of {total:,}"
         return RunStatus.FINISHED, f"finished {step:,} steps in {self.wall_time:.0f} s"
-
-    # ------------------------------------------------------------------ what setup fills in (gan_core.launch)
-    def attach(self, gan: GanStep, wall_time: float) -> None:
-        """The step, once set up (and rank 0's recorder, since the folder was locked): the loop can start."""
-        self.gan, self.wall_time, self.rate = gan, wall_time, 0.0
-        s = gan.schedule
-        self.live.publish(config=gan.config, step=gan.step, total_steps=s.total_steps,
-                          steps_per_epoch=s.steps_per_epoch, epochs=gan.config.epochs,
-                          epoch=gan.step // s.steps_per_epoch + 1, elapsed_s=wall_time)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import namedtuple
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from gan_core.budget import BudgetError, check_fits, estimate
 from gan_core.presets import DEFAULT_PRESET, get_preset
 from gan_core.runs import RunDir
 from gan_core.training import Trainer
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 
 HUGE = {"arch": "tf-tutorial", "width": 8.0, "batch_size": 4096}  # the example: tens of GB
 
@@ -57,10 +55,9 @@ def test_a_disk_filling_config_is_refused(monkeypatch):
     assert kept.metrics_rows == 93_700_000 // 5 and kept.disk - kept.metrics_rows * budget.METRICS_ROW_BYTES < 2**30
 
 
-def test_the_cli_refuses_an_oversized_run_with_exit_status_2(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "gan_core", "train", "--preset", "tf-tutorial", "--width", "8",
-                        "--batch-size", "4096", "--runs-root", str(tmp_path)], capture_output=True, text=True,
-                       timeout=120, cwd=Path(__file__).resolve().parent.parent)
+def test_the_cli_refuses_an_oversized_run_with_exit_status_2(tmp_path, capsys):
+    r = in_process(capsys, "train", "--preset", "tf-tutorial", "--width", "8", "--batch-size", "4096", "--runs-root",
+                   str(tmp_path))
     assert r.returncode == 2, r.stderr
     assert "does not fit this machine" in r.stderr and "GB of memory" in r.stderr
     assert not any(tmp_path.iterdir())
@@ -97,13 +94,14 @@ def test_a_full_disk_before_a_checkpoint_fails_the_run_and_keeps_the_previous_on
     before = {p.name: p.read_bytes() for _, p in run.checkpoints()}
     trainer = Trainer(tiny_config.replace(epochs=4), runs_root=runs_root, resume=run.path)
     usage = namedtuple("usage", "total used free")
-    real_setup = launch.setup
+    real_setup = launch.Launch.setup
 
-    def setup_then_the_disk_fills(t):  # after the budget admitted the resume
-        real_setup(t)
+    def setup_then_the_disk_fills(self):  # after the budget admitted the resume
+        gan = real_setup(self)
         monkeypatch.setattr(recorder.shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
+        return gan
 
-    monkeypatch.setattr(launch, "setup", setup_then_the_disk_fills)
+    monkeypatch.setattr(launch.Launch, "setup", setup_then_the_disk_fills)
     snap = trainer.run()
     assert snap.status == "failed"
     assert "not enough free disk space for a checkpoint" in snap.message and "step_0000016" in snap.message
@@ -218,10 +216,8 @@ def test_batchnorm_over_image_positions_takes_a_batch_of_one():
 
 
 @pytest.mark.parametrize("flags", [["--batch-size", "1"], ["--max-images", "1"]])
-def test_the_cli_refuses_a_batch_of_one_with_batchnorm_with_the_same_message(tmp_path, flags):
-    r = subprocess.run([sys.executable, "-m", "gan_core", "train", "--preset", "tf-tutorial", *flags,
-                        "--runs-root", str(tmp_path)], capture_output=True, text=True, timeout=120,
-                       cwd=Path(__file__).resolve().parent.parent)
+def test_the_cli_refuses_a_batch_of_one_with_batchnorm_with_the_same_message(tmp_path, flags, capsys):
+    r = in_process(capsys, "train", "--preset", "tf-tutorial", *flags, "--runs-root", str(tmp_path))
     assert r.returncode == 2, r.stderr
     assert "cannot train tf-tutorial with BatchNorm" in r.stderr and "Traceback" not in r.stderr
     assert not any(tmp_path.iterdir())

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core.cards import with_recovery
 from gan_core.checkpoints import load_generator
 from gan_core.data import class_index, load_split
 from gan_core.projection import ProjectionSettings
-from gan_core.recovery import DATASET_LABELS, MAX_K, Recovery, latent_recovery, pick_images
-from tests.conftest import needs_data
+from gan_core.recovery import DATASET_LABELS, MAX_K, Recovery, latent_recovery, pick_images, with_recovery
+from tests.conftest import in_process, needs_data
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "weights" / "generators" / "mlp.safetensors"
@@ -115,11 +111,9 @@ def test_a_card_gets_the_recovery_under_its_own_key_and_keeps_the_rest():
 
 
 @needs_data
-def test_evaluate_writes_the_recovery_into_its_json(tmp_path):
+def test_evaluate_writes_the_recovery_into_its_json(tmp_path, capsys):
     out = tmp_path / "out.json"
-    r = subprocess.run([sys.executable, "-m", "gan_core", "evaluate", str(MLP), "--n", "500", "--recovery", "3",
-                        "--threads", "1", "--json", str(out)], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    r = in_process(capsys, "evaluate", str(MLP), "--n", "500", "--recovery", "3", "--threads", "1", "--json", str(out))
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
     assert {"source", "report", "floor", "latent_recovery"} == set(data)

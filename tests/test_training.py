@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import inspect, launch, live, recorder, step, training
+from gan_core import inspect, live, recorder, step, training
 from gan_core.checkpoints import load_generator
 from gan_core.runs import RunDir
 from gan_core.training import Trainer
@@ -213,8 +213,7 @@ def test_ema_warm_up_follows_g_from_the_first_steps(tiny_config, runs_root):
     assert step.ema_decay(0.999, 90) == pytest.approx(0.91)
     assert step.ema_decay(0.999, 100_000) == 0.999
     trainer = Trainer(tiny_config.replace(name="warm", ema=0.999, max_steps=12), runs_root=runs_root)
-    launch.setup(trainer)
-    trainer = trainer.gan
+    trainer = trainer.launch.setup()
     initial = [p.detach().clone() for p in trainer.G_ema.parameters()]
     first_grid = trainer.sample_grid()
     for _ in range(12):

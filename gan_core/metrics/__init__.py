@@ -38,7 +38,6 @@ from gan_core.metrics.maths import (
     COVERAGE_THRESHOLD,
     DEFAULT_K,
     Coverage,
-    canonical_classes,
     class_coverage,
     fid_from_features,
     fid_from_stats,
@@ -64,7 +63,7 @@ _remember = remember  # the name the run-folder tests know the bounded cache by
 __all__ = [
     "COPY_RATIO", "COVERAGE_THRESHOLD", "DEFAULT_K", "FID_LABEL", "IS_LABEL", "MAX_CACHED", "MEMORIZATION_N", "PR_MAX",
     "REFERENCE_SEED", "Coverage", "EvalReport", "ImageCheck", "Memorization", "NearestPair", "Novelty", "Reference",
-    "canonical_classes", "class_coverage", "classifier_hash", "evaluate_generator", "fid_from_features",
+    "class_coverage", "classifier_hash", "evaluate_generator", "fid_from_features",
     "fid_from_stats", "image_checks", "inception_score", "memorization", "memorization_pairs", "novelty",
     "precision_recall", "quick_evaluate", "real_floor", "reference", "remember", "training_novelty",
     "training_spacing", "truncation_sweep",

@@ -14,18 +14,16 @@ import torch
 
 from gan_core.cards import trained_classes
 from gan_core.classifier import embed, load_classifier
-from gan_core.data import load_split
+from gan_core.data import canonical_classes, load_split, target_ids
 from gan_core.metrics.caches import Progress, Reference, cached_floor, keep_floor, reference, reference_stats
 from gan_core.metrics.maths import (
     DEFAULT_K,
-    canonical_classes,
     class_coverage,
     feature_stats,
     fid_from_stats,
     inception_score,
     precision_recall,
     subsample,
-    target_ids,
 )
 from gan_core.metrics.memorization import COPY_RATIO, MEMORIZATION_N, memorization
 from gan_core.metrics.report import EvalReport

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gan_core.data import CLASS_NAMES, class_index
+from gan_core.data import CLASS_NAMES, target_ids
 
 COVERAGE_THRESHOLD = 0.05
 DEFAULT_K = 3
@@ -81,21 +81,6 @@ def class_coverage(labels: torch.Tensor | np.ndarray | Sequence[int], classes: S
     kl = float(np.sum(p[p > 0] * np.log(p[p > 0] * len(targets)))) if inside > 0 else math.log(len(targets))
     return Coverage(tuple(float(s) for s in shares), int((t >= COVERAGE_THRESHOLD).sum()), len(targets), kl,
                     float(1 - inside))
-
-
-def target_ids(classes: Sequence[str | int] | None) -> list[int]:
-    """Sorted class indices of names or indices; all ten for None or empty."""
-    if not classes:
-        return list(range(len(CLASS_NAMES)))
-    if isinstance(classes, (str, int)):
-        classes = [classes]
-    return sorted({class_index(c) for c in classes})
-
-
-def canonical_classes(classes: Sequence[str | int] | None) -> tuple[str, ...]:
-    """Class names in index order, () for all ten: the one spelling of a class set in reports and cache keys."""
-    ids = target_ids(classes)
-    return () if len(ids) == len(CLASS_NAMES) else tuple(CLASS_NAMES[i] for i in ids)
 
 
 # ----------------------------------------------------------------------------- the k-NN manifold
