@@ -1,10 +1,12 @@
-"""Shared fixtures: small slices of the real data, isolated run folders, no network; and a wait with a deadline."""
+"""Shared fixtures: small slices of the real data, isolated run folders, no network; a wait with a deadline; the
+CLI run in-process."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -33,6 +35,39 @@ def wait_for(ok: Callable[[], object], timeout: float, what: str, state: Callabl
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not seen in {timeout} s" + (f" ({state()})" if state else ""))
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command run in-process returned and printed, named as subprocess.CompletedProcess names them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def in_process(capsys, *args: str) -> Ran:
+    """`python -m gan_core ARGS` as `gan_core.cli.main` in this process, its output captured by capsys.
+
+    argparse's own exits (--help, a flag it refuses) become the status, as in a subprocess; any other exception
+    propagates, so a traceback the user would see fails the test. The thread count a command sets (--threads) is
+    process-wide: it is put back, as a subprocess would leave this process.
+    """
+    import torch
+
+    from gan_core.cli import main
+
+    threads = torch.get_num_threads()
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+    out, err = capsys.readouterr()
+    return Ran(code, out, err)
 
 
 @pytest.fixture
