@@ -39,6 +39,7 @@ GIF_SCALE = 2                  # gan_core.images.gif_bytes' default, which RunDi
 METRICS_ROW_BYTES = 320        # a metrics.csv row (57-58 B at steps < 1,000 without evaluation, and a gradient norm
                                # per network and per layer: 13 more columns of up to 12 B on the default preset; a long
                                # run's step, epoch and time are longer and an evaluation row adds three columns)
+TENSORBOARD_ROW_BYTES = 600    # a metrics row in TensorBoard's event file (measured 484 B for 19 scalars, 2026-12-06)
 PAUSE_CHECKPOINTS = 3          # allowance for checkpoints saved on pause when every checkpoint is kept: each pause
                                # saves one (Trainer._pause), and with "keep" 0 none is ever pruned
 
@@ -109,8 +110,10 @@ def estimate(cfg: TrainConfig, runs_root: Path | None = None, processes: int = 1
         checkpoints = min(checkpoints, cfg.keep_checkpoints + 1)
     grids = _grids_saved(cfg, schedule)
     rows = math.ceil(schedule.total_steps / cfg.log_every)  # on the cadence, and the last step's
-    disk = (checkpoints * checkpoint + grids * cfg.grid_size * GRID_PNG_BYTES_PER_IMAGE + _gif_bytes(cfg, grids)
-            + (rows + 1) * METRICS_ROW_BYTES)
+    grid_png = cfg.grid_size * GRID_PNG_BYTES_PER_IMAGE
+    disk = (checkpoints * checkpoint + grids * grid_png + _gif_bytes(cfg, grids) + (rows + 1) * METRICS_ROW_BYTES)
+    if cfg.tensorboard:  # the event files: a row's scalars, and each grid's PNG again (counted as the folder keeps)
+        disk += (rows + 1) * TENSORBOARD_ROW_BYTES + grids * grid_png
     where = _existing(Path(runs_root) if runs_root else Path.cwd())
     return Budget(memory, checkpoint, disk, memory_available(), shutil.disk_usage(where).free, step_memory=step,
                   checkpoints=checkpoints, grids=grids, metrics_rows=rows, schedule=schedule,

@@ -267,3 +267,11 @@ def test_a_batch_that_leaves_each_process_one_image_is_refused_for_batchnorm_aft
                                           r"--batch-size 4 or more"):
         check_fits(cfg, ranks=2)
     assert check_fits(cfg.replace(batch_size=4), ranks=2).schedule.batch == 4
+
+
+def test_tensorboard_output_is_counted_on_disk():
+    cfg = get_preset(DEFAULT_PRESET).config()
+    plain, with_events = estimate(cfg), estimate(cfg.replace(tensorboard=True))
+    extra = with_events.disk - plain.disk
+    grids = plain.grids * cfg.grid_size * budget.GRID_PNG_BYTES_PER_IMAGE
+    assert extra == (plain.metrics_rows + 1) * budget.TENSORBOARD_ROW_BYTES + grids
