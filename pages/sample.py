@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,17 +10,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from gan_core.catalog import GeneratorEntry
-from gan_core.checkpoints import LoadedGenerator
+from gan_core.checkpoints import LoadedGenerator, export_card, generator_bytes
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test, real_test_set
 from gan_core.images import make_grid, png_bytes
 from gan_core.metrics import truncation_sweep
 from gan_core.models import Generator
+from gan_core.onnx_export import MIME, OnnxExportError, OnnxUnavailable, export_onnx, install_hint, missing_packages
 from gan_core.sampling import SampleRequest, code_rows_classes, nearest_real, sample_images
 from ui.charts import truncation_figure
 from ui.explore import class_selectbox, dataset_or_message
 from ui.images import SHORT_NAMES, image_row, open_large, show_grid
+from ui.inspect_views import inside_g, what_d_sees_section
 from ui.keys import SAMPLE_GEN
 from ui.pickers import LIVE, generator_key, pick_generator
 from ui.state import generator, mtime
@@ -50,6 +53,41 @@ def about(entry: GeneratorEntry, loaded: LoadedGenerator) -> None:
     st.caption(f"{kind} {loaded.model.arch} generator · latent size {g.latent_dim}"
                + (f" · {k_codes}-way InfoGAN code (the argmax of z's first {k_codes} entries)" if k_codes else "")
                + (f" · step {loaded.step:,}" if loaded.step is not None else ""))
+
+
+def downloads(entry: GeneratorEntry, loaded: LoadedGenerator, key: str) -> None:
+    """The picked generator to take away: its weights for this app, or ONNX for other runtimes (exported on request)."""
+    name = f"{entry.run}-step{loaded.step}" if entry.run else loaded.path.stem
+    with st.expander("Use it outside the app: download the weights or ONNX"):
+        st.caption("The weights (safetensors) load in this app and `python -m gan_core`. ONNX runs without PyTorch, in "
+                   "onnxruntime or any ONNX runtime: input `z` (N, latent size) float32"
+                   + (" and `labels` (N,) int64 class indices" if loaded.generator.num_classes else "")
+                   + ", output `images` (N, 1, 28, 28) in [−1, 1]; the README's \"Generators outside the app: ONNX\" "
+                     "samples a grid from it with numpy alone.")
+        missing = missing_packages()
+        if missing:
+            st.warning(install_hint(missing), icon=":material/download:")
+        c1, c2, c3 = st.columns(3)
+        c1.download_button("Weights (safetensors)",  # a shipped file keeps its own card; a checkpoint gets the export's
+                           lambda: generator_bytes(loaded.generator, loaded.card or export_card(loaded, name)),
+                           file_name=f"{name}.safetensors", mime=MIME, key="sample_weights_download", on_click="ignore")
+        if c2.button("Export as ONNX", key="sample_onnx_export", disabled=bool(missing),
+                     help="export into memory and check it in onnxruntime (a few seconds), then download"):
+            try:
+                with st.spinner("Exporting and checking in onnxruntime…"):
+                    st.session_state["sample_onnx"] = (key, name, export_onnx(loaded, name))
+            except (OnnxUnavailable, OnnxExportError) as exc:
+                st.error(str(exc))
+        kept = st.session_state.get("sample_onnx")
+        if kept is not None and kept[0] == key:
+            _, name, done = kept
+            c2.download_button(f"{name}.onnx", done.model, file_name=f"{name}.onnx", mime=MIME,
+                               key="sample_onnx_download", on_click="ignore", icon=":material/download:")
+            c3.download_button("Its card (JSON)", json.dumps(done.card, indent=2, ensure_ascii=False),
+                               file_name=f"{name}.json", mime="application/json", key="sample_onnx_card",
+                               on_click="ignore")
+            st.caption(f"Checked in onnxruntime: its images differ from the app's by at most "
+                       f"{done.card['onnx']['checked']['max_abs_difference']:.1e} (on the same latents).")
 
 
 def grid_settings(g: Generator, key: str) -> dict[str, Any]:
@@ -283,6 +321,7 @@ entry, loaded = pick_generator(SAMPLE_GEN, live=True)
 g = loaded.generator
 key = generator_key(entry, loaded)  # a live copy's names its step: a grid from an older copy reads as outdated
 about(entry, loaded)
+downloads(entry, loaded, key)
 request = grid_settings(g, key)
 if st.button("Generate", type="primary", key="sample_generate"):
     draw(g, request, entry.label)
@@ -294,4 +333,6 @@ if result is None:
 stored_grid(g, result, request)
 nearest_training_images(g, result)
 discriminator(entry, request["seed"])
+what_d_sees_section(entry, request["seed"], "sample")
 interpolation(g)
+inside_g(g, key, "sample")

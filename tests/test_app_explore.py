@@ -306,3 +306,67 @@ def test_sample_page_truncation_psi_and_its_quality_diversity_chart(runs_root, m
     assert len(at.get("plotly_chart")) == charts + 1
     at.slider(key="sample_k").set_value(2).run()  # another widget: the chart stays, measured once
     assert len(at.get("plotly_chart")) == charts + 1 and len(calls) == 1
+
+
+def test_sample_page_downloads_the_generator_as_onnx_built_on_request(monkeypatch):
+    import sys
+
+    from gan_core import onnx_export
+    from gan_core.checkpoints import load_generator
+
+    for package in onnx_export.PACKAGES:
+        pytest.importorskip(package, reason="ONNX export needs onnx, onnxscript and onnxruntime")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails, as where it is not installed
+    at = choose(page("sample").run(), "sample_gen", "shipped · mlp")
+    assert not at.exception
+    assert any("onnxruntime is not installed" in w.value and onnx_export.INSTALL in w.value for w in at.warning)
+    assert at.button(key="sample_onnx_export").disabled, "without the packages the button says why instead"
+    monkeypatch.undo()
+    at.run()
+    assert not at.button(key="sample_onnx_export").disabled
+    assert "sample_onnx" not in at.session_state, "nothing is exported before the button is pressed"
+    at.button(key="sample_onnx_export").click().run()
+    assert not at.exception and not at.error
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert {"Weights (safetensors)", "mlp.onnx", "Its card (JSON)"} <= set(labels), labels
+    key, name, done = at.session_state["sample_onnx"]
+    assert name == "mlp" and key.endswith("mlp.safetensors") and done.card["onnx"]["file"] == "mlp.onnx"
+    g = load_generator(key).generator
+    feed = onnx_export.example_inputs(g, 4)
+    (images,) = onnx_export.session(done.model).run(["images"], feed)  # the bytes onnxruntime loads
+    assert np.abs(images - onnx_export.library_images(g, feed)).max() <= 1e-4
+    assert any("Checked in onnxruntime" in c.value for c in at.caption)
+
+
+def test_sample_page_shows_what_d_sees_and_inside_g(runs_root):
+    from gan_core.checkpoints import load_generator
+
+    at = choose(page("sample").run(), "sample_gen", "tiny-cond", prefix=True)
+    at.number_input(key="sample_n").set_value(10)
+    at.button(key="sample_generate").click().run()
+    assert {"What D sees", "Inside G"} <= {s.value for s in at.subheader}
+    at.slider(key="sample_dsees_n").set_value(4)
+    at.button(key="sample_dsees_run").click()
+    at.button(key="sample_layers_run").click().run()  # both views in one rerun
+    assert not at.exception
+    captions = _captions(at)
+    assert any(c.startswith("4 generated · mean P(real) 0.") or c.startswith("4 generated · mean P(real) 1.")
+               for c in captions), captions
+    assert any(c.startswith("4 real test images · mean P(real)") for c in captions)
+    assert any("bright red-to-yellow pixels" in c.value for c in at.caption)
+
+    body = load_generator(runs_root / "tiny-cond").generator.body
+    picker = at.selectbox(key="sample_layers_pick")
+    assert len(picker.options) == len(body) and picker.options[0] == "0 Linear"
+    tables = {df.value.columns[0]: df.value for df in at.dataframe}
+    summary = tables["layer"]
+    assert len(summary) == len(body) and {"zero share", "dead channels"} <= set(summary.columns)
+    picker.set_value(len(body) - 1).run()  # the last layer: the image, one channel of 28×28
+    assert not at.exception
+    assert any(c.startswith(f"{len(body) - 1} Tanh: 1 channel of 28×28; z(seed 0), class T-shirt/top") for c in
+               _captions(at))
+    assert len({df.value.columns[0]: df.value for df in at.dataframe}["channel"]) == 1
+
+    at = choose(at, "sample_gen", "shipped · dcgan-cond")  # a generator file: no D to look through
+    assert not at.exception
+    assert any("holds no discriminator" in i.value for i in at.info)
