@@ -150,13 +150,10 @@ def test_text_oversized_and_huge_header_files_are_refused(tmp_path, monkeypatch)
         ck.load_generator(real)
 
 
-def test_the_cli_refuses_a_hostile_weights_file_with_exit_status_2(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_the_cli_refuses_a_hostile_weights_file_with_exit_status_2(tmp_path, capsys):
+    from tests.conftest import in_process
 
     bad = _relabelled(tmp_path, "absurd.safetensors", arch="tf-tutorial", width=100)
-    r = subprocess.run([sys.executable, "-m", "gan_core", "sample", str(bad), "--out", str(tmp_path / "x.png")],
-                       capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    r = in_process(capsys, "sample", str(bad), "--out", str(tmp_path / "x.png"))
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "absurd.safetensors" in r.stderr
     assert "width must be between 0.125 and 8.0" in r.stderr and "Traceback" not in r.stderr

@@ -1,4 +1,8 @@
-"""The command line through a subprocess, as a user runs it."""
+"""The command line: each command's happy path through a subprocess, as a user runs it; messages and flags in-process.
+
+A subprocess costs about 3 s of imports before it does anything, so argument handling and error messages go through
+`gan_core.cli.main` in this process (conftest's `in_process`), which `python -m gan_core` only wraps in `sys.exit`.
+"""
 
 import json
 import re
@@ -7,7 +11,7 @@ import sys
 
 from gan_core.data import CLASS_NAMES
 from gan_core.presets import DEFAULT_PRESET, preset_config
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 
 
 def cli(*args, cwd=None, env_runs=None):
@@ -20,14 +24,14 @@ def cli(*args, cwd=None, env_runs=None):
                           cwd=cwd, timeout=300)
 
 
-def test_help_for_every_command():
+def test_help_for_every_command(capsys):
     for cmd in ("train", "sample", "info", "presets", "export", "arithmetic", "directions", "evaluate", "runs", "compare"):
-        r = cli(cmd, "--help")
-        assert r.returncode == 0 and "usage:" in r.stdout
+        r = in_process(capsys, cmd, "--help")
+        assert r.returncode == 0 and "usage:" in r.stdout, cmd
 
 
-def test_bad_flag_value_exits_nonzero_without_traceback():
-    r = cli("train", "--batch-size", "0")
+def test_bad_flag_value_exits_nonzero_without_traceback(capsys):
+    r = in_process(capsys, "train", "--batch-size", "0")
     assert r.returncode == 2
     assert "batch_size must be between 1 and 4096" in r.stderr
     assert "Traceback" not in r.stderr
@@ -46,7 +50,7 @@ def test_presets_lists_the_seed_systems():
 
 
 @needs_data
-def test_train_then_sample(tmp_path):
+def test_train_then_sample(tmp_path, capsys):
     r = cli("train", "--preset", "studio", "--max-images", "128", "--batch-size", "32", "--epochs", "1",
             "--width", "0.25", "--name", "clirun", "--runs-root", str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -58,17 +62,17 @@ def test_train_then_sample(tmp_path):
     r = cli("sample", str(run), "--n", "9", "--seed", "1", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 100
-    r = cli("sample", str(run), "--class", "Bag")
+    r = in_process(capsys, "sample", str(run), "--class", "Bag")
     assert r.returncode == 2 and "unconditional" in r.stderr
-    r = cli("train", "--resume", str(run), "--epochs", "2")
+    r = in_process(capsys, "train", "--resume", str(run), "--epochs", "2")
     assert r.returncode == 0, r.stderr
     assert "finished 8 steps" in r.stdout
 
 
 @needs_data
-def test_train_without_a_preset_uses_the_default_preset(tmp_path):
-    r = cli("train", "--max-images", "64", "--batch-size", "32", "--max-steps", "2", "--width", "0.25",
-            "--name", "defaults", "--runs-root", str(tmp_path))
+def test_train_without_a_preset_uses_the_default_preset(tmp_path, capsys):
+    r = in_process(capsys, "train", "--max-images", "64", "--batch-size", "32", "--max-steps", "2", "--width", "0.25",
+                   "--name", "defaults", "--runs-root", str(tmp_path))
     assert r.returncode == 0, r.stderr
     saved = json.loads((tmp_path / "defaults" / "config.json").read_text())
     expected = preset_config(DEFAULT_PRESET)
@@ -100,25 +104,26 @@ def test_sigterm_saves_a_checkpoint_and_stops_like_ctrl_c(tmp_path):
     assert list((tmp_path / "termed" / "checkpoints").glob("step_*.safetensors")), "the stop saved no checkpoint"
 
 
-def test_sample_from_a_non_weights_file(tmp_path):
+def test_sample_from_a_non_weights_file(tmp_path, capsys):
     bogus = tmp_path / "x.safetensors"
     bogus.write_text("hello")
-    r = cli("sample", str(bogus))
+    r = in_process(capsys, "sample", str(bogus))
     assert r.returncode == 2 and "not a readable safetensors file" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_sample_by_code_prints_what_each_code_makes(tmp_path):
+def test_sample_by_code_prints_what_each_code_makes(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "codes.png"
-    r = cli("sample", "weights/generators/dcgan.safetensors", "--by-code", "--n", "30", "--scale", "1", "--out", str(out))
+    r = in_process(capsys, "sample", "weights/generators/dcgan.safetensors", "--by-code", "--n", "30", "--scale", "1",
+                   "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = "|".join(re.escape(c) for c in CLASS_NAMES)
     rows = r.stdout.splitlines()[:10]
     assert all(re.fullmatch(rf"code {i}: ({names}) in [123] of 3", row) for i, row in enumerate(rows)), rows
     assert any(row.endswith("in 3 of 3") for row in rows), "the trained code should make one class in some row"
     assert Image.open(out).size == (3 * 28 + 4 * 2, 10 * 28 + 11 * 2)  # 3 columns, 10 rows of 28 px, 2 px gaps
-    r = cli("sample", "weights/generators/dcgan-cond.safetensors", "--by-code")
+    r = in_process(capsys, "sample", "weights/generators/dcgan-cond.safetensors", "--by-code")
     assert r.returncode == 2 and "InfoGAN code" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -135,9 +140,9 @@ def test_directions_writes_one_labelled_row_per_direction(tmp_path):
     assert gif.read_bytes()[:4] == b"GIF8"
 
 
-def test_sample_with_truncation_and_bad_direction_inputs_exit_2(tmp_path):
+def test_sample_with_truncation_and_bad_direction_inputs_exit_2(tmp_path, capsys):
     out = tmp_path / "trunc.png"
-    r = cli("sample", "weights/generators/dcgan.safetensors", "--n", "4", "--truncation", "0.5", "--out", str(out))
+    r = in_process(capsys, "sample", "weights/generators/dcgan.safetensors", "--n", "4", "--truncation", "0.5", "--out", str(out))
     assert r.returncode == 0 and out.exists() and "truncation ψ = 0.5" in r.stdout, r.stderr
     for args, message in [
         (("directions", "weights/generators/dcgan.safetensors", "--method", "ica"), "unknown direction method 'ica'"),
@@ -145,12 +150,12 @@ def test_sample_with_truncation_and_bad_direction_inputs_exit_2(tmp_path):
         (("sample", "weights/generators/dcgan.safetensors", "--truncation", "0"), "truncation ψ must be in (0, 1]"),
         (("sample", "weights/generators/dcgan.safetensors", "--truncation", "1.5"), "truncation ψ must be in (0, 1]"),
     ]:
-        r = cli(*args, "--out", str(tmp_path / "x.png"))
+        r = in_process(capsys, *args, "--out", str(tmp_path / "x.png"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
 
 
 @needs_data
-def test_arithmetic_writes_the_operands_and_both_results_and_measures_them(tmp_path):
+def test_arithmetic_writes_the_operands_and_both_results_and_measures_them(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "sum.png"
@@ -164,14 +169,14 @@ def test_arithmetic_writes_the_operands_and_both_results_and_measures_them(tmp_p
     width, height = Image.open(out).size
     assert width == 4 * 28 + 5 * 2 and height > 28 + 2 * 2  # A, B, latent and pixel results, with a row of names
 
-    r = cli("arithmetic", "weights/generators/dcgan-cond.safetensors", "--op", "A-B+C", "--classes",
+    r = in_process(capsys, "arithmetic", "weights/generators/dcgan-cond.safetensors", "--op", "A-B+C", "--classes",
             "Ankle boot,Sneaker,Sandal", "--first-label", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "A − B + C with Ankle boot, Sneaker, Sandal" in r.stdout
     assert "decoded with operand A's label alone: +1·Ankle boot" in r.stdout
 
 
-def test_arithmetic_inputs_that_cannot_work_exit_2(tmp_path):
+def test_arithmetic_inputs_that_cannot_work_exit_2(tmp_path, capsys):
     for args, message in [
         (("--preset", "nope"), "unknown preset 'nope': choose one of pullover − t-shirt;"),
         (("--op", "A + B", "--classes", "Bag"), "A + B takes 2 classes, got 1"),
@@ -180,22 +185,25 @@ def test_arithmetic_inputs_that_cannot_work_exit_2(tmp_path):
         (("--preset", "sandal + sneaker", "--op", "A + B"), "leave out --op and --classes"),
         (("--op", "A * B", "--classes", "Bag,Coat"), "unknown operation 'A * B'"),
     ]:
-        r = cli("arithmetic", "weights/generators/dcgan-cond.safetensors", *args, "--out", str(tmp_path / "x.png"))
+        r = in_process(capsys, "arithmetic", "weights/generators/dcgan-cond.safetensors", *args, "--out",
+                       str(tmp_path / "x.png"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
-    r = cli("arithmetic", "weights/generators/dcgan.safetensors", "--preset", "sandal + sneaker", "--first-label")
+    r = in_process(capsys, "arithmetic", "weights/generators/dcgan.safetensors", "--preset", "sandal + sneaker",
+                   "--first-label")
     assert r.returncode == 2 and "--first-label is for class-conditional generators" in r.stderr
 
 
-def test_sample_interpolates_and_blends_a_conditional_label(tmp_path):
+def test_sample_interpolates_and_blends_a_conditional_label(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "strip.png"
-    r = cli("sample", "weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--n", "6", "--class", "Sandal",
-            "--to-class", "Sneaker", "--scale", "1", "--out", str(out))
+    r = in_process(capsys, "sample", "weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--n", "6",
+                   "--class", "Sandal", "--to-class", "Sneaker", "--scale", "1", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "z(seed 0) → z(seed 5), the label blended from Sandal to Sneaker" in r.stdout
     assert Image.open(out).size == (6 * 28 + 7 * 2, 28 + 2 * 2)  # one row of 6
-    r = cli("sample", "weights/generators/dcgan.safetensors", "--interpolate", "5", "--n", "4", "--out", str(out))
+    r = in_process(capsys, "sample", "weights/generators/dcgan.safetensors", "--interpolate", "5", "--n", "4", "--out",
+                   str(out))
     assert r.returncode == 0 and r.stdout.rstrip().endswith("z(seed 0) → z(seed 5))"), r.stderr
     for args, message in [
         (("weights/generators/dcgan.safetensors", "--interpolate", "5", "--to-class", "Bag"), "this generator is unconditional"),
@@ -203,5 +211,5 @@ def test_sample_interpolates_and_blends_a_conditional_label(tmp_path):
         (("weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--n", "500"), "2 to 100 images"),
         (("weights/generators/dcgan-cond.safetensors", "--interpolate", "5", "--by-class"), "makes its own strip"),
     ]:
-        r = cli("sample", *args, "--out", str(tmp_path / "x.png"))
+        r = in_process(capsys, "sample", *args, "--out", str(tmp_path / "x.png"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

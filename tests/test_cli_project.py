@@ -18,7 +18,7 @@ from gan_core.checkpoints import load_generator
 from gan_core.cli import main
 from gan_core.data import CLASS_NAMES, load_split
 from gan_core.projection import decode, pixel_l2, read_latents
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 from tests.test_cli import cli
 
 COND, INFO = "weights/generators/dcgan-cond.safetensors", "weights/generators/dcgan.safetensors"
@@ -52,11 +52,11 @@ def projected(tmp_path_factory):
     return r, out, png
 
 
-def test_project_is_a_command_with_its_flags():
+def test_project_is_a_command_with_its_flags(capsys):
     from gan_core.cli import build_parser
 
     assert "project" in build_parser().format_help()
-    r = cli("project", "--help")
+    r = in_process(capsys, "project", "--help")
     assert r.returncode == 0 and all(f in r.stdout for f in ("--test-index", "--train-index", "--image", "--search-class"))
 
 
@@ -150,13 +150,14 @@ def _cells(png_path, n: int) -> np.ndarray:
     return np.stack([a[2:30, 2 + 30 * i : 30 + 30 * i] for i in range(n)])
 
 
-def test_arithmetic_of_projected_garments(projected, tmp_path):
+def test_arithmetic_of_projected_garments(projected, tmp_path, capsys):
     from gan_core.arithmetic import Operand, arithmetic
     from gan_core.images import scale_to_unit, to_uint8
 
     _, latents, _ = projected
     out = tmp_path / "sum.png"
-    r = cli("arithmetic", COND, "--latents", str(latents), "--op", "A - B + C", "--scale", "1", "--out", str(out))
+    r = in_process(capsys, "arithmetic", COND, "--latents", str(latents), "--op", "A - B + C", "--scale", "1", "--out",
+                   str(out))
     assert r.returncode == 0, r.stderr
     f = read_latents(latents)
     for name, source, err in zip("ABC", f.sources, f.error, strict=True):

@@ -14,7 +14,7 @@ from gan_core.config import ConfigError, TrainConfig
 from gan_core.presets import preset_config
 from gan_core.runs import RunDir, RunLock, delete_run, list_records, rename_run, run_record, training_elsewhere
 from gan_core.training import Trainer
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +87,12 @@ def test_compare_refuses_one_run_and_a_non_run(tmp_path):
 
 
 @needs_data
-def test_cli_compare_and_runs(two_runs):
+def test_cli_compare_and_runs(two_runs, capsys, monkeypatch):
     r = cli("compare", str(two_runs / "conv"), "mlp", runs_root=two_runs)  # a path and a name
     assert r.returncode == 0, r.stderr
     assert "arch" in r.stdout and "dcgan" in r.stdout and "mlp" in r.stdout and "D size ratio" in r.stdout
-    r = cli("compare", "conv", runs_root=two_runs)
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(two_runs))
+    r = in_process(capsys, "compare", "conv")
     assert r.returncode == 2 and "at least two runs" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -12,7 +12,7 @@ from gan_core.config import TrainConfig
 from gan_core.data import load_split
 from gan_core.discriminate import discriminator_test, real_test_set, roc_auc
 from gan_core.training import Trainer
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 
 
 def test_roc_auc_matches_counting_pairs():
@@ -84,10 +84,10 @@ def test_cli_prints_accuracy_auc_and_histogram(tiny_run):
 
 
 @needs_data
-def test_cli_on_a_generator_only_file_exits_2_and_says_where_d_lives(tiny_run, tmp_path):
+def test_cli_on_a_generator_only_file_exits_2_and_says_where_d_lives(tiny_run, tmp_path, capsys):
     out = tmp_path / "g.safetensors"
     save_generator(out, load_generator(tiny_run).generator, {"name": "g"})
-    r = _cli(str(out))
+    r = in_process(capsys, "discriminate", str(out))
     assert r.returncode == 2
     assert "holds a generator only" in r.stderr and "training checkpoints" in r.stderr
     assert "Traceback" not in r.stderr

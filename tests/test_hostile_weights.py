@@ -7,8 +7,6 @@ checked once, when the file is parsed, so none of them can meet a TypeError, a J
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from safetensors.torch import save
 
 from gan_core.checkpoints import CheckpointError, load_generator, read_weights
 from gan_core.paths import WEIGHTS_DIR
+from tests.conftest import in_process
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = WEIGHTS_DIR / "generators" / "dcgan-cond.safetensors"
 
 
@@ -75,18 +73,14 @@ def test_the_shipped_generators_pass_the_checks():
         assert isinstance(loaded.card, dict) and loaded.card, path.name
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gan_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
-
-
-def test_export_refuses_an_out_that_the_card_would_overwrite_and_sample_a_huge_scale(tmp_path):
+def test_export_refuses_an_out_that_the_card_would_overwrite_and_sample_a_huge_scale(tmp_path, capsys):
     out = tmp_path / "g.json"
-    done = _cli("export", str(SHIPPED), "--out", str(out))
+    done = in_process(capsys, "export", str(SHIPPED), "--out", str(out))
     assert done.returncode == 2 and "--out must name a .safetensors file" in done.stderr, done.stderr
     assert not out.exists()
-    done = _cli("sample", str(SHIPPED), "--scale", "100000", "--out", str(tmp_path / "s.png"))
+    done = in_process(capsys, "sample", str(SHIPPED), "--scale", "100000", "--out", str(tmp_path / "s.png"))
     assert done.returncode == 2 and "--scale must be a whole number from 1 to 16" in done.stderr, done.stderr
     assert not (tmp_path / "s.png").exists()
-    done = _cli("project", str(SHIPPED), "--test-index", "0", "--scale", "17", "--out", str(tmp_path / "z.safetensors"))
+    done = in_process(capsys, "project", str(SHIPPED), "--test-index", "0", "--scale", "17", "--out",
+                      str(tmp_path / "z.safetensors"))
     assert done.returncode == 2 and "--scale must be a whole number from 1 to 16" in done.stderr, done.stderr
