@@ -91,6 +91,9 @@ def test_cli_compare_and_runs(two_runs, capsys, monkeypatch):
     r = cli("compare", str(two_runs / "conv"), "mlp", runs_root=two_runs)  # a path and a name
     assert r.returncode == 0, r.stderr
     assert "arch" in r.stdout and "dcgan" in r.stdout and "mlp" in r.stdout and "D size ratio" in r.stdout
+    r = cli("runs", runs_root=two_runs)  # the one subprocess of `runs` (test_hostile_runs.py's run in-process)
+    assert r.returncode == 0, r.stderr
+    assert {line.split()[0] for line in r.stdout.splitlines()[1:]} == {"conv", "mlp"}
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(two_runs))
     r = in_process(capsys, "compare", "conv")
     assert r.returncode == 2 and "at least two runs" in r.stderr and "Traceback" not in r.stderr

@@ -30,6 +30,7 @@ from gan_core.runs import (
     resume_point,
     run_record,
 )
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ",".join(runlog.METRIC_FIELDS) + "\n"
@@ -72,7 +73,7 @@ def test_a_symlinked_lock_is_never_followed_truncated_or_written(tmp_path):
 
 
 @pytest.mark.parametrize("entry", [".lock", "config.json", "status.json", "metrics.csv"])
-def test_a_fifo_in_a_run_folder_blocks_nothing_and_the_run_can_be_deleted(tmp_path, entry):
+def test_a_fifo_in_a_run_folder_blocks_nothing_and_the_run_can_be_deleted(tmp_path, entry, capsys):
     root = tmp_path / "runs"
     good = RunDir.create(TrainConfig(name="good"), root)
     good.write_status(status="finished", step=3)
@@ -84,8 +85,7 @@ def test_a_fifo_in_a_run_folder_blocks_nothing_and_the_run_can_be_deleted(tmp_pa
     assert records["fifo"].status == "damaged" and f"{entry} is not a regular file" in records["fifo"].error
     with pytest.raises(DamagedRunError):
         resume_point(bad.path)
-    cli = subprocess.run([sys.executable, "-m", "gan_core", "runs", "--runs-root", str(root)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    cli = in_process(capsys, "runs", "--runs-root", str(root))  # its subprocess: test_compare.py
     assert cli.returncode == 0, cli.stderr
     assert "damaged" in cli.stdout and "good" in cli.stdout
     delete_run(bad, runs_root=root)
