@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,11 @@ def _logged_step(run: RunDir) -> int:
     return steps[-1] if steps else 0
 
 
+def _tail(log: Path) -> str:
+    """The end of the children's log (a child that died before its target ran wrote none)."""
+    return log.read_text()[-3000:] if log.exists() else "(no output: the child died before training started)"
+
+
 def _cli_child(argv: list[str], log: str) -> None:
     """`python -m gan_core ARGV` in a forked child, its stdout and stderr appended to `log`; exits with its status."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -57,10 +63,13 @@ def _cli_child(argv: list[str], log: str) -> None:
     sys.exit(main(argv))
 
 
-def test_random_kill_9_during_training_and_checkpoints_loses_nothing(tmp_path):
+def test_random_kill_9_during_training_and_checkpoints_loses_nothing(tmp_path, monkeypatch):
     rng = random.Random(1)
     run = RunDir(tmp_path / "k")
     log = tmp_path / "train.log"
+    # A child re-runs this process's __main__ by its path before its target; within the whole suite that is a page
+    # script an AppTest left there (Streamlit runs pages as __main__). The child needs none of it.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     fork = multiprocessing.get_context("forkserver")
     # Imported once in the server, before it forks a child per start (none of it has run any tensor maths yet);
     # torch._dynamo is what PyTorch imports on a run's first step: seconds of a fresh process's start.
@@ -75,7 +84,7 @@ def test_random_kill_9_during_training_and_checkpoints_loses_nothing(tmp_path):
         # Kill only once this process has trained past what was logged before (and, the first time, has saved a
         # checkpoint to resume from), then after a random part of an epoch.
         while _logged_step(run) <= before + (EPOCH if i == 0 else 0):
-            assert proc.is_alive(), f"kill {i}: the run exited with {proc.exitcode}:\n{log.read_text()[-3000:]}"
+            assert proc.is_alive(), f"kill {i}: the run exited with {proc.exitcode}:\n{_tail(log)}"
             assert time.monotonic() < deadline, "the run did not train"
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.6))
