@@ -25,7 +25,7 @@ from gan_core.distributed import Ranks, World, check_batch, shard
 from gan_core.runs import RunDir, run_record
 from gan_core.step import GanStep
 from gan_core.training import Trainer
-from tests.conftest import needs_data
+from tests.conftest import in_process, needs_data
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--width", "0.25", "--max-images", "640", "--batch-size", "64", "--sample-every", "4", "--grid-every-s", "0",
@@ -36,11 +36,6 @@ def _torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc), *args]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-
-
-def _train(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gan_core", "train", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
 
 
 def _rows(run: RunDir) -> list[dict[str, str]]:
@@ -103,7 +98,7 @@ def test_torchrun_environment_is_read_and_checked(monkeypatch):
 # ----------------------------------------------------------------------------- two gloo processes
 @needs_data
 @pytest.mark.slow
-def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_process(tmp_path, monkeypatch):
+def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_process(tmp_path, monkeypatch, capsys):
     runs, out = tmp_path / "runs", tmp_path / "out"
     out.mkdir()
     proc = _torchrun("tests/ddp_worker.py", str(runs), str(out))
@@ -138,7 +133,7 @@ def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_pr
     assert any("of training on 2 processes" in str(c.value) for c in at.caption)
 
     # Its checkpoint resumes in a single process, which goes on from step 30.
-    proc = _train("--resume", str(run.path), "--epochs", "4")
+    proc = in_process(capsys, "train", "--resume", str(run.path), "--epochs", "4")  # this process: one rank
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [int(r["step"]) for r in _rows(run)] == list(range(1, 41))
     assert run.read_status()["world_size"] == 1
@@ -146,13 +141,13 @@ def test_two_processes_write_one_run_with_identical_ranks_that_resumes_in_one_pr
 
 @needs_data
 @pytest.mark.slow
-def test_two_processes_train_what_one_process_trains_and_a_one_process_run_resumes_with_two(tmp_path):
+def test_two_processes_train_what_one_process_trains_and_a_one_process_run_resumes_with_two(tmp_path, capsys):
     """Without BatchNorm (each rank's own statistics are the one thing that differs), two processes splitting the
     global batch take the same steps as one process: the losses agree to float rounding. (The two-layer studio G: at
     this learning rate the deeper default G amplifies the rounding past 1e-3 within ten steps.)"""
     common = [*TINY, "--preset", "studio-fast", "--runs-root", str(tmp_path), "--no-batch-norm", "--epochs", "2"]
     two = _torchrun("-m", "gan_core", "train", *common, "--name", "two")
-    one = _train(*common, "--name", "one")
+    one = in_process(capsys, "train", *common, "--name", "one")
     assert two.returncode == 0, two.stderr[-3000:]
     assert one.returncode == 0, one.stderr[-3000:]
     assert "(2 processes)" in two.stdout
