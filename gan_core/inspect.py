@@ -8,7 +8,6 @@ not its weights, not their gradients, not spectral norm's vectors or BatchNorm's
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from gan_core.checkpoints import NO_DISCRIMINATOR, LoadedGenerator, generator_from_tensors, read_weights, resolve_weights_path
 from gan_core.images import drawable, labelled_grid, make_grid, to_uint8, upscale
-from gan_core.models import Discriminator, Generator
+from gan_core.models import Discriminator, Generator, copy_without_streams
 from gan_core.sampling import as_generator, generate, labels_for, latents
 
 SMOOTH_COPIES = 8     # SmoothGrad: noisy copies averaged per image in the views (0: the plain input gradient)
@@ -58,8 +57,8 @@ def _logit_twin(d: Discriminator) -> Discriminator:
     depends on nor changes anything D trains with. A run's dropout layers draw from its own random stream: the copy
     gets none (`memo` maps each stream to None) instead of a copy of it.
     """
-    streams = {id(m.generator): None for m in d.modules() if getattr(m, "generator", None) is not None}
-    twin = copy.deepcopy(d, memo=streams)
+    twin = copy_without_streams(d)
+    assert isinstance(twin, Discriminator)
     twin.out_act = None  # the logit itself: sigmoid(logit) is a sigmoid D's output, and its gradient never saturates
     return twin.eval().requires_grad_(False)
 

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from gan_core.images import make_grid
+from gan_core.inspect import d_scores
 from gan_core.losses import generator_loss
-from gan_core.models import Discriminator, Generator
+from gan_core.models import Generator
 from gan_core.step import GanStep
 
 
@@ -53,16 +54,6 @@ def _draw(gan: GanStep) -> torch.Tensor:
         g.train(was)
 
 
-def _scores(D: Discriminator, images: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
-    was = D.training
-    D.eval()
-    try:
-        with torch.no_grad():
-            return torch.sigmoid(D.logits(images, labels)).float().cpu().numpy()
-    finally:
-        D.train(was)
-
-
 def _g_gradient(gan: GanStep, images: torch.Tensor) -> torch.Tensor:
     """|dL_G/dx| for each image: the gradient G's loss sends back to the pixels G drew, through D as it is now (the
     D that G's update of this step was trained against). Only the input's gradient is computed."""
@@ -82,7 +73,7 @@ def _g_gradient(gan: GanStep, images: torch.Tensor) -> torch.Tensor:
 
 def before(gan: GanStep) -> Before:
     images = _draw(gan)
-    return Before(step=gan.step, images=images, d_scores=_scores(gan.D, images.to(gan.device), gan.fixed_y))
+    return Before(step=gan.step, images=images, d_scores=d_scores(gan.D, images, gan.fixed_y).numpy())
 
 
 def report(gan: GanStep, was: Before, stats: dict[str, float]) -> StepReport:
@@ -95,7 +86,7 @@ def report(gan: GanStep, was: Before, stats: dict[str, float]) -> StepReport:
         step_before=was.step, step_after=gan.step, stats=dict(stats),
         grid_before=make_grid(was.images, nrow=nrow), grid_after=make_grid(after, nrow=nrow),
         difference=make_grid(_stretch(change), nrow=nrow), largest_change=largest,
-        d_before=was.d_scores, d_after=_scores(gan.D, after.to(gan.device), gan.fixed_y),
+        d_before=was.d_scores, d_after=d_scores(gan.D, after, gan.fixed_y).numpy(),
         g_gradient=make_grid(_stretch(grad), nrow=nrow),
         g_gradient_norms=grad.flatten(1).norm(dim=1).numpy())
 
