@@ -18,6 +18,7 @@ from typing import Any
 from gan_core.fields import WIDGETS, ConfigError, FieldSpec, Resume
 from gan_core.fields import declare as _f
 from gan_core.models import ModelConfig, ModelFields
+from gan_core.runtime import PRECISIONS
 
 LOSSES = ("bce", "hinge", "lsgan")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -86,6 +87,8 @@ class TrainConfig(ModelFields):
                       at=("optimiser", 0, 2))
     r1_gamma: float = _f(0.0, "R1 gradient penalty weight on real images (0: off)", "R1 penalty γ",
                          low=0.0, high=1000.0, at=("optimiser", 1, 2), step=0.1)
+    r1_every: int = _f(1, "apply R1 every this many steps, weighted by γ × this (lazy regularisation, as StyleGAN2 "
+                          "does; 1: every step)", "R1 every (steps)", low=1, high=64, at=("optimiser", 1, 3))
     info_weight: float = _f(1.0, "weight of the InfoGAN code loss in both G's and D's objectives",
                             "InfoGAN code weight", low=0.0, high=100.0, at=("optimiser", 2, 1), step=0.1)
     ema: float = _f(0.0, "exponential moving average of generator weights (0: off, e.g. 0.999)", "EMA of G",
@@ -129,8 +132,10 @@ class TrainConfig(ModelFields):
     threads: int = _f(0, "CPU threads for PyTorch (0: PyTorch's default, one per physical core)", "CPU threads",
                       low=0, high=256, at=("schedule", 2, 1), resume=True)
     device: str = _f("auto", "auto, cpu, cuda or mps", "Device", at=("schedule", 2, 2), choices=DEVICES, resume=True)
-    amp: bool = _f(False, "bf16 autocast (mixed precision) for the forward passes: for GPUs; on a CPU only if asked",
-                   "Mixed precision (bf16)", at=("schedule", 2, 3), resume=True)
+    precision: str = _f("auto", "auto: bf16 autocast (mixed precision) where this machine's bf16 is native (a CPU "
+                                "with AMX or AVX512-BF16, a CUDA GPU that supports it), fp32 elsewhere; bf16 or fp32 "
+                                "force one", "Precision", at=("schedule", 2, 3), choices=PRECISIONS,
+                        choice_labels={"auto": "auto (bf16 where native)"}, resume=True)
     data_dir: str = _f("", "folder with the Fashion-MNIST IDX files (empty: search the usual places)",
                        "Fashion-MNIST folder", at=("schedule", 2, 4), width=2, placeholder="search the usual places",
                        resume=True)
@@ -164,6 +169,11 @@ class TrainConfig(ModelFields):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        if "amp" in data and "precision" not in data:  # saved before 2026-12-06: amp true/false, fp32 unless asked
+            amp = data["amp"]
+            if not isinstance(amp, bool):
+                raise ConfigError(f"amp must be true or false (got {amp!r})")
+            data = {k: v for k, v in data.items() if k != "amp"} | {"precision": "bf16" if amp else "fp32"}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -134,7 +134,7 @@ class Launch:
         self.gan, self.wall_time, s = gan, wall, gan.schedule
         self.live.publish(config=gan.config, step=gan.step, total_steps=s.total_steps,
                           steps_per_epoch=s.steps_per_epoch, epochs=gan.config.epochs,
-                          epoch=gan.step // s.steps_per_epoch + 1, elapsed_s=wall)
+                          epoch=gan.step // s.steps_per_epoch + 1, elapsed_s=wall, compute=gan.compute)
         if self.recorder is not None:
             self.recorder.begin(gan.step, s.total_steps)
 

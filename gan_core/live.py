@@ -46,6 +46,7 @@ class Snapshot:
     history: tuple[dict[str, float], ...] = ()
     grids: tuple[tuple[int, np.ndarray], ...] = ()
     grid_source: str = ""       # which copy of G drew the grids: the EMA copy (with its decay now) or G itself
+    compute: str = ""           # the device and the precision the steps run in (GanStep.compute)
     warnings: tuple[str, ...] = ()
     config: TrainConfig | None = None
 

@@ -47,12 +47,11 @@ from gan_core.data import CLASS_NAMES
 from gan_core.latent import Latent
 from gan_core.models import Generator
 from gan_core.paths import atomic_write_bytes
-from gan_core.runtime import native_bf16
+from gan_core.runtime import PRECISIONS, use_bf16
 from gan_core.sampling import as_generator
 from gan_core.tensorfile import parse_safetensors
 
 FORMAT_LATENTS = "fashion-gan-studio/latents/1"
-PRECISIONS = ("auto", "fp32", "bf16")
 MAX_IMAGES = 10_000          # per call: enough for the recovery metric, bounded for memory
 MAX_LATENTS_BYTES = 64 * 2**20
 
@@ -255,7 +254,7 @@ def _project_batch(g: Generator, x: torch.Tensor, labels: torch.Tensor | None, s
     what was found stays found (measured on `mlp`, where the last step lost a third of its own samples at lr 0.5).
     """
     n = len(x)
-    bf16 = settings.precision == "bf16" or (settings.precision == "auto" and native_bf16(x.device))
+    bf16 = use_bf16(settings.precision, x.device)
     race = _Race(g, x, labels, settings, rng)
     z = race.z.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=settings.lr)

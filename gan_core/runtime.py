@@ -37,6 +37,18 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(wanted)
 
 
+#: How a training step or a projection computes: "auto" takes bf16 autocast where it is native (`native_bf16`),
+#: fp32 elsewhere; "bf16" and "fp32" force one.
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def use_bf16(precision: str, device: torch.device | str) -> bool:
+    """Whether `precision` means bf16 autocast on `device`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+
+
 def native_bf16(device: torch.device | str) -> bool:
     """Whether bf16 matrix maths is native here (detected, not assumed: machines differ).
 

@@ -155,7 +155,8 @@ def _run_status(snap: Snapshot) -> None:
     cols = st.columns(6)
     cols[0].metric("Step", f"{snap.step:,}")
     cols[1].metric(f"Epoch (of {snap.epochs:,})", f"{snap.epoch:,}")
-    cols[2].metric("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—")
+    cols[2].metric("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—",
+                   help=f"computed on {snap.compute}" if snap.compute else None)
     cols[3].metric("Training time", clock(snap.elapsed_s) if snap.elapsed_s else "—",
                    help="time spent in training steps (pauses not counted)")
     cols[4].metric("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—")

@@ -163,7 +163,7 @@ def test_the_resume_form_offers_every_resumable_field_from_the_saved_run(mgr, ru
 
     run = RunDir(runs_root / "saved")
     run.path.mkdir(parents=True)
-    saved = TrainConfig(name="saved", epochs=7, lr_g=1e-4, eval_every=300, threads=1, amp=True, data_dir="somewhere")
+    saved = TrainConfig(name="saved", epochs=7, lr_g=1e-4, eval_every=300, threads=1, precision="bf16", data_dir="somewhere")
     run.write_config(saved)
     run.checkpoints_dir.mkdir()
     run.checkpoint_path(8).write_bytes(b"not read until a resume or a download")

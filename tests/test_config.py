@@ -53,6 +53,17 @@ def test_json_round_trip_and_unknown_fields():
         TrainConfig.from_dict({"learning_rate": 1})
 
 
+def test_a_run_saved_with_the_old_amp_flag_keeps_its_precision():
+    """Before `precision`, config.json said `amp`: true trained in bf16, false in fp32, and a resume keeps that."""
+    assert TrainConfig.from_dict({"amp": True}).precision == "bf16"
+    assert TrainConfig.from_dict({"amp": False}).precision == "fp32"
+    assert TrainConfig().precision == "auto"
+    with pytest.raises(ConfigError, match="amp must be true or false"):
+        TrainConfig.from_dict({"amp": "yes"})
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_is_valid(name):
     cfg = preset_config(name)
@@ -70,9 +81,9 @@ def test_preset_override_changes_only_that_field():
 SAVED_FIELDS = {
     "name", "preset", "arch", "width", "d_width", "conditional", "info_codes", "latent_dim", "batch_norm",
     "spectral_norm", "dropout", "d_output", "loss", "label_smoothing", "batch_size", "lr_g", "lr_d", "beta1", "beta2",
-    "d_steps", "r1_gamma", "info_weight", "ema", "epochs", "max_steps", "classes", "max_images", "seed", "sample_every",
+    "d_steps", "r1_gamma", "r1_every", "info_weight", "ema", "epochs", "max_steps", "classes", "max_images", "seed", "sample_every",
     "grid_every_s", "grid_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
-    "tensorboard", "threads", "device", "amp", "data_dir",
+    "tensorboard", "threads", "device", "precision", "data_dir",
 }
 # Fields deliberately not on the New-run form, and why.
 NOT_ON_FORM = {"preset": "the Preset picker above the form chooses it"}
@@ -167,7 +178,7 @@ def test_the_cli_has_a_flag_for_every_field_and_every_field_flows_through_it():
     from gan_core.cli import build_parser
     from gan_core.cli.train import config_from_args
 
-    want = preset_config("ankle-boot", name="x", conditional=True, d_output="sigmoid", batch_norm=False, amp=True,
+    want = preset_config("ankle-boot", name="x", conditional=True, d_output="sigmoid", batch_norm=False, precision="bf16",
                      classes=("Bag", "Sandal"), lr_d=3e-5, grid_every_s=2.5, threads=1, device="cpu", data_dir="d")
     argv = ["info", "--preset", "studio"]
     for name, value in want.to_dict().items():
@@ -228,7 +239,7 @@ def test_what_a_resume_may_change_is_read_off_the_fields():
 
     assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s",
                               "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
-                              "tensorboard", "threads", "device", "amp", "data_dir"}
+                              "tensorboard", "threads", "device", "precision", "data_dir"}
     first, rest = resume_fields()
     assert [s.name for s in first] == ["epochs", "max_steps", "lr_g", "lr_d"], "the resume form's main fields"
     assert sorted(s.name for s in first + rest) == sorted(RESUMABLE), "the resume form offers each once"

@@ -42,11 +42,48 @@ def test_short_run_trains_and_writes_a_run_folder(tiny_config, runs_root):
 
 
 def test_bf16_autocast_trains_when_asked_for_on_the_cpu(tiny_config, runs_root):
-    snap = Trainer(tiny_config.replace(name="amp", amp=True, conditional=True, info_codes=4, max_steps=6),
+    snap = Trainer(tiny_config.replace(name="amp", precision="bf16", conditional=True, info_codes=4, max_steps=6),
                    runs_root=runs_root).run()
     assert snap.status == "finished", snap.message
     assert all(np.isfinite(float(v)) for r in _losses(snap.run_dir) for v in r[1:])
     assert load_generator(runs_root / "amp").generator.body[0].weight.dtype == torch.float32  # the weights stay fp32
+
+
+def test_precision_auto_asks_the_machine_and_the_views_are_told(tiny_config, runs_root, monkeypatch):
+    """"auto" is bf16 autocast exactly where runtime.native_bf16 says bf16 is native; fp32 forces it off; the snapshot
+    (Live tab, CLI) names what the steps ran in."""
+    images, labels = torch.zeros(64, 1, 28, 28), torch.zeros(64, dtype=torch.long)
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr("gan_core.runtime.native_bf16", lambda device, native=native: native)
+        auto = step.GanStep(tiny_config, images, labels, device=cpu)
+        assert auto.bf16 is native
+        assert auto.compute == ("cpu, bf16 autocast (precision auto: bf16 is native here)" if native
+                                else "cpu, fp32 (precision auto: bf16 is not native here)")
+        assert step.GanStep(tiny_config.replace(precision="fp32"), images, labels, device=cpu).bf16 is False
+        assert step.GanStep(tiny_config.replace(precision="bf16"), images, labels, device=cpu).bf16 is True
+    snap = Trainer(tiny_config.replace(name="told", max_steps=2), runs_root=runs_root).run()
+    assert snap.compute == "cpu, fp32 (precision auto: bf16 is not native here)"
+
+
+def test_lazy_r1_penalises_every_kth_step_with_k_times_gamma(tiny_config, monkeypatch):
+    """r1_every k: the penalty (and its double backward) on steps 0, k, 2k, ... only, weighted by γ·k (StyleGAN2's
+    lazy regularisation); k = 1 is the penalty on every step."""
+    calls: list[tuple[int, float]] = []
+    real_penalty = step.r1_penalty
+    images, labels = torch.rand(64, 1, 28, 28) * 2 - 1, torch.zeros(64, dtype=torch.long)
+    for k in (1, 4):
+        gan = step.GanStep(tiny_config.replace(r1_gamma=0.5, r1_every=k), images, labels, device=torch.device("cpu"))
+        calls.clear()
+
+        def counting(out, real, gamma, gan=gan):
+            calls.append((gan.step, gamma))
+            return real_penalty(out, real, gamma)
+
+        monkeypatch.setattr(step, "r1_penalty", counting)
+        for _ in range(9):
+            gan.train_step()
+        assert calls == [(s, 0.5 * k) for s in range(0, 9, k)]
 
 
 def test_exact_resume(tiny_config, runs_root):

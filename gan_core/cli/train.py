@@ -133,6 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     def on_step(snap: Any) -> None:
         nonlocal bar
         if bar is None:
+            print(f"Training on {snap.compute}", file=sys.stderr)
             bar = tqdm(total=snap.total_steps, initial=snap.step - 1, unit="step", dynamic_ncols=True,
                        desc=snap.run_name)
         bar.update(snap.step - bar.n)
