@@ -7,20 +7,16 @@ test-artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import HAVE_DATA
+from tests.served import streamlit_server
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -40,51 +36,11 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright i
                                      "chromium is used)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _streamlit(runs: Path, log_path: Path):
-    """`streamlit run app.py` on a free port with its own runs folder; yields (url, process); stopped at the end."""
-    port = _free_port()
-    env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app on a free port with its own runs folder; stopped (and its run with it) at the end."""
     runs = tmp_path_factory.mktemp("runs")
-    with _streamlit(runs, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _):
+    with streamlit_server(runs, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _):
         yield url, runs
 
 
@@ -265,28 +221,6 @@ def test_only_local_host_names_may_open_the_app(server):
     assert " 101 " in _websocket_status(url, "127.0.0.1"), "the app's own address must be accepted"
     assert " 101 " in _websocket_status(url, "localhost")
     assert " 101 " not in _websocket_status(url, "evil.example")
-
-
-def test_stopping_the_server_saves_the_run_it_trains(tmp_path, page):
-    """SIGTERM to `streamlit run` (as Ctrl-C or a service manager sends it): the run saves a checkpoint, then exits."""
-    runs = tmp_path / "runs"
-    with _streamlit(runs, tmp_path / "streamlit.log") as (url, proc):
-        page.goto(url)
-        page.get_by_text("Training:").wait_for(timeout=60_000)
-        _nav(page, "Train").click()
-        _tiny_run_form(page, "shutdown")
-        page.get_by_role("button", name="Start training").click()
-        _badge(page, "running").wait_for(timeout=60_000)
-        _wait_for_step(page, 20, 60)
-        run = next(runs.iterdir())
-        proc.terminate()
-        proc.wait(30)
-    status = json.loads((run / "status.json").read_text())
-    assert status["status"] == "stopped", status
-    # Saved at the step it stopped at, not only at the last epoch's end (epochs are 16 steps here).
-    assert status["last_checkpoint"] == f"step_{status['step']:07d}.safetensors"
-    assert (run / "checkpoints" / status["last_checkpoint"]).is_file()
-
 
 
 def _sidebar_step(page) -> int:

@@ -196,3 +196,124 @@ def test_shutdown_waits_for_a_save_longer_than_the_old_ten_seconds_and_says_so(m
     said = log.getvalue()
     assert "stopping run 'slow-save'" in said and "Ctrl-C" in said and "stopped at step" in said
     assert manager.shutdown(log=log) and log.getvalue() == said, "nothing to do once no run is active"
+
+
+@pytest.fixture
+def previous_sigterm():
+    """A SIGTERM handler standing for Streamlit's (it stops the server): records its calls; the real one is put back."""
+    import signal
+
+    calls: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    yield calls
+    signal.signal(signal.SIGTERM, old)
+
+
+def test_a_signal_saves_the_run_at_once_hands_on_and_bounds_the_exit(manager, previous_sigterm):
+    """The save starts as SIGTERM arrives, not at interpreter exit (which a server waiting for open connections may
+    never reach); the handler it replaced runs as before; once saved, the process gets the grace, then is ended."""
+    import io
+    import signal
+
+    from gan_core.manager import SignalSave
+
+    manager.start(_config("signal"))
+    _wait(manager, lambda s: s.status == "running" and s.step > 2, 60, "the run training")
+    log, exits = io.StringIO(), []
+    hook = SignalSave(manager, grace_s=0.5, log=log, exit_process=exits.append)
+    hook.install((signal.SIGTERM,))
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        assert previous_sigterm == [signal.SIGTERM], "handed on at once, as the save starts"
+        _wait(manager, lambda s: "stopping run 'signal'" in log.getvalue() or s.status == "stopped", 10, "the save")
+        atexit_log = io.StringIO()
+        assert manager.shutdown(log=atexit_log), "the atexit fallback waits for the same stop"
+        assert atexit_log.getvalue() == "", "and says nothing the signal's save has said"
+        deadline = time.monotonic() + 10
+        while not exits and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        hook.uninstall()
+    assert exits == [0], log.getvalue()
+    said = log.getvalue()
+    assert "stopping run 'signal'" in said and "stopped at step" in said and "exiting now" in said
+    status = RunDir(Path(manager.snapshot().run_dir)).read_status()
+    assert status["status"] == "stopped" and status["last_checkpoint"] == f"step_{status['step']:07d}.safetensors"
+
+
+class _SlowSave:
+    """A manager whose run takes until `release` to save."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def shutdown(self, wait: float, log) -> bool:
+        return self.release.wait(wait)
+
+
+def test_a_second_signal_quits_at_once_and_a_repeat_within_a_second_is_the_same_request():
+    import io
+    import signal
+
+    from gan_core.manager import REPEAT_S, SignalSave
+
+    slow = _SlowSave()
+    handed_on, exits, log = [], [], io.StringIO()
+    hook = SignalSave(slow, grace_s=60, log=log, exit_process=exits.append)
+    hook.previous[signal.SIGINT] = lambda signum, frame: handed_on.append(signum)
+    hook.handle(signal.SIGINT, None)
+    hook.handle(signal.SIGINT, None)  # the same Ctrl-C, passed on by a wrapper
+    assert handed_on == [signal.SIGINT] and exits == []
+    hook.first_at -= REPEAT_S  # a second Ctrl-C, a second later, while the run still saves
+    hook.handle(signal.SIGINT, None)
+    assert exits == [128 + signal.SIGINT] and "without waiting for the run to save" in log.getvalue()
+    slow.release.set()
+    deadline = time.monotonic() + 5
+    while not hook.saved.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hook.handle(signal.SIGINT, None)  # once saved, a second signal ends the wait for the server: nothing is lost
+    assert exits[-1] == 0 and log.getvalue().endswith("a second signal: exiting now.\n")
+
+
+def test_a_signal_with_no_handler_to_hand_on_to_ends_the_process_once_saved():
+    """Where nothing else handles the signal, its default action (ending the process) comes after the save."""
+    import io
+    import signal
+
+    from gan_core.manager import SignalSave
+
+    slow, exits = _SlowSave(), []
+    slow.release.set()
+    hook = SignalSave(slow, grace_s=60, log=io.StringIO(), exit_process=exits.append)
+    hook.previous[signal.SIGTERM] = signal.SIG_DFL
+    hook.handle(signal.SIGTERM, None)
+    deadline = time.monotonic() + 5
+    while not exits and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert exits == [128 + signal.SIGTERM]
+
+
+def test_the_signal_save_is_installed_once_and_only_on_the_main_thread(monkeypatch, previous_sigterm):
+    import signal
+    import threading
+
+    from gan_core import manager as manager_module
+
+    monkeypatch.setattr(manager_module, "_signal_save", None)
+    mgr = TrainingManager()
+    from_thread: list[bool] = []
+    worker = threading.Thread(target=lambda: from_thread.append(manager_module.install_signal_save(mgr)))
+    worker.start()
+    worker.join()
+    assert from_thread == [False], "signal handlers can only be set on the main thread"
+    try:
+        assert manager_module.install_signal_save(mgr)
+        hook = manager_module._signal_save
+        assert signal.getsignal(signal.SIGTERM) == hook.handle and hook.manager is mgr
+        assert not manager_module.install_signal_save(mgr), "once per process"
+        assert signal.getsignal(signal.SIGTERM) == hook.handle
+    finally:
+        manager_module._signal_save.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is not hook.handle

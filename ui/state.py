@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import streamlit as st
 
 from gan_core.checkpoints import LoadedGenerator, load_generator
 from gan_core.data import FashionMNIST, load_split
-from gan_core.manager import TrainingManager, shared_manager
+from gan_core.manager import TrainingManager, install_signal_save, shared_manager
 
 
 @st.cache_resource
 def manager() -> TrainingManager:
-    """The one training manager of this server process (built under gan_core's lock)."""
-    return shared_manager()
+    """The one training manager of this server process (built under gan_core's lock); stopping the server saves its
+    run at once."""
+    shared = shared_manager()
+    _save_on_signal()
+    return shared
+
+
+def _save_on_signal() -> None:
+    """In a `streamlit run` server, have SIGTERM and SIGINT save the run as they arrive (gan_core.manager.SignalSave).
+
+    Signal handlers are installed on the main thread, where Streamlit runs its event loop (and has installed its own
+    handlers by the time a page runs), while this runs in a script thread: the install is handed to that loop.
+    Under AppTest the Runtime is a mock with no loop, so nothing is installed; where Streamlit's internals differ,
+    the atexit save (gan_core.manager.shared_manager) is what is left.
+    """
+    from streamlit.runtime import Runtime
+
+    try:
+        loop = Runtime.instance()._get_async_objs().eventloop  # no public accessor for the server's loop
+    except (AttributeError, RuntimeError):
+        return
+    if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
+        loop.call_soon_threadsafe(install_signal_save)
 
 
 # A resource, not data: one shared read-only copy (its arrays are not writeable), not 47 MB copied per call.
