@@ -52,6 +52,26 @@ def _parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (/proc/stat's first line: user ... steal), or None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def shares(before: list[int] | None, after: list[int] | None) -> str:
+    """The busy and the steal share of the machine's CPU time between two `cpu_times` readings: on a shared VM the
+    host can take a third of the time (steal), which slows every number here alike."""
+    if before is None or after is None:
+        return "CPU shares unknown"
+    d = [b - a for a, b in zip(before, after, strict=True)]
+    total = max(sum(d), 1)
+    busy = d[0] + d[1] + d[2] + d[5] + d[6]
+    return f"CPU busy {busy / total:.0%}, steal {d[7] / total:.0%}"
+
+
 def run_preset(name: str, minutes: list[float], n: int, overrides: dict[str, Any], root: Path) -> list[dict[str, Any]]:
     """Train `name` until the last mark; evaluate at each mark with the clock stopped."""
     cfg = preset_config(name, **overrides)
@@ -86,7 +106,10 @@ def run_preset(name: str, minutes: list[float], n: int, overrides: dict[str, Any
         if not marks:
             trainer.stop()
 
+    before = cpu_times()
     snap = trainer.run(on_step=on_step)
+    print(f"# {name}: {shares(before, cpu_times())} during the run (evaluations included); trained on "
+          f"{snap.compute}", flush=True)
     if snap.status == "failed":
         print(f"# {name}: failed: {snap.message}", flush=True)
     return rows

@@ -41,20 +41,23 @@ PRESETS: dict[str, Preset] = {
             "studio-fast-deep",
             "The default: press Start and see clothes within a minute. A DCGAN with a deeper generator (dcgan-deep: "
             "a 3x3 conv after each upsampling), class-conditional, at ten times studio's learning rates (2e-3), no "
-            "dropout in D, the R1 penalty on D (gamma 0.1), an EMA of G with a warm-up, on all cores; the grid shows "
-            "one class per row.",
+            "dropout in D, the R1 penalty on D (gamma 0.1, applied lazily every 16 steps), an EMA of G with a "
+            "warm-up, bf16 autocast where the CPU or GPU has native bf16, on all cores; the grid shows one class per "
+            "row.",
             "Fashion GAN Studio",
-            "On a 2-core CPU, in one session beside the same recipe without R1: after 2 minutes FID 7.19 (without R1 "
-            "5.99) with every class at 7.7-12.3 % of samples; after 10, FID 2.20 (2.87), precision 0.75 (0.79), "
-            "recall 0.55 (0.54) (benchmarks/README.md). The shipped default generator dcgan-cond is this recipe on both "
-            "cores for 45 minutes, then 15 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): FID 1.14, precision "
-            "0.761, recall 0.669, 92.6 % of samples of the class asked for (benchmarks/shipped_generators.md).",
-            # R1 costs 18 % of the images/s and a little of the first two minutes; from about 10 minutes on it is
-            # ahead (after an hour on one core: FID 1.33, against 2.10 without it). FID and class coverage every 1,000
-            # steps (about 2 min here) on 2,000 samples, so the live view has a quality curve (benchmarks/README.md,
-            # "What in-training evaluation costs").
+            "On a 2-core CPU with AMX-BF16, in one session (2026-12-06, the host slower than on earlier days) beside "
+            "the same recipe in fp32 with R1 on every step: after 2 minutes FID 6.35 (10.66) at 450 (227) images/s; "
+            "after 10, FID 1.77 (3.17), precision 0.75 (0.74), recall 0.58 (0.51), every class at 8.3-11.0 % of "
+            "samples, 92.1 % of the class asked for (benchmarks/README.md). The shipped default generator dcgan-cond "
+            "is the earlier fp32 recipe on both cores for 45 minutes, then 15 at lr 2e-4 (resume with --lr-g 2e-4 "
+            "--lr-d 2e-4): FID 1.14, precision 0.761, recall 0.669, 92.6 % of samples of the class asked for "
+            "(benchmarks/shipped_generators.md).",
+            # Lazy R1 (StyleGAN2's regularisation every 16 steps at 16 x gamma) and bf16 learn as much per step as R1 on
+            # every step in fp32 (benchmarks/quality_per_step.py) and together double the images/s here. FID and
+            # class coverage every 1,000 steps on 2,000 samples, so the live view has a quality curve
+            # (benchmarks/README.md, "What in-training evaluation costs").
             {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
-             "r1_gamma": 0.1, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
+             "r1_gamma": 0.1, "r1_every": 16, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
         ),
         Preset(
             "studio-fast",

@@ -1,0 +1,108 @@
+"""Images/s of the default preset's training step under config variants, interleaved so the machine's drift hits
+all of them alike.
+
+    .venv/bin/python benchmarks/step_variants.py precision=fp32 base r1_every=16 threads=1 [--busy]
+        [--rounds 8] [--slice 3] [--preset studio-fast-deep]
+
+Each variant is `base` (the preset as it is) or comma-separated FIELD=VALUE overrides of the preset (JSON values;
+`threads` is the torch thread count for that variant, 2 by default). Every variant gets its own `GanStep` on the
+real training images, warmed up by 5 steps; then, round after round, each trains for `--slice` seconds in turn.
+On a shared VM whose host steals up to a third of the CPU time in bursts, a variant's images/s in one slice swing
+2-3x; the slices of one round are seconds apart, so the ratio to the first variant within a round is what the
+table's last column reports (median and range over the rounds). `--busy` keeps one core busy with a spinning
+process, as the Streamlit server beside the trainer does when a page refreshes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# isort: off
+import gan_core  # noqa: F401  (first: it sets OMP_WAIT_POLICY=PASSIVE before torch loads, as the CLI does)
+import torch
+# isort: on
+
+from gan_core.data import load_split
+from gan_core.presets import DEFAULT_PRESET, preset_config
+from gan_core.step import GanStep
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """`base` → {}; `a=1,b=fp32` → {"a": 1, "b": "fp32"}."""
+    out: dict[str, Any] = {}
+    if text == "base":
+        return out
+    for item in text.split(","):
+        key, _, raw = item.partition("=")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def cpu_times() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("variants", nargs="+", help="base, or FIELD=VALUE[,FIELD=VALUE...] overrides of the preset")
+    ap.add_argument("--preset", default=DEFAULT_PRESET)
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--slice", type=float, default=3.0, help="seconds each variant trains per round")
+    ap.add_argument("--busy", action="store_true", help="keep one core busy with a spinning process")
+    args = ap.parse_args()
+
+    data = load_split("train")
+    images, labels = data.to_tensor(), torch.as_tensor(data.labels)
+    steps: dict[str, tuple[GanStep, int]] = {}
+    for text in args.variants:
+        over = parse_variant(text)
+        threads = int(over.pop("threads", 2))
+        torch.set_num_threads(threads)
+        gan = GanStep(preset_config(args.preset, **over), images, labels, device=torch.device("cpu"))
+        gan.wrap()
+        for _ in range(5):
+            gan.train_step()
+        steps[text] = (gan, threads)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    rates: dict[str, list[float]] = {v: [] for v in steps}
+    before = cpu_times()
+    try:
+        for _ in range(args.rounds):
+            for text, (gan, threads) in steps.items():
+                torch.set_num_threads(threads)
+                n, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < args.slice:
+                    gan.train_step()
+                    n += 1
+                rates[text].append(n * gan.batch / (time.perf_counter() - t0))
+    finally:
+        if busy is not None:
+            busy.kill()
+    d = [b - a for a, b in zip(before, cpu_times(), strict=True)]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, preset {args.preset}, {args.rounds} rounds of {args.slice:g} s, "
+          f"{'one core kept busy' if args.busy else 'nothing else running'}; steal {d[7] / max(sum(d), 1):.0%} of "
+          f"the CPU time")
+    print("| variant | img/s median [min, max] | ratio to the first, per round: median [min, max] |")
+    print("|---|---:|---:|")
+    first = rates[args.variants[0]]
+    for text, r in rates.items():
+        ratios = sorted(a / b for a, b in zip(r, first, strict=True))
+        print(f"| {text} | {statistics.median(r):.0f} [{min(r):.0f}, {max(r):.0f}] | "
+              f"{statistics.median(ratios):.2f} [{ratios[0]:.2f}, {ratios[-1]:.2f}] |")
+
+
+if __name__ == "__main__":
+    main()
