@@ -83,6 +83,7 @@ def _time_steps(cfg: TrainConfig, seconds: float, warmup_steps: int) -> float:
         try:
             probe = GanStep(cfg.replace(epochs=1, max_steps=0), images, torch.randint(0, 10, (len(images),)),
                             device=resolve_device(cfg.device))
+            probe.wrap()  # as the trainer readies it (channels_last with bf16)
             for _ in range(warmup_steps):
                 probe.train_step()
             steps, t0 = 0, time.perf_counter()

@@ -130,8 +130,8 @@ class GanStep:
 
     def wrap(self) -> None:
         """Ready the networks for the replicas (after a resume loaded their weights): SyncBatchNorm on CUDA and DDP
-        under torchrun; with bf16 autocast, channels_last memory (what tensor-core and oneDNN's AMX convolutions
-        want: on this project's CPU the bf16 step ran 1.36x faster with it, benchmarks/README.md)."""
+        under torchrun; with bf16 autocast, channels_last memory (the layout tensor-core and oneDNN's AMX
+        convolutions work in)."""
         if self.bf16:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
@@ -150,7 +150,7 @@ class GanStep:
         p = self.config.precision
         why = {"auto": "bf16 is native here" if self.bf16 else "bf16 is not native here", "bf16": "asked for",
                "fp32": "asked for"}[p]
-        return (f"{self.device.type}, {'bf16 autocast' if self.bf16 else 'fp32'} (precision {p}: {why})")
+        return f"{self.device.type}, {'bf16 autocast' if self.bf16 else 'fp32'} (precision {p}: {why})"
 
     def state(self) -> ck.TrainingState:
         """What a checkpoint saves and a resume restores."""
