@@ -16,7 +16,6 @@ process, as the Streamlit server beside the trainer does when a page refreshes.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -35,19 +34,13 @@ from gan_core.data import load_split
 from gan_core.presets import DEFAULT_PRESET, preset_config
 from gan_core.step import GanStep
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from time_to_quality import parse_sets  # a sibling script, not a package
+
 
 def parse_variant(text: str) -> dict[str, Any]:
-    """`base` → {}; `a=1,b=fp32` → {"a": 1, "b": "fp32"}."""
-    out: dict[str, Any] = {}
-    if text == "base":
-        return out
-    for item in text.split(","):
-        key, _, raw = item.partition("=")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
+    """`base` → {}; `a=1,b=fp32` → {"a": 1, "b": "fp32"} (time_to_quality's --set, comma-separated)."""
+    return {} if text == "base" else parse_sets(text.split(","))
 
 
 def cpu_times() -> list[int]:

@@ -41,7 +41,8 @@ from gan_core.training import Snapshot, Trainer
 BASELINES = ("mlp-gan", "tf-tutorial")
 
 
-def _parse_sets(items: list[str]) -> dict[str, Any]:
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """FIELD=VALUE items as config overrides (JSON values; anything else as text)."""
     out: dict[str, Any] = {}
     for item in items:
         key, _, raw = item.partition("=")
@@ -138,7 +139,7 @@ def main() -> None:
     args = ap.parse_args()
 
     presets = list(dict.fromkeys(args.preset + ([] if args.no_baselines else list(BASELINES))))
-    overrides = _parse_sets(args.set)
+    overrides = parse_sets(args.set)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, load average {os.getloadavg()[0]:.2f} at start, n = {args.n:,}"
           + (f", overrides {overrides}" if overrides else ""))
