@@ -35,17 +35,12 @@ from gan_core.presets import DEFAULT_PRESET, preset_config
 from gan_core.step import GanStep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from time_to_quality import parse_sets  # a sibling script, not a package
+from time_to_quality import cpu_times, parse_sets, shares  # a sibling script, not a package
 
 
 def parse_variant(text: str) -> dict[str, Any]:
     """`base` → {}; `a=1,b=fp32` → {"a": 1, "b": "fp32"} (time_to_quality's --set, comma-separated)."""
     return {} if text == "base" else parse_sets(text.split(","))
-
-
-def cpu_times() -> list[int]:
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:9]]
 
 
 def main() -> None:
@@ -84,10 +79,8 @@ def main() -> None:
     finally:
         if busy is not None:
             busy.kill()
-    d = [b - a for a, b in zip(before, cpu_times(), strict=True)]
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, preset {args.preset}, {args.rounds} rounds of {args.slice:g} s, "
-          f"{'one core kept busy' if args.busy else 'nothing else running'}; steal {d[7] / max(sum(d), 1):.0%} of "
-          f"the CPU time")
+          f"{'one core kept busy' if args.busy else 'nothing else running'}; {shares(before, cpu_times())}")
     print("| variant | img/s median [min, max] | ratio to the first, per round: median [min, max] |")
     print("|---|---:|---:|")
     first = rates[args.variants[0]]
