@@ -1,6 +1,6 @@
 """Latent recovery of every shipped generator, written into its model card.
 
-    .venv/bin/python benchmarks/recovery_cards.py [--k 100] [--seed 0] [--threads 1]
+    .venv/bin/python benchmarks/recovery_cards.py [--k 100] [--seed 0] [--threads 1] [--only NAME ...]
 
 For each weights/generators/*.safetensors: `gan_core.recovery.latent_recovery(k, seed)` with the default projection
 settings (k training and k held-out test images projected into its latent), stored under "latent_recovery" in the
@@ -33,12 +33,22 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=100, help="training and test images each (default 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (0 = PyTorch's default)")
+    ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                    help="these generators alone (by file name without .safetensors, e.g. dcgan-cond): a reshipped "
+                         "one, without measuring the others again")
     args = ap.parse_args()
     set_threads(args.threads)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
           f"{args.threads} thread(s); latent recovery k = {args.k}, seed {args.seed}")
     rows: list[tuple[str, Recovery]] = []
-    for entry in shipped_generators():
+    entries = shipped_generators()
+    unknown = sorted(set(args.only or ()) - {e.path.stem for e in entries})
+    if unknown:
+        raise SystemExit(f"--only: no shipped generator named {', '.join(unknown)} (shipped: "
+                         f"{', '.join(e.path.stem for e in entries)})")
+    for entry in entries:
+        if args.only and entry.path.stem not in args.only:
+            continue
         card = entry.card()
         if not card:
             print(f"{entry.path.name}: no JSON card beside it, skipped")

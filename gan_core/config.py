@@ -91,6 +91,10 @@ class TrainConfig(ModelFields):
                           "does; 1: every step)", "R1 every (steps)", low=1, high=64, at=("optimiser", 1, 3))
     info_weight: float = _f(1.0, "weight of the InfoGAN code loss in both G's and D's objectives",
                             "InfoGAN code weight", low=0.0, high=100.0, at=("optimiser", 2, 1), step=0.1)
+    info_clusters: bool = _f(False, "anchor the InfoGAN code to the data: the Q head also learns each real image's "
+                                    "cluster (balanced k-means of the training pixels, one cluster per code value, no "
+                                    "labels), so code k comes to draw what cluster k holds", "Code from data clusters",
+                             at=("optimiser", 2, 2), widget="toggle")
     ema: float = _f(0.0, "exponential moving average of generator weights (0: off, e.g. 0.999)", "EMA of G",
                     low=0.0, high=0.99999, at=("optimiser", 1, 1), step=0.001)
     # schedule and data
@@ -279,6 +283,10 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.info_codes == 1 or cfg.info_codes > cfg.latent_dim:
         raise ConfigError(f"info_codes must be 0 (off) or between 2 and latent_dim ({cfg.latent_dim}) "
                           f"(got {cfg.info_codes!r})")
+    if cfg.info_clusters and (cfg.info_codes < 2 or cfg.conditional):
+        raise ConfigError("info_clusters anchors an InfoGAN code to clusters of an unconditional run's images: it needs "
+                          f"info_codes of 2 or more and conditional off (got info_codes {cfg.info_codes}, conditional "
+                          f"{cfg.conditional})")
     if cfg.d_output == "sigmoid" and cfg.loss == "hinge":
         raise ConfigError("loss 'hinge' needs d_output 'logit' (a sigmoid output cannot go below 0)")
     if cfg.name and (cfg.name in (".", "..") or cfg.name.startswith(".") or len(cfg.name) > MAX_NAME

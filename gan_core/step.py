@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_core import checkpoints as ck
+from gan_core.clusters import balanced_clusters
 from gan_core.config import TrainConfig
 from gan_core.data import class_index
 from gan_core.images import make_grid
@@ -69,7 +70,7 @@ class OneProcess:
 
 class DiscriminatorUpdate(nn.Module):
     """D's side of one D update as a single forward: scores of the real and the generated batch, and the Q head's
-    code logits on the generated one (None without an InfoGAN code).
+    code logits on the generated one (None without an InfoGAN code) and, with `info_clusters`, on the real one.
 
     One forward per backward is what DistributedDataParallel expects: wrapped, it all-reduces D's gradients once.
     """
@@ -79,8 +80,10 @@ class DiscriminatorUpdate(nn.Module):
         self.D = D
 
     def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
-                with_code: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        return self.D(real, y_real), *score_fake(self.D, fake, y_fake, with_code)
+                with_code: bool, real_code: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        out_real, real_logits = self.D.score_and_code(real, y_real) if real_code else (self.D(real, y_real), None)
+        return out_real, *score_fake(self.D, fake, y_fake, with_code), real_logits
 
 
 def score_fake(D: Discriminator, fake: torch.Tensor, labels: torch.Tensor | None, with_code: bool
@@ -101,6 +104,10 @@ class GanStep:
         self.replicas: Replicas = replicas or OneProcess()
         self.device = device
         self.bf16 = use_bf16(cfg.precision, device)  # decided once: "auto" asks the machine (runtime.native_bf16)
+        # With info_clusters the labels the step reads are each image's cluster (the code the Q head must read off
+        # it), not its class: an unconditional run never uses the classes.
+        if cfg.info_clusters:
+            labels = balanced_clusters(images, cfg.info_codes, cfg.seed)
         self.images, self.labels = images.to(device), labels.to(device)
         self.schedule = Schedule.of(cfg, len(images))  # the budget and the speed estimate count the same steps
         self.batch = self.schedule.batch
@@ -196,10 +203,12 @@ class GanStep:
         cfg = self.config
         probs = self.D.outputs_probabilities
         real, y_real = self.real_batch(self.step)        # real: (batch / N, 1, 28, 28) in [-1, 1], this share
+        code_real = y_real if cfg.info_clusters else None  # (batch / N,): the reals' clusters, the code Q must read
         y_real = y_real if cfg.conditional else None
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
-        #     InfoGAN code's likelihood through the Q head and, with r1_gamma, minus a gradient penalty on reals
-        #     (lazily: on every r1_every-th step, weighted by r1_every, as StyleGAN2 regularises).
+        #     InfoGAN code's likelihood through the Q head (on the reals too with info_clusters: each one's cluster)
+        #     and, with r1_gamma, minus a gradient penalty on reals (lazily: on every r1_every-th step, weighted by
+        #     r1_every, as StyleGAN2 regularises).
         r1 = cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0
         for i in range(cfg.d_steps):
             z, y_fake = self.latents()                   # z: (batch / N, latent_dim); y_fake: (batch / N,) or None
@@ -209,11 +218,14 @@ class GanStep:
             if r1:
                 real = real.detach().requires_grad_(True)
             with self._autocast():
-                out_real, out_fake, code_logits = self.d_update(real, y_real, fake.detach(), y_fake, code is not None)
+                out_real, out_fake, code_logits, real_logits = self.d_update(
+                    real, y_real, fake.detach(), y_fake, code is not None, code_real is not None)
                 loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs,
                                             smoothing=cfg.label_smoothing)
                 # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
                 info_d = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
+                if real_logits is not None:
+                    info_d = info_d + cfg.info_weight * F.cross_entropy(real_logits, code_real)
             if r1:
                 loss_d = loss_d + r1_penalty(out_real, real, cfg.r1_gamma * cfg.r1_every)
             self.opt_d.zero_grad(set_to_none=True)

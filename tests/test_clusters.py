@@ -1,0 +1,79 @@
+"""The balanced clusters an unconditional run's InfoGAN code is anchored to (`info_clusters`), and the step's use
+of them: the Q head learns each real image's cluster as well as each fake's code."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_core import step
+from gan_core.clusters import balanced_clusters
+from gan_core.config import ConfigError, TrainConfig
+
+
+def _blobs(sizes: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (n, 1, 28, 28) around far-apart centres, `sizes[j]` of them around centre j, and which centre."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(len(sizes), 1, 28, 28, generator=g) * 3
+    which = torch.cat([torch.full((s,), j) for j, s in enumerate(sizes)])
+    return centres[which] + 0.1 * torch.randn(len(which), 1, 28, 28, generator=g), which
+
+
+def test_well_separated_groups_of_equal_size_are_found_exactly_and_again_for_the_same_seed():
+    images, which = _blobs([40, 40, 40, 40])
+    a = balanced_clusters(images, 4, seed=3)
+    assert torch.equal(a, balanced_clusters(images, 4, seed=3))
+    # Each true group is one cluster (whatever its number), and each cluster one group.
+    assert all(len(a[which == j].unique()) == 1 for j in range(4))
+    assert len(a.unique()) == 4
+
+
+def test_clusters_are_balanced_even_when_the_data_is_not():
+    """The code read off z is uniform over k values, so each cluster must hold n / k images, however the data's
+    natural groups are sized."""
+    images, _ = _blobs([300, 60, 30, 10])
+    sizes = torch.bincount(balanced_clusters(images, 4), minlength=4)
+    assert sizes.sum() == 400 and int(sizes.min()) >= 90 and int(sizes.max()) <= 110, sizes.tolist()
+
+
+@pytest.mark.parametrize("k", [1, 0, 9])
+def test_k_outside_two_to_n_is_refused(k):
+    with pytest.raises(ValueError, match="2 <= k <= the number of images"):
+        balanced_clusters(torch.zeros(8, 1, 28, 28), k)
+
+
+def test_info_clusters_needs_an_unconditional_run_with_a_code():
+    with pytest.raises(ConfigError, match="info_codes of 2 or more"):
+        TrainConfig(info_clusters=True)
+    with pytest.raises(ConfigError, match="conditional off"):
+        TrainConfig(info_clusters=True, info_codes=4, conditional=True)
+    assert TrainConfig(info_clusters=True, info_codes=4).info_clusters
+
+
+def test_the_q_head_learns_the_real_images_clusters(tiny_config, monkeypatch):
+    """With info_clusters the step's real labels are the images' clusters, and D's loss adds the Q head's
+    cross-entropy on them (weighted like the code's on fakes); without it the reals never reach the Q head."""
+    images, classes = _blobs([16, 16, 16, 16])
+    cfg = tiny_config.replace(conditional=False, info_codes=4, info_weight=0.5, batch_size=16, dropout=0.0,
+                             precision="fp32")  # no dropout masks drawn, no bf16 rounding: the sums can be redone
+    terms: list[tuple[int, float]] = []
+    real_ce = F.cross_entropy
+
+    def recording(logits, target):
+        terms.append((len(target), float(real_ce(logits, target).detach())))
+        return real_ce(logits, target)
+
+    monkeypatch.setattr(step.F, "cross_entropy", recording)
+    plain = step.GanStep(cfg, images, classes, device=torch.device("cpu"))
+    plain.train_step()
+    assert len(terms) == 2  # the code on D's fakes, then on G's
+    anchored = step.GanStep(cfg.replace(info_clusters=True), images, classes, device=torch.device("cpu"))
+    assert torch.equal(anchored.labels, balanced_clusters(images, 4, cfg.seed))
+    real, clusters = anchored.real_batch(0)
+    _, q_real = anchored.D.score_and_code(real)
+    expected = float(real_ce(q_real, clusters))
+    terms.clear()
+    anchored.train_step()
+    assert len(terms) == 3 and terms[1][0] == 16
+    assert terms[1][1] == pytest.approx(expected, rel=1e-5)
