@@ -42,6 +42,17 @@ def read_codes(z: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(info_code(z, k), k).to(z.dtype)
 
 
+def carrying(z: torch.Tensor, codes: torch.Tensor, k: int) -> torch.Tensor:
+    """z (n, latent_dim) with each row's first k entries permuted so that it carries code codes[i]: its largest
+    entry swapped with entry codes[i]. A permutation of a Gaussian vector's entries is still one, so each row is a
+    plain z again, one that reads off the wanted code (a fixed grid with a code per row)."""
+    z, rows = z.clone(), torch.arange(len(z))
+    top = info_code(z, k)
+    largest, wanted = z[rows, top].clone(), z[rows, codes].clone()
+    z[rows, top], z[rows, codes] = wanted, largest
+    return z
+
+
 def planted_codes(k: int, per_code: int) -> torch.Tensor:
     """(k * per_code, k): code r planted in the r-th run of `per_code` rows (a code-by-row grid)."""
     return torch.eye(k).repeat_interleave(per_code, dim=0)

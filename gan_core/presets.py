@@ -34,6 +34,9 @@ _COMPACT = dict(arch="compact-dcgan", latent_dim=128, loss="bce", lr_g=2e-4, lr_
 _ANKLE = dict(classes=("Ankle boot",), max_images=100, latent_dim=100, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5,
               batch_size=32, epochs=300, sample_every=30, checkpoint_every=50, grid_size=20)
 
+_FAST_DEEP = {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
+              "r1_gamma": 0.1, "r1_every": 16, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000}
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
@@ -56,8 +59,16 @@ PRESETS: dict[str, Preset] = {
             # every step in fp32 (benchmarks/quality_per_step.py) and together double the images/s here. FID and
             # class coverage every 1,000 steps on 2,000 samples, so the live view has a quality curve
             # (benchmarks/README.md, "What in-training evaluation costs").
-            {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
-             "r1_gamma": 0.1, "r1_every": 16, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000},
+            _FAST_DEEP,
+        ),
+        Preset(
+            "studio-fast-info",
+            "The default without labels: studio-fast-deep unconditional, with a 10-way InfoGAN code anchored to the "
+            "data (the Q head also learns each real image's cluster, from a balanced k-means of the training pixels; "
+            "no labels are used), so each value of the code comes to draw one kind of garment.",
+            "Fashion GAN Studio",
+            "PENDING",
+            {**_FAST_DEEP, "conditional": False, "info_codes": 10, "info_weight": 0.2, "info_clusters": True},
         ),
         Preset(
             "studio-fast",

@@ -25,7 +25,7 @@ from gan_core.clusters import balanced_clusters
 from gan_core.config import TrainConfig
 from gan_core.data import class_index
 from gan_core.images import make_grid
-from gan_core.latent import info_code
+from gan_core.latent import carrying, info_code
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
 from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout_from
 from gan_core.runtime import use_bf16
@@ -127,7 +127,10 @@ class GanStep:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
-        self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed).to(device)
+        self.fixed_z = torch.randn(cfg.grid_size, cfg.latent_dim, generator=fixed)
+        if (codes := grid_codes(cfg)) is not None:  # one code per row, as a conditional run has one class per row
+            self.fixed_z = carrying(self.fixed_z, torch.tensor(codes), cfg.info_codes)
+        self.fixed_z = self.fixed_z.to(device)
         self.fixed_y = torch.tensor(grid_classes(cfg), device=device) if cfg.conditional else None
         self.step = 0
         self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
@@ -289,14 +292,13 @@ class GanStep:
 
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray:
-        """The fixed-noise grid, one row per class for a conditional run of 10 or more images."""
+        """The fixed-noise grid, one row per class or per InfoGAN code where `grid_row` says so."""
         g = self.sampler
         was = g.training
         g.eval()
         images = g(self.fixed_z, self.fixed_y)
         g.train(was)
-        nrow = 10 if self.config.conditional and self.config.grid_size >= 10 else None
-        return make_grid(images, nrow=nrow)
+        return make_grid(images, nrow=grid_row(self.config))
 
 
 def layer_group(name: str) -> str:
@@ -333,6 +335,25 @@ def grid_classes(cfg: TrainConfig) -> list[int]:
     so row r of a 10x10 grid is class r (and views can name the rows)."""
     pool = trained_classes(cfg)
     return [pool[i * len(pool) // cfg.grid_size] for i in range(cfg.grid_size)]
+
+
+def grid_codes(cfg: TrainConfig) -> list[int] | None:
+    """The InfoGAN code each image of an unconditional run's fixed grid carries when the grid holds a whole row per
+    code, two or more images each (100 images and 10 codes: row r is code r); None when it does not, each image
+    keeping its z's own code."""
+    k = cfg.info_codes
+    if not k or cfg.conditional or cfg.grid_size % k or cfg.grid_size < 2 * k:
+        return None
+    per_code = cfg.grid_size // k
+    return [i // per_code for i in range(cfg.grid_size)]
+
+
+def grid_row(cfg: TrainConfig) -> int | None:
+    """Images per row of a run's fixed grid: 10 for a conditional run of 10 or more (a row per class), one code's
+    share for a grid with a row per InfoGAN code (`grid_codes`), else None (make_grid's near-square default)."""
+    if cfg.conditional:
+        return 10 if cfg.grid_size >= 10 else None
+    return cfg.grid_size // cfg.info_codes if grid_codes(cfg) is not None else None
 
 
 def ema_decay(target: float, step: int) -> float:

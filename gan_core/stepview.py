@@ -16,7 +16,7 @@ from gan_core.images import make_grid
 from gan_core.inspect import d_scores
 from gan_core.losses import generator_loss
 from gan_core.models import Generator
-from gan_core.step import GanStep
+from gan_core.step import GanStep, grid_row
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def before(gan: GanStep) -> Before:
 
 def report(gan: GanStep, was: Before, stats: dict[str, float]) -> StepReport:
     after = _draw(gan)
-    nrow = 10 if gan.config.conditional and gan.config.grid_size >= 10 else None
+    nrow = grid_row(gan.config)
     change = (after - was.images).abs() / 2  # in pixel units of [0, 1]
     largest = float(change.max())
     grad = _g_gradient(gan, was.images)

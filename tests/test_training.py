@@ -396,3 +396,32 @@ def test_gradient_norms_are_logged_on_the_rows_steps(tiny_config, runs_root):
         assert all(v > 0 for v in g_layers + d_layers)
     live = snap.history[-1]
     assert live["grad_norm_g"] == pytest.approx(rows[-1]["grad_norm_g"], rel=1e-5), "the live curves have them too"
+
+
+def test_a_run_with_a_code_draws_its_fixed_grid_one_code_per_row(tiny_config):
+    """As a conditional run's grid has a row per class, an unconditional run with an InfoGAN code has a row per code
+    when the grid holds whole rows of each (100 images, 10 codes); each fixed z stays a plain z, its first entries
+    permuted so that it reads off its row's code. A grid that does not divide keeps each z's own code."""
+    from gan_core.latent import carrying, info_code
+    from gan_core.step import grid_codes, grid_row
+    from ui.images import fixed_grid_names
+
+    z = torch.randn(50, 100, generator=torch.Generator().manual_seed(0))
+    wanted = torch.arange(50) % 10
+    moved = carrying(z, wanted, 10)
+    assert torch.equal(info_code(moved, 10), wanted)
+    assert torch.equal(moved[:, 10:], z[:, 10:])
+    assert torch.equal(moved[:, :10].sort(dim=1).values, z[:, :10].sort(dim=1).values)
+
+    cfg = tiny_config.replace(conditional=False, info_codes=10, grid_size=100)
+    gan = step.GanStep(cfg, torch.rand(64, 1, 28, 28) * 2 - 1, torch.zeros(64, dtype=torch.long),
+                       device=torch.device("cpu"))
+    assert grid_row(cfg) == 10 and grid_codes(cfg) == [i // 10 for i in range(100)]
+    assert torch.equal(info_code(gan.fixed_z, 10), torch.arange(100) // 10)
+    grid = gan.sample_grid()
+    assert fixed_grid_names(cfg, grid) == ([f"code {c}" for c in range(10)], None)
+
+    for other in (cfg.replace(grid_size=64), cfg.replace(info_codes=0), cfg.replace(conditional=True, info_codes=0)):
+        assert grid_codes(other) is None
+    assert grid_row(cfg.replace(grid_size=64)) is None
+    assert grid_row(cfg.replace(conditional=True, info_codes=0)) == 10

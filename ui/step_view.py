@@ -12,7 +12,7 @@ from gan_core import inspect
 from gan_core.images import grid_cells, upscale
 from gan_core.live import Snapshot
 from gan_core.runs import RunStatus
-from gan_core.step import grid_classes
+from gan_core.step import grid_classes, grid_row
 from gan_core.stepview import StepReport
 from ui.state import manager
 
@@ -94,7 +94,7 @@ def d_on_grid(snap: Snapshot) -> None:
                 cfg = snap.config
                 images = torch.from_numpy(grid_cells(grid, cfg.grid_size)).float().div(127.5).sub(1).unsqueeze(1)
                 labels = torch.tensor(grid_classes(cfg)) if cfg.conditional else None
-                nrow = 10 if cfg.conditional and cfg.grid_size >= 10 else None
+                nrow = grid_row(cfg)
                 view = inspect.d_view(d, images, labels)
                 st.session_state[D_VIEW_KEY] = (snap.run_name, grid_step, d_step, inspect.overlay_grid(view, nrow=nrow),
                                                 float(view.scores.mean()))
