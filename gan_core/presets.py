@@ -67,7 +67,7 @@ PRESETS: dict[str, Preset] = {
             "data (the Q head also learns each real image's cluster, from a balanced k-means of the training pixels; "
             "no labels are used), so each value of the code comes to draw one kind of garment.",
             "Fashion GAN Studio",
-            "PENDING",
+            "New on 2026-12-06; its measurements are in benchmarks/shipped_generators.md (session 10).",
             {**_FAST_DEEP, "conditional": False, "info_codes": 10, "info_weight": 0.2, "info_clusters": True},
         ),
         Preset(
