@@ -287,6 +287,10 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError("info_clusters anchors an InfoGAN code to clusters of an unconditional run's images: it needs "
                           f"info_codes of 2 or more and conditional off (got info_codes {cfg.info_codes}, conditional "
                           f"{cfg.conditional})")
+    if cfg.info_clusters and 0 < cfg.max_images < cfg.info_codes:
+        raise ConfigError(f"info_clusters makes one cluster per code value, so it needs at least info_codes "
+                          f"({cfg.info_codes}) training images (got max_images {cfg.max_images}): raise max_images or "
+                          "lower info_codes")
     if cfg.d_output == "sigmoid" and cfg.loss == "hinge":
         raise ConfigError("loss 'hinge' needs d_output 'logit' (a sigmoid output cannot go below 0)")
     if cfg.name and (cfg.name in (".", "..") or cfg.name.startswith(".") or len(cfg.name) > MAX_NAME

@@ -48,6 +48,8 @@ def test_info_clusters_needs_an_unconditional_run_with_a_code():
         TrainConfig(info_clusters=True)
     with pytest.raises(ConfigError, match="conditional off"):
         TrainConfig(info_clusters=True, info_codes=4, conditional=True)
+    with pytest.raises(ConfigError, match="at least info_codes \\(10\\) training images"):
+        TrainConfig(info_clusters=True, info_codes=10, max_images=8)
     assert TrainConfig(info_clusters=True, info_codes=4).info_clusters
 
 
