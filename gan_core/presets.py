@@ -67,7 +67,11 @@ PRESETS: dict[str, Preset] = {
             "data (the Q head also learns each real image's cluster, from a balanced k-means of the training pixels; "
             "no labels are used), so each value of the code comes to draw one kind of garment.",
             "Fashion GAN Studio",
-            "New on 2026-12-06; its measurements are in benchmarks/shipped_generators.md (session 10).",
+            "The shipped unconditional generator dcgan is this recipe on both cores for 30 minutes, then 30 at lr 2e-4 "
+            "(resume with --lr-g 2e-4 --lr-d 2e-4): FID 2.84, precision 0.720, recall 0.633, every class at 8.3-11.5 % "
+            "(studio-info's in about the same hour: 3.12, 0.709, 0.531); per step, the anchored code was ahead of the "
+            "same recipe without it at every mark of a probe (FID 8.08 against 8.79 at step 1,500) "
+            "(benchmarks/shipped_generators.md).",
             {**_FAST_DEEP, "conditional": False, "info_codes": 10, "info_weight": 0.2, "info_clusters": True},
         ),
         Preset(
@@ -93,8 +97,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "studio-deep",
             "The studio settings with a deeper G (a 3x3 conv after each upsampling, `dcgan-deep`) and no dropout "
-            "in D. About 30 % slower per step than studio on a CPU, better per epoch; the shipped unconditional "
-            "generator `dcgan` adds an InfoGAN code to it (studio-info; benchmarks/shipped_generators.md).",
+            "in D. About 30 % slower per step than studio on a CPU, better per epoch; studio-info adds an InfoGAN "
+            "code to it (benchmarks/shipped_generators.md).",
             "Fashion GAN Studio",
             "The two-layer studio G left many samples between classes (low precision); the deeper G with a "
             "dropout-free D keeps classes apart and covers more of the real data.",
@@ -102,14 +106,15 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "studio-info",
-            "The recipe of the shipped unconditional generator `dcgan`: studio-deep plus a 10-way InfoGAN code (weight 0.2). G "
+            "The recipe of the unconditional generator dcgan shipped until 2026-12-06 (studio-fast-info's since): "
+            "studio-deep plus a 10-way InfoGAN code (weight 0.2). G "
             "gets a discrete switch read off z, and a Q head on D makes it keep the switch's modes apart, without "
             "labels.",
             "Fashion GAN Studio",
             "Without labels, studio-deep's samples still blended classes (precision 0.69); the code lifts "
             "precision and lowers FID. The shipped generator trained 26 epochs, then 10 at a quarter of the "
             "learning rates (resume with --lr-g 5e-5 --lr-d 5e-5): FID 3.12, precision 0.709, recall 0.531 "
-            "(benchmarks/shipped_generators.md).",
+            "(benchmarks/shipped_generators.md; its card is under `previous` in dcgan's).",
             {**_STUDIO, "arch": "dcgan-deep", "dropout": 0.0, "info_codes": 10, "info_weight": 0.2},
         ),
         Preset(
