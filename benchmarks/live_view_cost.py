@@ -7,6 +7,10 @@ Chromium (Debian's /usr/bin/chromium, driven by playwright), presses Start with 
 phases: the Live tab open in the browser, and the browser closed. Each phase counts the steps the run adds to
 metrics.csv over `--seconds` of wall-clock time, so every cost of watching is in it: the page's refreshes, the
 server's work for them and the browser's own CPU. Run it on an otherwise idle machine.
+
+Each phase also says where the CPU time went: Chromium's processes, and the server's threads other than the two
+busiest, which are the run's (its Python thread and the second OpenMP thread of a 2-core run): the share of a core
+the server spent on the page itself.
 """
 
 from __future__ import annotations
@@ -61,29 +65,42 @@ def _last_step(runs: Path) -> tuple[int, int]:
     return step, batch
 
 
-def _browser_cpu_s() -> float:
-    """CPU seconds used so far by every Chromium process (user + system), from /proc."""
+def _cpu_s(stats: list[Path], name_has: str = "") -> dict[str, float]:
+    """CPU seconds used so far (user + system) by each of these /proc stat files whose name contains `name_has`."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    used = {}
+    for stat in stats:
         try:
             text = stat.read_text()
-        except OSError:
+        except OSError:  # ended meanwhile
             continue
         name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        if "chrom" in name:
-            total += (int(rest[11]) + int(rest[12])) / tick
-    return total
+        if name_has in name:
+            used[str(stat)] = (int(rest[11]) + int(rest[12])) / tick
+    return used
 
 
-def _phase(runs: Path, seconds: float) -> tuple[float, int, float]:
-    """(steps per second, batch size, share of one core the browser used) over `seconds`."""
+def _browser_cpu_s() -> float:
+    """CPU seconds used so far by every Chromium process, from /proc."""
+    return sum(_cpu_s(list(Path("/proc").glob("[0-9]*/stat")), "chrom").values())
+
+
+def _server_threads_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each thread of the server's process."""
+    return _cpu_s(list(Path(f"/proc/{pid}/task").glob("*/stat")))
+
+
+def _phase(runs: Path, seconds: float, server: int) -> tuple[float, int, float, float]:
+    """(steps per second, batch size, share of one core the browser used, share of one core the server's threads
+    other than the two busiest used) over `seconds`."""
     s0, batch = _last_step(runs)
-    c0 = _browser_cpu_s()
+    c0, t0 = _browser_cpu_s(), _server_threads_cpu_s(server)
     time.sleep(seconds)
     s1, _ = _last_step(runs)
+    c1, t1 = _browser_cpu_s(), _server_threads_cpu_s(server)
+    used = sorted((t1[k] - t0.get(k, 0.0) for k in t1), reverse=True)
     # Renderer processes that exit during the phase take their counters with them: count no less than nothing.
-    return (s1 - s0) / seconds, batch, max(0.0, _browser_cpu_s() - c0) / seconds
+    return (s1 - s0) / seconds, batch, max(0.0, c1 - c0) / seconds, sum(used[2:]) / seconds
 
 
 def main() -> None:
@@ -129,13 +146,13 @@ def main() -> None:
                     page.screenshot(path=args.screenshot, full_page=True)
                     print(f"# {args.screenshot}: the Live tab {args.warmup:.0f} s after Start", flush=True)
                 for _ in range(args.rounds):
-                    rate, batch, cpu = _phase(runs, args.seconds)
-                    rows.append(("Live tab open", rate * batch))
-                    print(f"Live tab open   {rate * batch:8.0f} images/s   browser {cpu:4.0%} of a core", flush=True)
-                    page.close()
-                    rate, batch, cpu = _phase(runs, args.seconds)
-                    rows.append(("no browser", rate * batch))
-                    print(f"no browser      {rate * batch:8.0f} images/s   browser {cpu:4.0%} of a core", flush=True)
+                    for phase in ("Live tab open", "no browser"):
+                        rate, batch, cpu, rest = _phase(runs, args.seconds, server.pid)
+                        rows.append((phase, rate * batch))
+                        print(f"{phase:15s} {rate * batch:8.0f} images/s   browser {cpu:5.1%} of a core   server "
+                              f"beside the run {rest:5.1%} of a core", flush=True)
+                        if phase == "Live tab open":
+                            page.close()
                     page = open_live()
                     page.get_by_text("Drawn by").first.wait_for()
                 browser.close()

@@ -2,7 +2,7 @@
 
 The run belongs to the process-wide manager, not to this page: switching pages,
 refreshing or opening a second tab leaves it training. The live view is a fragment
-that reads the manager's snapshot once a second; nothing here trains.
+that reads the manager's snapshot every few seconds; nothing here trains.
 """
 
 from __future__ import annotations
@@ -32,17 +32,18 @@ from ui import keys, step_view
 from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
 from ui.config_form import config_form, field_widget, padded_columns
 from ui.images import fixed_grid_names, open_grid_image
-from ui.live import live
+from ui.live import lazy_expander, live
 from ui.run_view import layer_groups
 from ui.state import manager
 
 FLASH_KEY = "train_flash"
 TAB_KEY, RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 SHOW_LIVE_KEY = "train_show_live"
+LAYERS_KEY, LARGE_KEY = "train_layers_open", "train_large_open"  # the Live tab's expanders, drawn only while open
 TABS = ("Live", "New run", "Checkpoints")
-# Every refresh costs the run training in this process CPU time on a small machine: about a fifth of its throughput
-# per refresh a second on 2 cores (benchmarks/README.md). The status and grid refresh every 5 s (a grid is drawn
-# every 10 s), with the sidebar, and the curves every 30 s: watching then keeps 91 % of the throughput.
+# Every refresh costs the run throughput on a small machine: the browser's work to redraw the page takes CPU time
+# from it (the server's own work is about 1 % of a core; benchmarks/README.md, "What watching costs"). The status
+# and grid refresh every 5 s (a grid is drawn every 10 s), with the sidebar, and the curves every 30 s.
 LIVE_INTERVAL = "5s"
 CURVES_INTERVAL = "30s"
 GRID_SCALE = 2
@@ -203,8 +204,8 @@ def _curves(snap: Snapshot) -> None:
         right.plotly_chart(figures["fid"], key="train_chart_fid")
     elif snap.config is not None and not snap.config.eval_every:
         right.caption("FID is not measured in this run (set “Evaluate FID / coverage every” on the New run tab).")
-    if figures["layers"]:
-        with st.expander("Gradient norms of each layer group"):
+    if figures["layers"] and (box := lazy_expander("Gradient norms of each layer group", LAYERS_KEY)) is not None:
+        with box:
             layer_groups(figures["layers"], key="train_chart_layers")
 
 
@@ -275,8 +276,9 @@ def _grid(snap: Snapshot) -> bytes | None:
     st.image(data, width=GRID_WIDTH if rows is None else "content",
              caption=f"The same fixed noise at step {step:,}. {drawn_by}{named}Grid {index + 1} of the {len(steps)} "
                      "kept here; every grid is in the run's samples/ folder.")
-    with st.expander("Open one image of this grid large"):
-        open_grid_image(grid, snap.config, key="train_grid_image")
+    if (box := lazy_expander("Open one image of this grid large", LARGE_KEY)) is not None:
+        with box:
+            open_grid_image(grid, snap.config, key="train_grid_image")
     return data
 
 

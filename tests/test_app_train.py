@@ -243,12 +243,16 @@ def test_live_tab_draws_gradient_norms_on_a_log_axis_with_each_layer_group(mgr, 
     assert norms["layout"]["yaxis"]["type"] == "log", "norms span orders of magnitude"
     assert [t["name"] for t in norms["data"]] == ["‖∇D‖", "‖∇G‖"]
     assert norms["data"][1]["y"][-1] == pytest.approx(2.0 / 100), "unsmoothed by default: the logged values"
+    assert "Gradient norms of each layer group" in [e.label for e in at.expander]
+    assert "Losses" in figures and "trained before gradient norms" not in texts(at)
+    # The closed expander's figures are not drawn (every refresh would redraw them unseen); opened, they are.
+    assert not any("layer group" in title for title in figures)
+    at.session_state["train_layers_open"] = True
+    figures = _figures(at.run())
     g_layers = figures["G: gradient norm of each layer group's own parameters"]
     d_layers = figures["D: gradient norm of each layer group's own parameters"]
     assert [t["name"] for t in g_layers["data"]] == ["body.0", "body.3"]
     assert [t["name"] for t in d_layers["data"]] == ["features.0", "head"]
-    assert "Gradient norms of each layer group" in [e.label for e in at.expander]
-    assert "Losses" in figures and "trained before gradient norms" not in texts(at)
 
 
 def test_live_tab_says_a_run_without_gradient_norms_was_trained_before_them(mgr, monkeypatch):
@@ -303,8 +307,11 @@ def test_step_on_a_paused_run_shows_the_step_before_and_after(mgr, tiny_config):
     assert f"before (step {paused_at:,})" in captions and "what changed" in captions and "G's loss" in captions
     assert len(at.dataframe) >= 1 and list(at.dataframe[-1].value.columns) == [
         "image", "D before", "D after", "change", "push on G"]
-    # What the running D makes of the live grid: a copy of D, taken on request, scores each image.
-    at = at.button(key="train_d_look").click().run()
+    # What the running D makes of the live grid: a copy of D, taken on request, scores each image. The expander's
+    # body (the button) is drawn only while it is open.
+    assert "train_d_look" not in [b.key for b in at.button]
+    at.session_state["train_d_open"] = True
+    at = at.run().button(key="train_d_look").click().run()
     assert not at.exception, at.exception
     captions = " ".join(cap for img in at.get("image") for cap in img.captions)
     assert f"through D at step {paused_at + 1:,}" in captions and "D's probability of real" in captions

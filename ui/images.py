@@ -71,7 +71,7 @@ def fixed_grid_names(cfg: TrainConfig | None, grid: np.ndarray) -> tuple[list[st
     """(row names, image names) of a run's fixed-noise grid: a conditional run's grid has 10 per row, each image of
     the class `grid_classes` asked of it; rows are named when each holds one class, else each image is. A grid with
     a row per InfoGAN code (`grid_codes`) names each row by its code."""
-    if cfg is None or (grid.shape[1] - _PAD) // (_CELL + _PAD) != grid_row(cfg):
+    if not _in_run_layout(grid, cfg):
         return None, None  # no row layout, or a grid drawn before this run's layout had one
     codes = grid_codes(cfg)
     if codes is not None:
@@ -89,11 +89,20 @@ def open_grid_image(grid: np.ndarray, cfg: TrainConfig | None, key: str) -> None
     """One image of a run's saved fixed-noise grid, picked by number, shown large with the class asked of it."""
     classes = grid_classes(cfg) if cfg is not None and cfg.conditional else None
     codes = grid_codes(cfg) if cfg is not None else None
-    ncol = (grid.shape[1] - _PAD) // (_CELL + _PAD)
     describe = ((lambda i: CLASS_NAMES[classes[i]]) if classes else
-                (lambda i: f"code {codes[i]}") if codes and ncol == grid_row(cfg) else None)
-    open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=ncol, scale=8,
+                (lambda i: f"code {codes[i]}") if codes and _in_run_layout(grid, cfg) else None)
+    open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=_columns(grid), scale=8,
                describe=describe)
+
+
+def _columns(grid: np.ndarray) -> int:
+    """Images per row of a saved grid, from its width."""
+    return (grid.shape[1] - _PAD) // (_CELL + _PAD)
+
+
+def _in_run_layout(grid: np.ndarray, cfg: TrainConfig | None) -> bool:
+    """Whether a saved grid has the row length the run draws today (`grid_row`); older grids may not."""
+    return cfg is not None and _columns(grid) == grid_row(cfg)
 
 
 def open_large(images: torch.Tensor | np.ndarray, key: str, *, nrow: int | None = None,

@@ -14,10 +14,12 @@ from gan_core.live import Snapshot
 from gan_core.runs import RunStatus
 from gan_core.step import grid_classes, grid_row
 from gan_core.stepview import StepReport
+from ui.live import lazy_expander
 from ui.state import manager
 
 REPORT_KEY = "train_step_report"
 D_VIEW_KEY = "train_d_view"
+D_OPEN_KEY = "train_d_open"  # the expander's state: its body is drawn only while open
 ERROR_KEY = "train_step_error"
 SCALE = 2
 STEP_TIMEOUT_S = 600.0  # a step that writes a checkpoint or an evaluation takes longer than a plain one
@@ -82,7 +84,10 @@ def d_on_grid(snap: Snapshot) -> None:
     where a change of the image would move that verdict most (the input gradient of D's logit)."""
     if not snap.grids or snap.config is None:
         return
-    with st.expander("What D sees on this grid"):
+    box = lazy_expander("What D sees on this grid", D_OPEN_KEY)
+    if box is None:
+        return
+    with box:
         grid_step, grid = snap.grids[-1]
         if st.button("Look with D as it is now", key="train_d_look", icon=":material/visibility:",
                      disabled=not snap.active):
