@@ -153,6 +153,14 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     _shot(page, "2-running")
     print(f"live view updating after {time.monotonic() - t_start:.1f} s (step {first} -> {second})")
 
+    # The live view's expanders draw their bodies only while open: opened while the run trains, one image of the grid
+    # appears large and stays there through the refreshes that follow.
+    _main(page).get_by_text("Open one image of this grid large").click()
+    large = _main(page).get_by_text(re.compile(r"image \d+ · row \d+, column \d+")).first
+    large.wait_for(timeout=30_000)
+    second = _wait_for_step(page, second, 30)
+    assert large.is_visible(), "the opened expander kept its body through a refresh"
+
     # Leaving the page does not stop the run: another page, then back to Train (which opens on Live).
     _nav(page, "Dataset").click()
     page.get_by_role("heading", name="Dataset").wait_for()
