@@ -173,6 +173,8 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     page.get_by_role("button", name="Pause").click()
     _badge(page, "paused").wait_for(timeout=15_000)
     print(f"pause shown {time.monotonic() - t0:.1f} s after the click")
+    # The sidebar agrees at once (a change of status reruns the whole page), not at its next refresh 5 s on.
+    page.get_by_test_id("stSidebar").get_by_text("paused").wait_for(timeout=3_000)
     paused_at = _step(page)[0]
     assert paused_at >= second
     page.wait_for_timeout(2500)

@@ -31,19 +31,20 @@ def shared_snapshot() -> Snapshot:
 def live(body: Callable[[Snapshot], None], *, interval: str = "1s", idle_interval: str | None = None) -> None:
     """Render `body(snapshot)` in a fragment that reruns every `interval` while a run is active.
 
-    When the run ends the fragment triggers one full rerun so the page is redrawn with
-    refreshing off (`idle_interval`, None by default), as Streamlit's threading notes advise.
+    When the run's status changes the fragment triggers one full rerun, so every view of the page says the same:
+    after Pause in the Live tab the sidebar says paused at once, not at its next refresh; and when the run ends the
+    page is redrawn with refreshing off (`idle_interval`, None by default), as Streamlit's threading notes advise.
     """
-    was_active = manager().active
+    was = manager().snapshot()
     st.session_state.pop(SNAPSHOT_KEY, None)  # a full run (a click, a page change) always shows the run as it is now
 
     def fragment() -> None:
         snap = shared_snapshot()
         body(snap)
-        if was_active != snap.active:
+        if snap.status != was.status:
             st.rerun()
 
-    st.fragment(fragment, run_every=interval if was_active else idle_interval)()
+    st.fragment(fragment, run_every=interval if was.active else idle_interval)()
 
 
 def lazy_expander(label: str, key: str) -> st.delta_generator.DeltaGenerator | None:
