@@ -45,9 +45,14 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: i
     return grid
 
 
+def grid_columns(grid: np.ndarray, size: int = 28, pad: int = 2) -> int:
+    """Images per row of a grid made by `make_grid`, from its width."""
+    return (grid.shape[1] - pad) // (size + pad)
+
+
 def grid_cells(grid: np.ndarray, n: int | None = None, size: int = 28, pad: int = 2) -> np.ndarray:
     """The images of a grid made by `make_grid` (n, size, size), row by row (all its places when `n` is None)."""
-    ncol = (grid.shape[1] - pad) // (size + pad)
+    ncol = grid_columns(grid, size, pad)
     if n is None:
         n = ncol * ((grid.shape[0] - pad) // (size + pad))
     cells = []
@@ -144,7 +149,7 @@ def labelled_grid(grid: np.ndarray, *, scale: int = 3, row_labels: Sequence[str]
     downloaded PNG keeps them; the terminal's `directions` and the pages use the same drawing.
     """
     step = (cell + pad) * scale
-    rows, cols = (grid.shape[0] - pad) // (cell + pad), (grid.shape[1] - pad) // (cell + pad)
+    rows, cols = (grid.shape[0] - pad) // (cell + pad), grid_columns(grid, cell, pad)
     big = upscale(grid, scale)
     if cell_labels is not None:  # a strip under every row of images, its labels centred under each image
         cell_font = _font(max(10, 4 * scale))

@@ -10,12 +10,11 @@ import torch
 
 from gan_core.config import TrainConfig
 from gan_core.data import CLASS_NAMES
-from gan_core.images import grid_cells, labelled_png, make_grid, to_uint8, upscale
+from gan_core.images import grid_cells, grid_columns, labelled_png, make_grid, to_uint8, upscale
 from gan_core.step import grid_classes, grid_codes, grid_row
 
 # Names short enough to sit under a 28-pixel image (the classes of gan_core.data.CLASS_NAMES, in the same order).
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
-_CELL, _PAD = 28, 2  # gan_core.images.make_grid's image size and padding
 
 
 def grid_png(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, scale: int = 3,
@@ -91,18 +90,13 @@ def open_grid_image(grid: np.ndarray, cfg: TrainConfig | None, key: str) -> None
     codes = grid_codes(cfg) if cfg is not None else None
     describe = ((lambda i: CLASS_NAMES[classes[i]]) if classes else
                 (lambda i: f"code {codes[i]}") if codes and _in_run_layout(grid, cfg) else None)
-    open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=_columns(grid), scale=8,
+    open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=grid_columns(grid), scale=8,
                describe=describe)
-
-
-def _columns(grid: np.ndarray) -> int:
-    """Images per row of a saved grid, from its width."""
-    return (grid.shape[1] - _PAD) // (_CELL + _PAD)
 
 
 def _in_run_layout(grid: np.ndarray, cfg: TrainConfig | None) -> bool:
     """Whether a saved grid has the row length the run draws today (`grid_row`); older grids may not."""
-    return cfg is not None and _columns(grid) == grid_row(cfg)
+    return cfg is not None and grid_columns(grid) == grid_row(cfg)
 
 
 def open_large(images: torch.Tensor | np.ndarray, key: str, *, nrow: int | None = None,
