@@ -287,6 +287,9 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError("info_clusters anchors an InfoGAN code to clusters of an unconditional run's images: it needs "
                           f"info_codes of 2 or more and conditional off (got info_codes {cfg.info_codes}, conditional "
                           f"{cfg.conditional})")
+    if cfg.code_projection and not cfg.info_clusters:
+        raise ConfigError("code_projection scores each real image against its data cluster, so it needs info_clusters "
+                          "on (got info_clusters off): turn info_clusters on, or code_projection off")
     if cfg.info_clusters and 0 < cfg.max_images < cfg.info_codes:
         raise ConfigError(f"info_clusters makes one cluster per code value, so it needs at least info_codes "
                           f"({cfg.info_codes}) training images (got max_images {cfg.max_images}): raise max_images or "

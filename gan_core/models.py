@@ -46,6 +46,10 @@ class ModelFields:
     info_codes: int = _f(0, "InfoGAN categorical code: the argmax of z's first K entries, which a Q head on D must "
                             "recover from the image (0: off; e.g. 10)", "InfoGAN code categories (0: off)",
                          low=0, high=1024, at=("optimiser", 2, 0))
+    code_projection: bool = _f(False, "D also scores each image against its InfoGAN code, with a projection term as a "
+                                      "conditional D has for classes: a generated image against the code G was given, a "
+                                      "real one against its data cluster (needs info_clusters; no labels are used)",
+                               "D conditioned on the code", at=("optimiser", 2, 3), widget="toggle")
     batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm", at=("model", 0, 2))
     spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D",
                              at=("model", 0, 3))
@@ -141,7 +145,9 @@ class Discriminator(nn.Module):
         self.num_classes = cfg.num_classes
         self.features = features
         self.head = nn.Linear(feature_dim, 1)
-        self.embed = nn.Embedding(cfg.num_classes, feature_dim) if cfg.num_classes else None
+        # The projection term's rows: one per class, or with `code_projection` one per InfoGAN code value.
+        rows = cfg.num_classes or (cfg.info_codes if cfg.code_projection else 0)
+        self.embed = nn.Embedding(rows, feature_dim) if rows else None
         self.initial_choices()
         # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images only).
         self.q_head = nn.Linear(feature_dim, cfg.info_codes) if cfg.info_codes else None
@@ -173,8 +179,13 @@ class Discriminator(nn.Module):
         return self._score(h, labels), self.q_head(h)
 
     def _score(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """`labels` are classes, or with `code_projection` code values (a generated image's code, a real one's
+        cluster); without them such a D scores an image against the code its own Q head reads off it, so every view
+        that scores an unconditional D's images works unchanged."""
         out = self.head(h).squeeze(1)
         if self.embed is not None:
+            if labels is None and self.q_head is not None and not self.num_classes:
+                labels = self.q_head(h).argmax(dim=1)
             if labels is None:
                 raise ValueError("this discriminator is class-conditional: pass labels")
             out = out + (self.embed(labels) * h).sum(dim=1)

@@ -207,7 +207,8 @@ class GanStep:
         probs = self.D.outputs_probabilities
         real, y_real = self.real_batch(self.step)        # real: (batch / N, 1, 28, 28) in [-1, 1], this share
         code_real = y_real if cfg.info_clusters else None  # (batch / N,): the reals' clusters, the code Q must read
-        y_real = y_real if cfg.conditional else None
+        # What D scores a real image against: its class, its cluster with code_projection, or nothing.
+        y_real = y_real if cfg.conditional or cfg.code_projection else None
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
         #     InfoGAN code's likelihood through the Q head (on the reals too with info_clusters: each one's cluster)
         #     and, with r1_gamma, minus a gradient penalty on reals (lazily: on every r1_every-th step, weighted by
@@ -216,13 +217,14 @@ class GanStep:
         for i in range(cfg.d_steps):
             z, y_fake = self.latents()                   # z: (batch / N, latent_dim); y_fake: (batch / N,) or None
             code = info_code(z, cfg.info_codes) if cfg.info_codes else None
+            d_fake = code if cfg.code_projection else y_fake  # what D scores a fake against: its code, or its class
             with torch.set_grad_enabled(i == cfg.d_steps - 1), self._autocast():  # only the last fake trains G
                 fake = self.g_forward(z, y_fake)
             if r1:
                 real = real.detach().requires_grad_(True)
             with self._autocast():
                 out_real, out_fake, code_logits, real_logits = self.d_update(
-                    real, y_real, fake.detach(), y_fake, code is not None, code_real is not None)
+                    real, y_real, fake.detach(), d_fake, code is not None, code_real is not None)
                 loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs,
                                             smoothing=cfg.label_smoothing)
                 # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
@@ -241,7 +243,7 @@ class GanStep:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                out_gen, code_logits = score_fake(self.D, fake, y_fake, code is not None)
+                out_gen, code_logits = score_fake(self.D, fake, d_fake, code is not None)
                 info_g = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
                 loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
             self.opt_g.zero_grad(set_to_none=True)

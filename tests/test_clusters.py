@@ -79,3 +79,55 @@ def test_the_q_head_learns_the_real_images_clusters(tiny_config, monkeypatch):
     anchored.train_step()
     assert len(terms) == 3 and terms[1][0] == 16
     assert terms[1][1] == pytest.approx(expected, rel=1e-5)
+
+
+def test_code_projection_needs_the_clusters():
+    with pytest.raises(ConfigError, match=r"code_projection .* needs info_clusters on"):
+        TrainConfig(info_codes=4, code_projection=True)
+    cfg = TrainConfig(info_codes=4, info_clusters=True, code_projection=True)
+    assert cfg.model_config().code_projection
+
+
+def test_a_code_projected_d_scores_against_the_code_given_or_the_one_its_q_head_reads(tiny_config):
+    """With code_projection D has one projection row per code value; given no code (a view scoring uploads or
+    samples) it scores each image against the code its own Q head reads off it."""
+    from gan_core.models import build_discriminator
+
+    cfg = tiny_config.replace(conditional=False, info_codes=4, info_clusters=True, code_projection=True, dropout=0.0)
+    D = build_discriminator(cfg.model_config()).eval()
+    assert D.embed is not None and D.embed.num_embeddings == 4
+    with torch.no_grad():
+        D.embed.weight.normal_()  # trained rows (they start at zero, where the code changes nothing)
+        x = torch.randn(6, 1, 28, 28)
+        read = D.q_head(D.features(x)).argmax(dim=1)
+        assert torch.allclose(D(x), D(x, read))
+        other = (read + 1) % 4
+        assert not torch.allclose(D(x), D(x, other))
+    plain = build_discriminator(cfg.replace(code_projection=False).model_config())
+    assert plain.embed is None
+
+
+def test_the_step_scores_reals_against_their_clusters_and_fakes_against_their_codes(tiny_config, monkeypatch):
+    images, classes = _blobs([16, 16, 16, 16])
+    cfg = tiny_config.replace(conditional=False, info_codes=4, info_clusters=True, code_projection=True,
+                              batch_size=16, dropout=0.0)
+    s = step.GanStep(cfg, images, classes, device=torch.device("cpu"))
+    scored: list[torch.Tensor | None] = []
+    codes: list[torch.Tensor] = []
+    real_score, real_code = type(s.D)._score, step.info_code
+
+    def recording_score(self, h, labels):
+        scored.append(None if labels is None else labels.clone())
+        return real_score(self, h, labels)
+
+    def recording_code(z, k):
+        codes.append(real_code(z, k))
+        return codes[-1]
+
+    monkeypatch.setattr(type(s.D), "_score", recording_score)
+    monkeypatch.setattr(step, "info_code", recording_code)
+    _, clusters = s.real_batch(0)
+    s.train_step()
+    assert len(scored) == 3 and len(codes) == 1  # D's real and fake scores, then G's pass over the fakes
+    assert torch.equal(scored[0], clusters)
+    assert torch.equal(scored[1], codes[0]) and torch.equal(scored[2], codes[0])

@@ -81,7 +81,7 @@ def test_preset_override_changes_only_that_field():
 SAVED_FIELDS = {
     "name", "preset", "arch", "width", "d_width", "conditional", "info_codes", "latent_dim", "batch_norm",
     "spectral_norm", "dropout", "d_output", "loss", "label_smoothing", "batch_size", "lr_g", "lr_d", "beta1", "beta2",
-    "d_steps", "r1_gamma", "r1_every", "info_weight", "info_clusters", "ema", "epochs", "max_steps", "classes",
+    "d_steps", "r1_gamma", "r1_every", "info_weight", "info_clusters", "code_projection", "ema", "epochs", "max_steps", "classes",
     "max_images", "seed", "sample_every",
     "grid_every_s", "grid_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
     "tensorboard", "threads", "device", "precision", "data_dir",

@@ -123,8 +123,8 @@ def test_model_config_is_the_train_configs_model_fields_plus_num_classes():
     from gan_core.models import ModelConfig
 
     model_fields = [f.name for f in dataclasses.fields(ModelFields)]
-    assert model_fields == ["arch", "latent_dim", "width", "d_width", "info_codes", "batch_norm", "spectral_norm",
-                            "d_output", "dropout"]
+    assert model_fields == ["arch", "latent_dim", "width", "d_width", "info_codes", "code_projection", "batch_norm",
+                            "spectral_norm", "d_output", "dropout"]
     assert [f.name for f in dataclasses.fields(ModelConfig)] == [*model_fields, "num_classes"]
     train, model = TrainConfig(), ModelConfig()
     assert all(getattr(model, n) == getattr(train, n) for n in model_fields), "the same defaults"
