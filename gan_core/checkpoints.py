@@ -161,7 +161,9 @@ def model_config_of(meta: dict[str, str], name: str = "file") -> ModelConfig:
         raise CheckpointError(f"{name}: its model says num_classes {model.num_classes!r}; a generator here is "
                               "unconditional (0) or conditional on the ten classes (10)")
     try:  # the same checks (types, ranges, architecture names) a training config gets
-        TrainConfig(**{k: v for k, v in model.to_dict().items() if k != "num_classes"}, conditional=model.conditional)
+        # A D conditioned on the code was trained on the code's clusters (its rule checks it).
+        TrainConfig(**{k: v for k, v in model.to_dict().items() if k != "num_classes"}, conditional=model.conditional,
+                    info_clusters=model.code_projection is True)
     except (ConfigError, TypeError, ValueError) as exc:  # TypeError: e.g. "arch": ["x"], unhashable
         raise CheckpointError(f"{name}: its model description is invalid: {str(exc)[:200]}") from None
     return model

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from gan_core.catalog import shipped_generators
+from gan_core.checkpoints import load_generator
 from gan_core.config import TrainConfig
 from gan_core.paths import CLASSIFIER_PATH
 from gan_core.training import Trainer
@@ -199,15 +201,17 @@ def test_arithmetic_page_sums_the_shipped_generators_infogan_code(runs_root):
 
 @pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="the shipped classifier is not there yet")
 def test_sample_page_draws_the_shipped_generators_code_by_row_grid():
+    k = load_generator(next(e.path for e in shipped_generators() if e.path.stem == "dcgan")).generator.cfg.info_codes
+    assert k >= 10
     at = choose(page("sample").run(), "sample_gen", "shipped · dcgan")
-    assert any("10-way InfoGAN code" in c.value for c in at.caption)
+    assert any(f"{k}-way InfoGAN code" in c.value for c in at.caption)
     assert at.radio(key="sample_mode").options == ["Mixed classes", "Code-by-row grid (InfoGAN)"]
     at.radio(key="sample_mode").set_value("codes").run()
     at.button(key="sample_generate").click().run()
     assert not at.exception
-    assert at.session_state["sample_result"]["images"].shape == (100, 1, 28, 28)
+    assert at.session_state["sample_result"]["images"].shape == (10 * k, 1, 28, 28)
     rows = next(c.value for c in at.caption if c.value.startswith("What the classifier calls each row"))
-    assert rows.count("/10") == 10 and "code 9:" in rows
+    assert rows.count("/10") == k and f"code {k - 1}:" in rows and f"code {k}:" not in rows
 
 
 def test_dataset_page_opens_the_chosen_image_of_the_page_large():

@@ -131,3 +131,16 @@ def test_the_step_scores_reals_against_their_clusters_and_fakes_against_their_co
     assert len(scored) == 3 and len(codes) == 1  # D's real and fake scores, then G's pass over the fakes
     assert torch.equal(scored[0], clusters)
     assert torch.equal(scored[1], codes[0]) and torch.equal(scored[2], codes[0])
+
+
+def test_a_generator_trained_with_a_code_projected_d_saves_and_loads(tiny_config, tmp_path):
+    """A weights file's model is checked as a training config would be: code_projection's rule (it needs the clusters)
+    must hold for a file whose D was trained with them, and the pair must come back with D's code rows."""
+    from gan_core.checkpoints import generator_bytes, load_generator
+    from gan_core.models import build_generator
+
+    cfg = tiny_config.replace(conditional=False, info_codes=4, info_clusters=True, code_projection=True)
+    path = tmp_path / "g.safetensors"
+    path.write_bytes(generator_bytes(build_generator(cfg.model_config())))
+    loaded = load_generator(path)
+    assert loaded.model.code_projection and loaded.generator.cfg.info_codes == 4
