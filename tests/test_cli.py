@@ -114,15 +114,18 @@ def test_sample_from_a_non_weights_file(tmp_path, capsys):
 def test_sample_by_code_prints_what_each_code_makes(tmp_path, capsys):
     from PIL import Image
 
+    from gan_core.checkpoints import load_generator
+
+    k = load_generator("weights/generators/dcgan.safetensors").generator.cfg.info_codes
     out = tmp_path / "codes.png"
-    r = in_process(capsys, "sample", "weights/generators/dcgan.safetensors", "--by-code", "--n", "30", "--scale", "1",
-                   "--out", str(out))
+    r = in_process(capsys, "sample", "weights/generators/dcgan.safetensors", "--by-code", "--n", str(3 * k), "--scale",
+                   "1", "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = "|".join(re.escape(c) for c in CLASS_NAMES)
-    rows = r.stdout.splitlines()[:10]
+    rows = r.stdout.splitlines()[:k]
     assert all(re.fullmatch(rf"code {i}: ({names}) in [123] of 3", row) for i, row in enumerate(rows)), rows
     assert any(row.endswith("in 3 of 3") for row in rows), "the trained code should make one class in some row"
-    assert Image.open(out).size == (3 * 28 + 4 * 2, 10 * 28 + 11 * 2)  # 3 columns, 10 rows of 28 px, 2 px gaps
+    assert Image.open(out).size == (3 * 28 + 4 * 2, k * 28 + (k + 1) * 2)  # 3 columns, k rows of 28 px, 2 px gaps
     r = in_process(capsys, "sample", "weights/generators/dcgan-cond.safetensors", "--by-code")
     assert r.returncode == 2 and "InfoGAN code" in r.stderr and "Traceback" not in r.stderr
 

@@ -68,7 +68,7 @@ def test_cache_follows_weight_changes():
 def test_class_direction_raises_the_target_share_on_the_unconditional_generator(uncond):
     """The shipped dcgan has an InfoGAN code that holds much of the class: the direction moves it too (code_shift)."""
     d = find_directions(uncond, "class", classes=("T-shirt/top", "Trouser"))
-    assert d.names == ("Trouser − T-shirt/top",) and d.explained is None and d.code_shift.shape == (1, 10)
+    assert d.names == ("Trouser − T-shirt/top",) and d.explained is None and d.code_shift.shape == (1, uncond.cfg.info_codes)
     _unit(d)
     trouser = class_index("Trouser")
     shares = [class_shares_along(strips(uncond, z, d, (-3, 0, 3)), 3)[0, :, trouser] for z in latents(8, 100, 5)]
