@@ -147,12 +147,15 @@ def test_a_seed_fixes_the_result_and_the_batch_size_does_not_change_it(weights, 
 
 # ----------------------------------------------------------------------------- the discrete part
 def test_an_infogan_code_is_read_off_z_and_every_code_races(info, monkeypatch):
-    """Ten samples, one per planted code: each image starts one candidate per code; z carries the one kept."""
+    """Ten samples, each with a planted code spread over the k: each image starts one candidate per code (all k of
+    them); z carries the one kept. (Ten, not k: the race is n × k candidates, and k is 40.)"""
     k = info.cfg.info_codes
-    z = latents(k, info.latent_dim, 11)
-    rows, top = torch.arange(k), z[:, :k].argmax(1)
-    z[rows, top], z[rows, rows] = z[rows, rows].clone(), z[rows, top].clone()  # sample c carries code c
-    x = generate(info, k, z=z)
+    n = min(k, 10)
+    z = latents(n, info.latent_dim, 11)
+    rows, top, planted = torch.arange(n), z[:, :k].argmax(1), torch.arange(n) * k // n
+    z[rows, top], z[rows, planted] = z[rows, planted].clone(), z[rows, top].clone()  # sample i carries planted[i]
+    assert torch.equal(info.codes_of(z).argmax(1), planted)
+    x = generate(info, n, z=z)
     seen: list[torch.Tensor] = []
     keep = projection._keep_code
 
@@ -169,7 +172,8 @@ def test_an_infogan_code_is_read_off_z_and_every_code_races(info, monkeypatch):
     with torch.no_grad():
         assert torch.allclose(info(p.z), p.reconstruction, atol=1e-5), "G(z) alone decodes the projection"
     assert len(seen) == SHORT.steps
-    assert all(torch.equal(c.view(k, k), rows.expand(k, k)) for c in seen[: SHORT.race_steps]), "every code raced"
+    assert all(torch.equal(c.view(n, k), torch.arange(k).expand(n, k)) for c in seen[: SHORT.race_steps]), \
+        "every code raced"
     assert torch.equal(seen[-1], p.codes), "after the race each image goes on with its own code"
     assert len(set(p.codes.tolist())) >= 3, p.codes  # measured: 5 different codes for the 10 images
 
