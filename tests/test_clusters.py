@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gan_core import step
 from gan_core.clusters import balanced_clusters
 from gan_core.config import ConfigError, TrainConfig
+from tests.conftest import needs_data
 
 
 def _blobs(sizes: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,14 +134,23 @@ def test_the_step_scores_reals_against_their_clusters_and_fakes_against_their_co
     assert torch.equal(scored[1], codes[0]) and torch.equal(scored[2], codes[0])
 
 
-def test_a_generator_trained_with_a_code_projected_d_saves_and_loads(tiny_config, tmp_path):
-    """A weights file's model is checked as a training config would be: code_projection's rule (it needs the clusters)
-    must hold for a file whose D was trained with them, and the pair must come back with D's code rows."""
+@needs_data
+def test_a_run_with_a_code_projected_d_saves_loads_and_its_d_views_score_without_codes(tiny_config, tmp_path):
+    """A weights file's model is checked as a training config would be, so code_projection's rule (it needs the
+    clusters) must hold for a file whose D was trained with them: the run's checkpoint and its generator-only export
+    load, D comes back with its code rows, and D's views (which pass no code) score images."""
     from gan_core.checkpoints import generator_bytes, load_generator
-    from gan_core.models import build_generator
+    from gan_core.inspect import d_scores
+    from gan_core.training import Trainer
 
-    cfg = tiny_config.replace(conditional=False, info_codes=4, info_clusters=True, code_projection=True)
-    path = tmp_path / "g.safetensors"
-    path.write_bytes(generator_bytes(build_generator(cfg.model_config())))
-    loaded = load_generator(path)
-    assert loaded.model.code_projection and loaded.generator.cfg.info_codes == 4
+    cfg = tiny_config.replace(name="coded", conditional=False, info_codes=4, info_clusters=True, code_projection=True,
+                              max_images=128, epochs=1, sample_every=0)
+    snap = Trainer(cfg, runs_root=tmp_path).run()
+    assert snap.status == "finished", snap.message
+    loaded = load_generator(tmp_path / "coded", with_discriminator=True)
+    assert loaded.model.code_projection and loaded.discriminator.embed.num_embeddings == 4
+    scores = d_scores(loaded.discriminator, torch.zeros(3, 1, 28, 28))
+    assert scores.shape == (3,) and torch.isfinite(scores).all()
+    export = tmp_path / "g.safetensors"
+    export.write_bytes(generator_bytes(loaded.generator))
+    assert load_generator(export).generator.cfg.info_codes == 4
