@@ -149,7 +149,8 @@ class Discriminator(nn.Module):
         rows = cfg.num_classes or (cfg.info_codes if cfg.code_projection else 0)
         self.embed = nn.Embedding(rows, feature_dim) if rows else None
         self.initial_choices()
-        # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images only).
+        # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images, and with
+        # info_clusters on each real image's cluster too).
         self.q_head = nn.Linear(feature_dim, cfg.info_codes) if cfg.info_codes else None
         self.out_act = nn.Sigmoid() if cfg.d_output == "sigmoid" else None
         if cfg.spectral_norm:
