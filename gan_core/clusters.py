@@ -1,10 +1,12 @@
-"""Balanced k-means of training images: the clusters an unconditional run's InfoGAN code is anchored to.
+"""Balanced k-means of training images: the clusters a run's InfoGAN code is anchored to.
 
 An InfoGAN code (gan_core.latent) is a switch G and the Q head agree on between themselves; nothing ties code k to
 any part of the data, and without labels the switches settle on blends of classes. With `info_clusters` the Q head
 also learns to read each real image's cluster, so the code's values come to mean "draw from cluster k" (the idea of
-cluster-based self-conditioning, Grinblat et al. 2017 and Liu et al. 2020, kept to the Q head so G and D keep their
-unconditional shapes). No labels are used: the clusters come from the pixels alone.
+cluster-based self-conditioning, Grinblat et al. 2017 and Liu et al. 2020; with `code_projection` D is conditioned
+on the cluster too). An unconditional run clusters the pixels alone, without labels; a class-conditional run
+clusters each class apart (`clusters_within`), so the code splits every class into sub-classes (the class-splitting
+GAN of Grinblat et al. 2017).
 
 The clusters are balanced (each holds n / k images, rounded up): the code read off z is
 uniform over k values, so a cluster larger than 1 / k of the data would be drawn less often than it occurs.
@@ -14,6 +16,8 @@ Deterministic for the same images, k and seed: a resumed run or another process 
 from __future__ import annotations
 
 import torch
+
+from gan_core.data import CLASS_NAMES
 
 KMEANS_ITERS = 20     # Lloyd iterations (with balanced assignments): the centres of Fashion-MNIST settle by ~15
 SINKHORN_ITERS = 10   # balancing iterations per assignment, each starting from the last one's column potentials
@@ -43,6 +47,20 @@ def balanced_clusters(images: torch.Tensor, k: int, seed: int = 0) -> torch.Tens
         counts = torch.bincount(assign, minlength=k).clamp(min=1).to(x.dtype)
         centres = sums / counts[:, None]
     return _fill(scores)
+
+
+def clusters_within(images: torch.Tensor, labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """(n,) cluster index in [0, k) of each image within its own class (`labels`, (n,)): `balanced_clusters` of
+    each class's images apart, so cluster j of one class and of another are unrelated (a class-conditional run's
+    code means "draw sub-class j of the class asked for")."""
+    out = torch.empty(len(labels), dtype=torch.long)
+    for c in labels.unique().tolist():
+        members = (labels == c).nonzero().squeeze(1)
+        if len(members) < k:
+            raise ValueError(f"{CLASS_NAMES[c]} has {len(members)} training images, fewer than the {k} clusters info_clusters "
+                             "splits each class into: lower info_codes, or train on more images (max_images)")
+        out[members] = balanced_clusters(images[members], k, seed)
+    return out
 
 
 def _sq_dist(x: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:

@@ -92,8 +92,9 @@ class TrainConfig(ModelFields):
     info_weight: float = _f(1.0, "weight of the InfoGAN code loss in both G's and D's objectives",
                             "InfoGAN code weight", low=0.0, high=100.0, at=("optimiser", 2, 1), step=0.1)
     info_clusters: bool = _f(False, "anchor the InfoGAN code to the data: the Q head also learns each real image's "
-                                    "cluster (balanced k-means of the training pixels, one cluster per code value, no "
-                                    "labels), so code k comes to draw what cluster k holds", "Code from data clusters",
+                                    "cluster (balanced k-means of the training pixels, one cluster per code value; "
+                                    "unconditionally without labels, in a conditional run within each class), so code "
+                                    "k comes to draw what cluster k holds", "Code from data clusters",
                              at=("optimiser", 2, 2), widget="toggle")
     ema: float = _f(0.0, "exponential moving average of generator weights (0: off, e.g. 0.999)", "EMA of G",
                     low=0.0, high=0.99999, at=("optimiser", 1, 1), step=0.001)
@@ -283,17 +284,17 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.info_codes == 1 or cfg.info_codes > cfg.latent_dim:
         raise ConfigError(f"info_codes must be 0 (off) or between 2 and latent_dim ({cfg.latent_dim}) "
                           f"(got {cfg.info_codes!r})")
-    if cfg.info_clusters and (cfg.info_codes < 2 or cfg.conditional):
-        raise ConfigError("info_clusters anchors an InfoGAN code to clusters of an unconditional run's images: it needs "
-                          f"info_codes of 2 or more and conditional off (got info_codes {cfg.info_codes}, conditional "
-                          f"{cfg.conditional})")
+    if cfg.info_clusters and cfg.info_codes < 2:
+        raise ConfigError("info_clusters anchors an InfoGAN code to clusters of the training images: it needs "
+                          f"info_codes of 2 or more (got {cfg.info_codes})")
     if cfg.code_projection and not cfg.info_clusters:
         raise ConfigError("code_projection scores each real image against its data cluster, so it needs info_clusters "
                           "on (got info_clusters off): turn info_clusters on, or code_projection off")
-    if cfg.info_clusters and 0 < cfg.max_images < cfg.info_codes:
-        raise ConfigError(f"info_clusters makes one cluster per code value, so it needs at least info_codes "
-                          f"({cfg.info_codes}) training images (got max_images {cfg.max_images}): raise max_images or "
-                          "lower info_codes")
+    groups = (len(cfg.classes) or 10) if cfg.conditional else 1  # a conditional run clusters each class apart
+    if cfg.info_clusters and 0 < cfg.max_images < cfg.info_codes * groups:
+        raise ConfigError(f"info_clusters makes one cluster per code value{' in each class' if cfg.conditional else ''}, "
+                          f"so it needs at least {cfg.info_codes * groups} training images (got max_images "
+                          f"{cfg.max_images}): raise max_images or lower info_codes")
     if cfg.d_output == "sigmoid" and cfg.loss == "hinge":
         raise ConfigError("loss 'hinge' needs d_output 'logit' (a sigmoid output cannot go below 0)")
     if cfg.name and (cfg.name in (".", "..") or cfg.name.startswith(".") or len(cfg.name) > MAX_NAME

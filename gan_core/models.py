@@ -48,7 +48,8 @@ class ModelFields:
                          low=0, high=1024, at=("optimiser", 2, 0))
     code_projection: bool = _f(False, "D also scores each image against its InfoGAN code, with a projection term as a "
                                       "conditional D has for classes: a generated image against the code G was given, a "
-                                      "real one against its data cluster (needs info_clusters; no labels are used)",
+                                      "real one against its data cluster (needs info_clusters; in a conditional run one "
+                                      "row per class and code, each class's clusters its own)",
                                "D conditioned on the code", at=("optimiser", 2, 3), widget="toggle")
     batch_norm: bool = _f(True, "use BatchNorm where the architecture has it", "Batch norm", at=("model", 0, 2))
     spectral_norm: bool = _f(False, "spectral normalisation on the discriminator's layers", "Spectral norm on D",
@@ -145,8 +146,9 @@ class Discriminator(nn.Module):
         self.num_classes = cfg.num_classes
         self.features = features
         self.head = nn.Linear(feature_dim, 1)
-        # The projection term's rows: one per class, or with `code_projection` one per InfoGAN code value.
-        rows = cfg.num_classes or (cfg.info_codes if cfg.code_projection else 0)
+        # The projection term's rows: one per class, and with `code_projection` one per InfoGAN code value within it
+        # (class c, code j: row c * info_codes + j).
+        rows = (cfg.num_classes or 1) * cfg.info_codes if cfg.code_projection else cfg.num_classes
         self.embed = nn.Embedding(rows, feature_dim) if rows else None
         self.initial_choices()
         # InfoGAN's Q head: recovers the generator's code from D's features (trained on generated images, and with
@@ -169,27 +171,32 @@ class Discriminator(nn.Module):
     def outputs_probabilities(self) -> bool:
         return self.out_act is not None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self._score(self.features(x), labels)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        return self._score(self.features(x), labels, codes)
 
-    def score_and_code(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def score_and_code(self, x: torch.Tensor, labels: torch.Tensor | None = None, codes: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """The score and the Q head's code logits from one pass through the features."""
         if self.q_head is None:
             raise ValueError("this discriminator has no Q head (info_codes is 0)")
         h = self.features(x)
-        return self._score(h, labels), self.q_head(h)
+        return self._score(h, labels, codes), self.q_head(h)
 
-    def _score(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """`labels` are classes, or with `code_projection` code values (a generated image's code, a real one's
-        cluster); without them such a D scores an image against the code its own Q head reads off it, so every view
-        that scores an unconditional D's images works unchanged."""
+    def _score(self, h: torch.Tensor, labels: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor:
+        """`labels` are classes; with `code_projection`, `codes` are code values (a generated image's code, a real
+        one's cluster). Without codes such a D scores an image against the code its own Q head reads off it, so every
+        view that scores images with a class or nothing works unchanged."""
         out = self.head(h).squeeze(1)
         if self.embed is not None:
-            if labels is None and self.q_head is not None and not self.num_classes:
-                labels = self.q_head(h).argmax(dim=1)
-            if labels is None:
+            if self.num_classes and labels is None:
                 raise ValueError("this discriminator is class-conditional: pass labels")
-            out = out + (self.embed(labels) * h).sum(dim=1)
+            rows = labels
+            if self.cfg.code_projection:
+                if codes is None:
+                    codes = self.q_head(h).argmax(dim=1)
+                rows = codes if labels is None else labels * self.cfg.info_codes + codes
+            out = out + (self.embed(rows) * h).sum(dim=1)
         if self.out_act is not None:
             out = self.out_act(out)
         return out

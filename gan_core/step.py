@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_core import checkpoints as ck
-from gan_core.clusters import balanced_clusters
+from gan_core.clusters import balanced_clusters, clusters_within
 from gan_core.config import TrainConfig
 from gan_core.data import class_index
 from gan_core.images import make_grid
@@ -69,8 +69,9 @@ class OneProcess:
 
 
 class DiscriminatorUpdate(nn.Module):
-    """D's side of one D update as a single forward: scores of the real and the generated batch, and the Q head's
-    code logits on the generated one (None without an InfoGAN code) and, with `info_clusters`, on the real one.
+    """D's side of one D update as a single forward: scores of the real and the generated batch (against their
+    classes and, with `code_projection`, their codes), and the Q head's code logits on the generated one (None
+    without an InfoGAN code) and, with `info_clusters`, on the real one.
 
     One forward per backward is what DistributedDataParallel expects: wrapped, it all-reduces D's gradients once.
     """
@@ -79,19 +80,21 @@ class DiscriminatorUpdate(nn.Module):
         super().__init__()
         self.D = D
 
-    def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
+    def forward(self, real: torch.Tensor, y_real: torch.Tensor | None, c_real: torch.Tensor | None,
+                fake: torch.Tensor, y_fake: torch.Tensor | None, c_fake: torch.Tensor | None,
                 with_code: bool, real_code: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        out_real, real_logits = self.D.score_and_code(real, y_real) if real_code else (self.D(real, y_real), None)
-        return out_real, *score_fake(self.D, fake, y_fake, with_code), real_logits
+        out_real, real_logits = (self.D.score_and_code(real, y_real, c_real) if real_code
+                                 else (self.D(real, y_real, c_real), None))
+        return out_real, *score_fake(self.D, fake, y_fake, c_fake, with_code), real_logits
 
 
-def score_fake(D: Discriminator, fake: torch.Tensor, labels: torch.Tensor | None, with_code: bool
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def score_fake(D: Discriminator, fake: torch.Tensor, labels: torch.Tensor | None, codes: torch.Tensor | None,
+               with_code: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """D's scores on generated images and, with an InfoGAN code, the Q head's code logits (one pass through D)."""
     if not with_code:
-        return D(fake, labels), None
-    return D.score_and_code(fake, labels)
+        return D(fake, labels, codes), None
+    return D.score_and_code(fake, labels, codes)
 
 
 class GanStep:
@@ -104,11 +107,14 @@ class GanStep:
         self.replicas: Replicas = replicas or OneProcess()
         self.device = device
         self.bf16 = use_bf16(cfg.precision, device)  # decided once: "auto" asks the machine (runtime.native_bf16)
-        # With info_clusters the labels the step reads are each image's cluster (the code the Q head must read off
-        # it), not its class: an unconditional run never uses the classes.
+        # With info_clusters each image's cluster is the code the Q head must read off it: of the pixels alone in an
+        # unconditional run (which never uses the classes), within each class in a conditional one.
+        clusters = None
         if cfg.info_clusters:
-            labels = balanced_clusters(images, cfg.info_codes, cfg.seed)
+            clusters = (clusters_within(images, labels, cfg.info_codes, cfg.seed) if cfg.conditional
+                        else balanced_clusters(images, cfg.info_codes, cfg.seed))
         self.images, self.labels = images.to(device), labels.to(device)
+        self.clusters = clusters.to(device) if clusters is not None else None
         self.schedule = Schedule.of(cfg, len(images))  # the budget and the speed estimate count the same steps
         self.batch = self.schedule.batch
         self.label_pool = torch.tensor(trained_classes(cfg), dtype=torch.long)
@@ -168,15 +174,16 @@ class GanStep:
                                 self.device_rng)
 
     # ------------------------------------------------------------------ inputs of a step
-    def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This process's share of step `step`'s real images and labels (the epoch's seeded permutation)."""
+    def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """This process's share of step `step`'s real images, labels and clusters (None without info_clusters), in
+        the epoch's seeded permutation."""
         epoch, pos = divmod(step, self.schedule.steps_per_epoch)
         if self._perm_epoch != epoch:
             g = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
             self._perm = torch.randperm(len(self.images), generator=g).to(self.device)
             self._perm_epoch = epoch
         idx = self.replicas.shard(self._perm[pos * self.batch : (pos + 1) * self.batch])
-        return self.images[idx], self.labels[idx]
+        return self.images[idx], self.labels[idx], None if self.clusters is None else self.clusters[idx]
 
     def latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This process's share of a batch of latents (and class labels). Every process draws the whole batch from
@@ -205,10 +212,12 @@ class GanStep:
         """
         cfg = self.config
         probs = self.D.outputs_probabilities
-        real, y_real = self.real_batch(self.step)        # real: (batch / N, 1, 28, 28) in [-1, 1], this share
-        code_real = y_real if cfg.info_clusters else None  # (batch / N,): the reals' clusters, the code Q must read
-        # What D scores a real image against: its class, its cluster with code_projection, or nothing.
-        y_real = y_real if cfg.conditional or cfg.code_projection else None
+        # real: (batch / N, 1, 28, 28) in [-1, 1], this share; code_real: (batch / N,) the reals' clusters, the code
+        # Q must read (None without info_clusters)
+        real, y_real, code_real = self.real_batch(self.step)
+        # What D scores a real image against: its class (conditional), its cluster (code_projection), both, or nothing.
+        y_real = y_real if cfg.conditional else None
+        c_real = code_real if cfg.code_projection else None
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / least-squares form of it), plus the
         #     InfoGAN code's likelihood through the Q head (on the reals too with info_clusters: each one's cluster)
         #     and, with r1_gamma, minus a gradient penalty on reals (lazily: on every r1_every-th step, weighted by
@@ -217,14 +226,14 @@ class GanStep:
         for i in range(cfg.d_steps):
             z, y_fake = self.latents()                   # z: (batch / N, latent_dim); y_fake: (batch / N,) or None
             code = info_code(z, cfg.info_codes) if cfg.info_codes else None
-            d_fake = code if cfg.code_projection else y_fake  # what D scores a fake against: its code, or its class
+            c_fake = code if cfg.code_projection else None  # what D scores a fake against: its class and/or its code
             with torch.set_grad_enabled(i == cfg.d_steps - 1), self._autocast():  # only the last fake trains G
                 fake = self.g_forward(z, y_fake)
             if r1:
                 real = real.detach().requires_grad_(True)
             with self._autocast():
                 out_real, out_fake, code_logits, real_logits = self.d_update(
-                    real, y_real, fake.detach(), d_fake, code is not None, code_real is not None)
+                    real, y_real, c_real, fake.detach(), y_fake, c_fake, code is not None, code_real is not None)
                 loss_d = discriminator_loss(cfg.loss, out_real, out_fake, from_probs=probs,
                                             smoothing=cfg.label_smoothing)
                 # Apart, so the logged D loss (and its ln 2 / D-winning checks) stays the adversarial one.
@@ -243,7 +252,7 @@ class GanStep:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                out_gen, code_logits = score_fake(self.D, fake, d_fake, code is not None)
+                out_gen, code_logits = score_fake(self.D, fake, y_fake, c_fake, code is not None)
                 info_g = cfg.info_weight * F.cross_entropy(code_logits, code) if code_logits is not None else 0.0
                 loss_g = generator_loss(cfg.loss, out_gen, from_probs=probs)
             self.opt_g.zero_grad(set_to_none=True)

@@ -60,7 +60,7 @@ def test_each_rank_trains_on_its_own_share_of_the_one_process_batch_and_noise(ti
     one = GanStep(cfg, images, labels, device=cpu)
     ranks = [GanStep(cfg, images, labels, device=cpu, replicas=Ranks(World(rank=r, size=2))) for r in range(2)]
     for step in (0, 5, 8, 13):  # 8 steps per epoch: both sides of an epoch boundary
-        full, _ = one.real_batch(step)
+        full = one.real_batch(step)[0]
         shares = [t.real_batch(step)[0] for t in ranks]
         assert torch.equal(torch.cat(shares), full)
         seen = {tuple(x.flatten()[:8].tolist()) for s in shares for x in s}
