@@ -148,7 +148,7 @@ def test_a_seed_fixes_the_result_and_the_batch_size_does_not_change_it(weights, 
 # ----------------------------------------------------------------------------- the discrete part
 def test_an_infogan_code_is_read_off_z_and_every_code_races(info, monkeypatch):
     """Ten samples, each with a planted code spread over the k: each image starts one candidate per code (all k of
-    them); z carries the one kept. (Ten, not k: the race is n × k candidates, and k is 40.)"""
+    them); z carries the one kept. (Ten, not k: the race is n × k candidates, and the shipped dcgan has k = 80.)"""
     k = info.cfg.info_codes
     n = min(k, 10)
     z = latents(n, info.latent_dim, 11)
