@@ -132,13 +132,23 @@ def test_the_step_scores_reals_against_their_clusters_and_fakes_against_their_co
     cfg = tiny_config.replace(conditional=False, info_codes=4, info_clusters=True, code_projection=True,
                               batch_size=16, dropout=0.0)
     s = step.GanStep(cfg, images, classes, device=torch.device("cpu"))
-    scored: list[torch.Tensor | None] = []
+    scored, codes = _record_scores_and_codes(s, monkeypatch)
+    _, _, clusters = s.real_batch(0)
+    s.train_step()
+    assert len(scored) == 3 and len(codes) == 1  # D's real and fake scores, then G's pass over the fakes
+    assert all(labels is None for labels, _ in scored)  # no classes in an unconditional run
+    assert torch.equal(scored[0][1], clusters)
+    assert torch.equal(scored[1][1], codes[0]) and torch.equal(scored[2][1], codes[0])
+
+
+def _record_scores_and_codes(s: step.GanStep, monkeypatch) -> tuple[list[tuple], list[torch.Tensor]]:
+    """What each of D's scorings in `s`'s next steps is given (classes, codes), and each InfoGAN code drawn."""
+    scored: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
     codes: list[torch.Tensor] = []
     real_score, real_code = type(s.D)._score, step.info_code
 
     def recording_score(self, h, labels, codes_given):
-        assert labels is None  # no classes in an unconditional run
-        scored.append(None if codes_given is None else codes_given.clone())
+        scored.append(tuple(None if t is None else t.clone() for t in (labels, codes_given)))
         return real_score(self, h, labels, codes_given)
 
     def recording_code(z, k):
@@ -147,11 +157,7 @@ def test_the_step_scores_reals_against_their_clusters_and_fakes_against_their_co
 
     monkeypatch.setattr(type(s.D), "_score", recording_score)
     monkeypatch.setattr(step, "info_code", recording_code)
-    _, _, clusters = s.real_batch(0)
-    s.train_step()
-    assert len(scored) == 3 and len(codes) == 1  # D's real and fake scores, then G's pass over the fakes
-    assert torch.equal(scored[0], clusters)
-    assert torch.equal(scored[1], codes[0]) and torch.equal(scored[2], codes[0])
+    return scored, codes
 
 
 @needs_data
@@ -209,20 +215,7 @@ def test_a_conditional_step_scores_reals_by_class_and_sub_class_and_fakes_by_cla
     s = step.GanStep(cfg, images, classes, device=torch.device("cpu"))
     assert torch.equal(s.clusters, clusters_within(images, classes, 2, cfg.seed))
     assert torch.equal(s.labels, classes)  # the classes stay what a conditional step reads
-    scored: list[tuple[torch.Tensor, torch.Tensor]] = []
-    codes: list[torch.Tensor] = []
-    real_score, real_code = type(s.D)._score, step.info_code
-
-    def recording_score(self, h, labels, codes_given):
-        scored.append((labels.clone(), codes_given.clone()))
-        return real_score(self, h, labels, codes_given)
-
-    def recording_code(z, k):
-        codes.append(real_code(z, k))
-        return codes[-1]
-
-    monkeypatch.setattr(type(s.D), "_score", recording_score)
-    monkeypatch.setattr(step, "info_code", recording_code)
+    scored, codes = _record_scores_and_codes(s, monkeypatch)
     _, y_real, c_real = s.real_batch(0)
     s.train_step()
     assert len(scored) == 3 and len(codes) == 1
