@@ -48,7 +48,7 @@ class Estimate:
 def probe_memory(cfg: TrainConfig) -> int:
     """Bytes a timing of `cfg` holds: one step's networks, optimiser states and activations, and its random images."""
     batch = Schedule.of(cfg, train_images(cfg)).batch
-    return budget.step_memory(cfg) + _probe_images(batch) * 28 * 28 * budget.FLOAT_BYTES
+    return budget.step_memory(cfg) + _probe_images(cfg, batch) * 28 * 28 * budget.FLOAT_BYTES
 
 
 def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1,
@@ -76,13 +76,13 @@ def images_per_sec(cfg: TrainConfig, seconds: float = 1.5, warmup_steps: int = 1
 def _time_steps(cfg: TrainConfig, seconds: float, warmup_steps: int) -> float:
     """The timing itself (the caller holds the probe lock)."""
     batch = Schedule.of(cfg, train_images(cfg)).batch
-    images = torch.rand(_probe_images(batch), 1, 28, 28) * 2 - 1
+    images = torch.rand(_probe_images(cfg, batch), 1, 28, 28) * 2 - 1
+    labels = torch.arange(len(images)) % 10  # every class alike, so each holds its share of the clusters
     with torch.random.fork_rng(devices=[]):
         before = torch.get_num_threads()
         set_threads(cfg.threads)
         try:
-            probe = GanStep(cfg.replace(epochs=1, max_steps=0), images, torch.randint(0, 10, (len(images),)),
-                            device=resolve_device(cfg.device))
+            probe = GanStep(cfg.replace(epochs=1, max_steps=0), images, labels, device=resolve_device(cfg.device))
             probe.wrap()  # as the trainer readies it (channels_last with bf16)
             for _ in range(warmup_steps):
                 probe.train_step()
@@ -116,5 +116,8 @@ def timing_key(cfg: TrainConfig) -> TrainConfig:
                        batch_size=batch, max_images=0)
 
 
-def _probe_images(batch: int) -> int:
-    return max(batch, 2) * PROBE_BATCHES
+def _probe_images(cfg: TrainConfig, batch: int) -> int:
+    """A few batches, and with `info_clusters` at least one image per cluster (in each of the 10 classes the probe's
+    labels spread evenly, for a conditional run): the step clusters the images it is given."""
+    clusters = cfg.info_codes * (10 if cfg.conditional else 1) if cfg.info_clusters else 0
+    return max(max(batch, 2) * PROBE_BATCHES, clusters)

@@ -116,6 +116,16 @@ def test_a_real_timing_returns_a_rate_and_frees_the_lock():
     assert not speed._PROBE_LOCK.locked()
 
 
+@pytest.mark.parametrize("conditional", [False, True])
+def test_a_timing_gives_a_clustered_code_one_image_per_cluster_even_with_small_batches(conditional):
+    """The step clusters the images it is given: a few batches of 8 are fewer images than 16 clusters in each of 10
+    classes (or 80 clusters unconditionally), so the timing draws more."""
+    cfg = SMALL.replace(batch_size=8, conditional=conditional, info_codes=16 if conditional else 80,
+                        info_clusters=True, code_projection=True)
+    assert speed._probe_images(cfg, 8) == (160 if conditional else 80)
+    assert speed.images_per_sec(cfg, seconds=0.05) > 0
+
+
 def test_the_estimate_counts_the_steps_of_the_classes_trained():
     one = get_preset("studio").config(classes=("Bag",), epochs=2)
     assert speed.estimate(one, 640.0).total_steps == 2 * (6_000 // 64)
