@@ -51,6 +51,8 @@ CLASS_NAMES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+# Names short enough to sit under a 28-pixel image (the classes of CLASS_NAMES, in the same order).
+SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 #: Set to False (or export FASHION_MNIST_NO_DOWNLOAD=1) to never touch the network.

@@ -83,6 +83,21 @@ def samples_still(grids: Sequence[np.ndarray], last: int = 3) -> bool:
 # Gradient norms (metrics.csv's grad_norm_g and grad_norm_d: the L2 norm of all of a network's parameter gradients in
 # the update of a logged step). Runs trained before they were logged have no such column: the checks then say nothing.
 GRAD_NORM_G, GRAD_NORM_D = "grad_norm_g", "grad_norm_d"
+# What each metrics.csv column is called on a chart.
+METRIC_LABELS = {
+    "d_loss": "D loss",
+    "g_loss": "G loss",
+    "d_real": "D(x)",
+    "d_fake": "D(G(z))",
+    "fid": "FID",
+    "coverage_classes": "classes covered",
+    "coverage_kl": "coverage KL",
+    "images_per_sec": "images/s",
+    "time_s": "time (s)",
+    "epoch": "epoch",
+    GRAD_NORM_G: "‖∇G‖",
+    GRAD_NORM_D: "‖∇D‖",
+}
 # Vanishing: G's norm below VANISH_RATIO of its own median over the first VANISH_REF_ROWS rows of the history given
 # (the recorder gives the latest 400), or below VANISH_ABS, on every row of the last VANISH_STEPS steps (and at
 # least VANISH_MIN_ROWS rows). 1e-4 is a 10,000-fold

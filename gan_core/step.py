@@ -23,8 +23,8 @@ from torch import nn
 from gan_core import checkpoints as ck
 from gan_core.clusters import balanced_clusters, clusters_within
 from gan_core.config import TrainConfig
-from gan_core.data import class_index
-from gan_core.images import make_grid
+from gan_core.data import CLASS_NAMES, SHORT_NAMES, class_index
+from gan_core.images import grid_columns, make_grid
 from gan_core.latent import carrying, info_code
 from gan_core.losses import discriminator_loss, generator_loss, r1_penalty, realness
 from gan_core.models import Discriminator, Generator, build_seeded, draw_dropout_from
@@ -365,6 +365,29 @@ def grid_row(cfg: TrainConfig) -> int | None:
     if cfg.conditional:
         return 10 if cfg.grid_size >= 10 else None
     return cfg.grid_size // cfg.info_codes if grid_codes(cfg) is not None else None
+
+
+def fixed_grid_names(cfg: TrainConfig | None, grid: np.ndarray) -> tuple[list[str] | None, list[str] | None]:
+    """(row names, image names) of a run's fixed-noise grid: a conditional run's grid has 10 per row, each image of
+    the class `grid_classes` asked of it; rows are named when each holds one class, else each image is. A grid with
+    a row per InfoGAN code (`grid_codes`) names each row by its code."""
+    if not in_run_layout(grid, cfg):
+        return None, None  # no row layout, or a grid drawn before this run's layout had one
+    codes = grid_codes(cfg)
+    if codes is not None:
+        return [f"code {c}" for c in sorted(set(codes))], None
+    if not cfg.conditional:
+        return None, None
+    per_image = grid_classes(cfg)
+    row_classes = [set(per_image[r : r + 10]) for r in range(0, cfg.grid_size, 10)]
+    if all(len(c) == 1 for c in row_classes):
+        return [CLASS_NAMES[c.pop()] for c in row_classes], None
+    return None, [SHORT_NAMES[c] for c in per_image]
+
+
+def in_run_layout(grid: np.ndarray, cfg: TrainConfig | None) -> bool:
+    """Whether a saved grid has the row length the run draws today (`grid_row`); older grids may not."""
+    return cfg is not None and grid_columns(grid) == grid_row(cfg)
 
 
 def ema_decay(target: float, step: int) -> float:

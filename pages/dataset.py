@@ -14,10 +14,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
-from gan_core.data import CLASS_NAMES, FashionMNIST  # noqa: E402
+from gan_core.data import CLASS_NAMES, SHORT_NAMES, FashionMNIST  # noqa: E402
 from gan_core.stats import class_means_stds, intensity_histogram  # noqa: E402
 from ui.explore import dataset_or_message  # noqa: E402
-from ui.images import SHORT_NAMES, image_row, pick_image, show_grid, show_image  # noqa: E402
+from ui.images import image_row, pick_image, show_grid, show_image  # noqa: E402
 from ui.keys import PROJ_AUTO, PROJ_FROM_DATASET  # noqa: E402
 from ui.state import dataset  # noqa: E402
 

@@ -12,7 +12,7 @@ import streamlit as st
 from gan_core.catalog import GeneratorEntry
 from gan_core.checkpoints import LoadedGenerator, export_card, generator_bytes
 from gan_core.classifier import ClassifierError
-from gan_core.data import CLASS_NAMES
+from gan_core.data import CLASS_NAMES, SHORT_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test, real_test_set
 from gan_core.images import make_grid, png_bytes
 from gan_core.metrics import truncation_sweep
@@ -21,7 +21,7 @@ from gan_core.onnx_export import MIME, OnnxExportError, OnnxUnavailable, export_
 from gan_core.sampling import SampleRequest, code_rows_classes, nearest_real, sample_images
 from ui.charts import truncation_figure
 from ui.explore import class_selectbox, dataset_or_message
-from ui.images import SHORT_NAMES, image_row, open_large, show_grid
+from ui.images import image_row, open_large, show_grid
 from ui.inspect_views import inside_g, what_d_sees_section
 from ui.keys import SAMPLE_GEN
 from ui.pickers import LIVE, generator_key, pick_generator

@@ -21,17 +21,17 @@ from gan_core.budget import BudgetError
 from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import ConfigError, FieldSpec, TrainConfig, resume_fields
-from gan_core.format import clock, duration, size
-from gan_core.images import labelled_png, png_bytes
+from gan_core.format import duration, size
+from gan_core.livefeed import CHARTS, grid_caption, grid_png, metric_tiles, progress_text
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
 from gan_core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from gan_core.runs import DamagedRunError, RunDir, RunStatus, busy, check_layout, list_runs
 from gan_core.training import Snapshot
-from ui import keys, step_view
+from ui import keys, live_panel, step_view
 from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
 from ui.config_form import config_form, field_widget, padded_columns
-from ui.images import fixed_grid_names, open_grid_image
+from ui.images import open_grid_image
 from ui.live import lazy_expander, live
 from ui.run_view import layer_groups
 from ui.state import manager
@@ -39,16 +39,17 @@ from ui.state import manager
 FLASH_KEY = "train_flash"
 TAB_KEY, RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 SHOW_LIVE_KEY = "train_show_live"
-LAYERS_KEY, LARGE_KEY = "train_layers_open", "train_large_open"  # the Live tab's expanders, drawn only while open
+# The Live tab's expanders, drawn only while open.
+LAYERS_KEY, LARGE_KEY, CHARTS_KEY = "train_layers_open", "train_large_open", "train_charts_open"
 TABS = ("Live", "New run", "Checkpoints")
-# Every refresh costs the run throughput on a small machine: the browser's work to redraw the page takes CPU time
-# from it (the server's own work is about 1 % of a core; benchmarks/README.md, "What watching costs"). The status
-# and grid refresh every 5 s (a grid is drawn every 10 s), with the sidebar, and the curves every 30 s.
+# Where the live panel (ui/live_panel.py) cannot be served, the Live tab refreshes fragments. Every refresh costs the
+# run throughput on a small machine: the browser's work to redraw the page takes CPU time from it (the server's own
+# work is about 1 % of a core; benchmarks/README.md, "What watching costs"). The status and grid refresh every 5 s
+# (a grid is drawn every 10 s), with the sidebar, and the curves every 30 s; so do Plotly's charts while open.
 LIVE_INTERVAL = "5s"
 CURVES_INTERVAL = "30s"
-GRID_SCALE = 2
-GRID_WIDTH = 620  # pixels: about the 10x10 grid at twice its size, not stretched to the page's width
 LATEST = -1  # the checkpoint picker's "latest" entry
+LOSSES, GRAD_NORMS, D_OUTPUTS, FID = CHARTS  # the live charts, the panel's and Plotly's alike
 # Material icons ship with Streamlit's own font, so they render even where the browser has no emoji font.
 STATUS_BADGES = {
     RunStatus.STARTING: ("yellow", ":material/hourglass_top:"), RunStatus.RUNNING: ("green", ":material/play_arrow:"),
@@ -124,22 +125,34 @@ def _control(action: str) -> None:
         time.sleep(0.05)
 
 
-def _live_view(snap: Snapshot) -> None:
+def _live_tab() -> None:
+    """An active run in the live panel, which changes in place (the page reruns only when the run's status does);
+    anything else, or where the panel cannot be served, in fragments that refresh while a run is active."""
+    snap = manager().snapshot()
+    if snap.active and live_panel.available():
+        _live_view(snap, panel=True)
+        _panel_curves(snap)
+    else:
+        live(_live_view, interval=LIVE_INTERVAL)
+        live(_curves, interval=CURVES_INTERVAL)
+
+
+def _live_view(snap: Snapshot, panel: bool = False) -> None:
     if snap.status == RunStatus.IDLE:
         st.info("No run has trained in this server yet: configure one on the **New run** tab and press "
                 "**Start training**, or resume one on the **Checkpoints** tab.")
         return
-    _run_status(snap)
+    _run_status(snap, panel)
     download_slots = _controls(snap)
     step_view.show(snap)
     for w in snap.warnings:
         st.warning(w, icon=":material/warning:")
-    grid_png = _grid(snap)
+    grid_png = _grid(snap, panel)
     step_view.d_on_grid(snap)
     _downloads(snap, grid_png, download_slots)
 
 
-def _run_status(snap: Snapshot) -> None:
+def _run_status(snap: Snapshot, panel: bool) -> None:
     """The run's name and badge, how it ended, its progress and its latest numbers."""
     colour, icon = STATUS_BADGES.get(snap.status, ("gray", None))
     head, badge = st.columns([5, 1], vertical_alignment="center")
@@ -150,18 +163,12 @@ def _run_status(snap: Snapshot) -> None:
     elif snap.status in (RunStatus.FINISHED, RunStatus.STOPPED):
         st.success(snap.message + ". Continue it from the **Checkpoints** tab.", icon=":material/check:")
 
-    eta = f" · ETA {duration(snap.eta_s)}" if snap.status == RunStatus.RUNNING and snap.eta_s else ""
-    st.progress(snap.progress, text=f"epoch {snap.epoch:,} of {snap.epochs:,} · step {snap.step:,} of "
-                                    f"{snap.total_steps:,}{eta}")
-    cols = st.columns(6)
-    cols[0].metric("Step", f"{snap.step:,}")
-    cols[1].metric(f"Epoch (of {snap.epochs:,})", f"{snap.epoch:,}")
-    cols[2].metric("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—",
-                   help=f"computed on {snap.compute}" if snap.compute else None)
-    cols[3].metric("Training time", clock(snap.elapsed_s) if snap.elapsed_s else "—",
-                   help="time spent in training steps (pauses not counted)")
-    cols[4].metric("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—")
-    cols[5].metric("G loss", f"{snap.g_loss:.3f}" if snap.g_loss is not None else "—")
+    if panel:
+        live_panel.show("status", snap)
+        return
+    st.progress(snap.progress, text=progress_text(snap))
+    for col, (label, value, help_text) in zip(st.columns(6), metric_tiles(snap), strict=True):
+        col.metric(label, value, help=help_text)
 
 
 def _controls(snap: Snapshot) -> list:
@@ -182,6 +189,15 @@ def _controls(snap: Snapshot) -> list:
                "checkpoint; Generator: G of the latest checkpoint as a generator-only file for the Sample page or "
                "`python -m gan_core sample`.")
     return buttons[4:]
+
+
+def _panel_curves(snap: Snapshot) -> None:
+    """The live charts in the panel; Plotly's (zoom, smoothing, each layer group) in an expander, drawn while open."""
+    live_panel.show("curves", snap, rerun=False)
+    if (box := lazy_expander("Interactive charts: zoom, smoothing and each layer group's gradient norms",
+                             CHARTS_KEY)) is not None:
+        with box:
+            live(_curves, interval=CURVES_INTERVAL)
 
 
 def _curves(snap: Snapshot) -> None:
@@ -233,22 +249,22 @@ def _figures(snap: Snapshot, smoothing: float) -> dict[str, Any]:
     """The live figures by name: loss, d, grad and layers (when gradient norms were logged), fid (when measured)."""
     series = {snap.run_name: snap.history}
     figures: dict[str, Any] = {
-        "loss": metric_figure(series, ["d_loss", "g_loss"], smoothing=smoothing, title="Losses", y_title="loss"),
-        "d": metric_figure(series, ["d_real", "d_fake"], smoothing=smoothing,
-                           title="D(x) on real and D(G(z)) on generated images", y_title="D's output (0–1)"),
+        "loss": metric_figure(series, LOSSES.keys, smoothing=smoothing, title=LOSSES.title, y_title="loss"),
+        "d": metric_figure(series, D_OUTPUTS.keys, smoothing=smoothing, title=D_OUTPUTS.title,
+                           y_title="D's output (0–1)"),
         "layers": {},
     }
     if has_grad_norms(snap.history):
-        figures["grad"] = grad_norm_figure(series, smoothing=smoothing)
+        figures["grad"] = grad_norm_figure(series, smoothing=smoothing, title=GRAD_NORMS.title)
         figures["layers"] = layer_figures(snap.history, smoothing=smoothing)
     if any("fid" in row for row in snap.history):
-        figures["fid"] = metric_figure(series, ["fid"], title="FID in the classifier's features (lower is better)",
-                                       y_title="FID")
+        figures["fid"] = metric_figure(series, FID.keys, title=FID.title, y_title="FID")
     return figures
 
 
-def _grid(snap: Snapshot) -> bytes | None:
-    """The fixed-noise grid: the latest one, or an earlier one picked with the slider."""
+def _grid(snap: Snapshot, panel: bool) -> bytes | Callable[[], bytes] | None:
+    """The fixed-noise grid: the latest one (in the live panel when `panel`), or an earlier one picked with the
+    slider; returns its PNG for the download button (built at the click for the panel's, which changes in place)."""
     if not snap.grids:
         st.caption("The first fixed-noise grid appears when training starts.")
         return None
@@ -256,33 +272,41 @@ def _grid(snap: Snapshot) -> bytes | None:
     follow = st.toggle("Follow the latest grid", value=True, key="train_follow",
                        help="off: look back at earlier grids of the same fixed noise")
     index = len(steps) - 1
+    if follow and panel:
+        live_panel.show("grid", snap)
+        _large_image(snap, index)
+        return _latest_grid_png
     if not follow and len(steps) > 1:
         chosen = st.select_slider("Grid at step", options=steps, value=steps[-1], key="train_grid_step",
                                   format_func=lambda s: f"{s:,}")
         index = steps.index(chosen)
     step, grid = snap.grids[index]
-    rows, cells = fixed_grid_names(snap.config, grid)
     # Encoding takes longer than the rest of a refresh on a busy CPU; a grid only changes every sample_every steps.
     cache_key = (snap.run_dir, step)
     cached = st.session_state.get("train_grid_png")
     if cached is None or cached[0] != cache_key:
-        cached = (cache_key, labelled_png(grid, scale=GRID_SCALE, row_labels=rows, cell_labels=cells)
-                  if rows or cells else png_bytes(grid, scale=GRID_SCALE))
+        cached = (cache_key, grid_png(snap.config, grid))
         st.session_state["train_grid_png"] = cached
-    data = cached[1]
-    drawn_by = f"Drawn by {snap.grid_source}. " if snap.grid_source else ""
-    named = "Each row is named by the class asked of it. " if rows else \
-        "Each image is named by the class asked of it. " if cells else ""
-    st.image(data, width=GRID_WIDTH if rows is None else "content",
-             caption=f"The same fixed noise at step {step:,}. {drawn_by}{named}Grid {index + 1} of the {len(steps)} "
-                     "kept here; every grid is in the run's samples/ folder.")
+    st.image(cached[1], caption=grid_caption(snap, index))
+    _large_image(snap, index)
+    return cached[1]
+
+
+def _large_image(snap: Snapshot, index: int) -> None:
     if (box := lazy_expander("Open one image of this grid large", LARGE_KEY)) is not None:
         with box:
+            step, grid = snap.grids[index]
+            st.caption(f"From the grid of step {step:,}.")
             open_grid_image(grid, snap.config, key="train_grid_image")
-    return data
 
 
-def _downloads(snap: Snapshot, grid_png: bytes | None, slots: list) -> None:
+def _latest_grid_png() -> bytes:
+    """The run's latest grid as the live panel shows it, built when the download is clicked."""
+    snap = manager().snapshot()
+    return grid_png(snap.config, snap.grids[-1][1]) if snap.grids else b""
+
+
+def _downloads(snap: Snapshot, grid_file: bytes | Callable[[], bytes] | None, slots: list) -> None:
     if not snap.run_dir:
         return
     run = RunDir(Path(snap.run_dir))
@@ -290,8 +314,8 @@ def _downloads(snap: Snapshot, grid_png: bytes | None, slots: list) -> None:
     slots[0].download_button("GIF", _read_file(run.gif_path), file_name=f"{run.name}-progress.gif", mime="image/gif",
                              key="train_dl_gif", on_click="ignore", width="stretch", icon=":material/animation:",
                              disabled=not run.gif_path.exists())
-    slots[1].download_button("Grid PNG", grid_png or b"", file_name=f"{run.name}-grid.png", mime="image/png",
-                             key="train_dl_grid", on_click="ignore", disabled=grid_png is None, width="stretch",
+    slots[1].download_button("Grid PNG", grid_file or b"", file_name=f"{run.name}-grid.png", mime="image/png",
+                             key="train_dl_grid", on_click="ignore", disabled=grid_file is None, width="stretch",
                              icon=":material/grid_on:")
     slots[2].download_button("Generator", _generator_file(latest) if latest else b"",
                              file_name=f"{run.name}-generator.safetensors", mime="application/octet-stream",
@@ -532,8 +556,7 @@ live_tab, new_tab, ckpt_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun", defa
 # Only the open tab runs (on_change="rerun"), so a hidden live view costs nothing.
 if live_tab.open:
     with live_tab:
-        live(_live_view, interval=LIVE_INTERVAL)
-        live(_curves, interval=CURVES_INTERVAL)
+        _live_tab()
 if new_tab.open:
     with new_tab:
         _new_run()

@@ -3,6 +3,7 @@ and where the shared training manager's run stands when a wait for it fails."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -46,3 +47,12 @@ def run_state() -> str:
 
     snap = shared_manager().snapshot()
     return f"status={snap.status}, step={snap.step}, message={snap.message!r}"
+
+
+def panel(at: AppTest, part: str) -> dict:
+    """What the page handed one part of its live panel (ui/live_panel.py): the component's data, whose `initial` is
+    the feed's status.json as the page was drawn. AppTest runs no script in the browser, so this is what it can see."""
+    found = [json.loads(e.proto.json) for e in at.get("bidi_component")]
+    parts = [d for d in found if d.get("part") == part]
+    assert parts, f"no live panel part {part!r} in the page (parts: {[d.get('part') for d in found]})"
+    return parts[-1]

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.manager import shared_manager
 from gan_core.presets import DEFAULT_PRESET
-from tests.apphelpers import rendered, run_state, texts
+from tests.apphelpers import panel, rendered, run_state, texts
 from tests.conftest import needs_data, wait_for
 from ui.charts import metric_figure, smooth, thin_points
 
@@ -107,8 +107,10 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     assert "Run `apptest`" in texts(at, "subheader")
     wait_for(lambda: mgr.snapshot().grid_source, 30, "the first grid", run_state)
     at.run()
-    assert any("Drawn by the EMA of G's weights" in c for img in at.image for c in img.captions), \
-        "the grid's caption names the generator copy that drew it"
+    # An active run is shown in the live panel: its grid's caption is in the feed the page hands it.
+    grid = panel(at, "grid")["initial"]["grid"]
+    assert "Drawn by the EMA of G's weights" in grid["caption"], "the grid's caption names the generator copy that drew it"
+    assert grid["file"].endswith(".png")
     _tab(at, "New run")
     assert at.button(key="train_start").disabled, "Start is disabled while a run is active"
     assert "Start is disabled until it ends or you stop it" in texts(at, "info"), "with the reason beside it"

@@ -110,6 +110,16 @@ def _step(page) -> tuple[int, int]:
     return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
 
 
+def _live_grid(page):
+    """The live panel's fixed-noise grid (the panel is a component: a shadow root, which CSS locators pierce)."""
+    return _main(page).locator(".livepanel img.grid")
+
+
+def _live_chart(page):
+    """The first of the live panel's charts."""
+    return _main(page).locator(".livepanel svg.chart").first
+
+
 def _wait_for_step(page, above: int, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     while (step := _step(page)[0]) <= above:
@@ -142,13 +152,23 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     assert (config["width"], config["max_images"], config["batch_size"], config["epochs"]) == (0.25, 512, 32, 1000)
 
     _badge(page, "running").wait_for(timeout=60_000)
-    _main(page).get_by_test_id("stPlotlyChart").first.wait_for(timeout=60_000)
-    grid = _main(page).get_by_test_id("stImage").locator("img").first
-    grid.wait_for(timeout=60_000)
+    _live_chart(page).wait_for(timeout=60_000)
+    _live_grid(page).wait_for(timeout=60_000)
     first, total = _step(page)
     assert total == 1000 * 16
-    # The live view refreshes by itself: the step shown grows with no user action.
-    second = _wait_for_step(page, first, 30)
+    # The live view refreshes by itself: the step shown grows with no user action, and without rerunning the page
+    # (the live panel changes in place): the server sends the page nothing meanwhile.
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
+    page.reload()
+    _live_grid(page).wait_for(timeout=60_000)
+    _idle(page)
+    page.wait_for_timeout(1000)
+    sent = len(frames)
+    assert sent > 0, "the listener sees the messages that drew the page"
+    second = _wait_for_step(page, _wait_for_step(page, first, 30), 30)
+    print(f"while the step went {first} -> {second}, the server sent the page {len(frames) - sent} messages")
+    assert len(frames) == sent, f"the page was sent {len(frames) - sent} messages while only the step changed"
     page.wait_for_timeout(1500)
     _shot(page, "2-running")
     print(f"live view updating after {time.monotonic() - t_start:.1f} s (step {first} -> {second})")
@@ -278,8 +298,8 @@ def test_what_a_person_sees_while_a_run_trains(server, page):
         second.get_by_text("Training:").wait_for(timeout=60_000)
         t0 = time.monotonic()
         _nav(second, "Train").click()
-        _main(second).get_by_test_id("stImage").locator("img").first.wait_for(timeout=30_000)
-        _main(second).get_by_test_id("stPlotlyChart").first.wait_for(timeout=30_000)
+        _live_grid(second).wait_for(timeout=30_000)
+        _live_chart(second).wait_for(timeout=30_000)
         painted = time.monotonic() - t0
         print(f"a second session painted the Live tab's grid and curves {painted:.1f} s after opening Train")
         _shot(second, "7-second-session")

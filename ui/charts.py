@@ -12,22 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
-from gan_core.health import GRAD_NORM_D, GRAD_NORM_G
+from gan_core.health import GRAD_NORM_D, GRAD_NORM_G, METRIC_LABELS
 
-METRIC_LABELS = {
-    "d_loss": "D loss",
-    "g_loss": "G loss",
-    "d_real": "D(x)",
-    "d_fake": "D(G(z))",
-    "fid": "FID",
-    "coverage_classes": "classes covered",
-    "coverage_kl": "coverage KL",
-    "images_per_sec": "images/s",
-    "time_s": "time (s)",
-    "epoch": "epoch",
-    GRAD_NORM_G: "‖∇G‖",
-    GRAD_NORM_D: "‖∇D‖",
-}
 MAX_POINTS = 500  # per line: more than a chart's width in pixels shows nothing more, and costs every refresh
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 _COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6",

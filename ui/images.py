@@ -11,10 +11,7 @@ import torch
 from gan_core.config import TrainConfig
 from gan_core.data import CLASS_NAMES
 from gan_core.images import grid_cells, grid_columns, labelled_png, make_grid, to_uint8, upscale
-from gan_core.step import grid_classes, grid_codes, grid_row
-
-# Names short enough to sit under a 28-pixel image (the classes of gan_core.data.CLASS_NAMES, in the same order).
-SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+from gan_core.step import grid_classes, grid_codes, in_run_layout
 
 
 def grid_png(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, scale: int = 3,
@@ -66,37 +63,14 @@ def pick_image(n: int, key: str, *, nrow: int | None = None, describe: Callable[
                         help="the images are numbered row by row from 0")
 
 
-def fixed_grid_names(cfg: TrainConfig | None, grid: np.ndarray) -> tuple[list[str] | None, list[str] | None]:
-    """(row names, image names) of a run's fixed-noise grid: a conditional run's grid has 10 per row, each image of
-    the class `grid_classes` asked of it; rows are named when each holds one class, else each image is. A grid with
-    a row per InfoGAN code (`grid_codes`) names each row by its code."""
-    if not _in_run_layout(grid, cfg):
-        return None, None  # no row layout, or a grid drawn before this run's layout had one
-    codes = grid_codes(cfg)
-    if codes is not None:
-        return [f"code {c}" for c in sorted(set(codes))], None
-    if not cfg.conditional:
-        return None, None
-    per_image = grid_classes(cfg)
-    row_classes = [set(per_image[r : r + 10]) for r in range(0, cfg.grid_size, 10)]
-    if all(len(c) == 1 for c in row_classes):
-        return [CLASS_NAMES[c.pop()] for c in row_classes], None
-    return None, [SHORT_NAMES[c] for c in per_image]
-
-
 def open_grid_image(grid: np.ndarray, cfg: TrainConfig | None, key: str) -> None:
     """One image of a run's saved fixed-noise grid, picked by number, shown large with the class asked of it."""
     classes = grid_classes(cfg) if cfg is not None and cfg.conditional else None
     codes = grid_codes(cfg) if cfg is not None else None
     describe = ((lambda i: CLASS_NAMES[classes[i]]) if classes else
-                (lambda i: f"code {codes[i]}") if codes and _in_run_layout(grid, cfg) else None)
+                (lambda i: f"code {codes[i]}") if codes and in_run_layout(grid, cfg) else None)
     open_large(grid_cells(grid, cfg.grid_size if cfg is not None else None), key, nrow=grid_columns(grid), scale=8,
                describe=describe)
-
-
-def _in_run_layout(grid: np.ndarray, cfg: TrainConfig | None) -> bool:
-    """Whether a saved grid has the row length the run draws today (`grid_row`); older grids may not."""
-    return cfg is not None and grid_columns(grid) == grid_row(cfg)
 
 
 def open_large(images: torch.Tensor | np.ndarray, key: str, *, nrow: int | None = None,

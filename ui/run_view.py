@@ -19,6 +19,7 @@ from gan_core.format import count, duration
 from gan_core.images import labelled_png
 from gan_core.runlog import Summary
 from gan_core.runs import DamagedRunError, RunDir, RunRecord, checkpoint_rows, metrics_safely
+from gan_core.step import fixed_grid_names
 from ui import keys
 from ui.charts import (
     GROUPS_HELP,
@@ -30,7 +31,7 @@ from ui.charts import (
     layer_figures,
     metric_figure,
 )
-from ui.images import fixed_grid_names, open_grid_image
+from ui.images import open_grid_image
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
 SAMPLE_PICKER_KEY, EVALUATE_PICKER_KEY = keys.SAMPLE_GEN, keys.EVALUATE_GEN

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from gan_core.format import duration
 from gan_core.runs import RunStatus  # torch-free, like everything this module imports
 
 if TYPE_CHECKING:
@@ -28,20 +27,34 @@ def training_status() -> None:
             # importing torch, and the first page paints at once. The next rerun shows the live status.
             st.markdown(f"**Training:** {STATUS_ICONS[RunStatus.IDLE]} idle")
             return
+        from ui import live_panel
         from ui.live import live
+        from ui.state import manager
 
-        # Every 5 s, running or idle: while idle so a run started from another tab shows up here; while running
-        # no faster, because each refresh costs the run throughput and the Train page's live view is the close-up.
-        live(_status_box, interval="5s", idle_interval="5s")
+        if live_panel.available():
+            # The panel changes the numbers in place and reruns the page when the status changes, a run started
+            # from another tab included.
+            _status_box(manager().snapshot(), panel=True)
+        else:
+            # Every 5 s, running or idle: while idle so a run started from another tab shows up here; while running
+            # no faster, because each refresh costs the run throughput and the Train page's live view is the close-up.
+            live(_status_box, interval="5s", idle_interval="5s")
 
 
-def _status_box(snap: Snapshot) -> None:
+def _status_box(snap: Snapshot, panel: bool = False) -> None:
+    from gan_core.livefeed import sidebar_lines
+
     st.markdown(f"**Training:** {STATUS_ICONS.get(snap.status, '')} {snap.status}")
     if snap.status != RunStatus.IDLE:
         st.caption(f"run `{snap.run_name}`")
-        st.progress(snap.progress, text=f"step {snap.step:,} / {snap.total_steps:,} · epoch {snap.epoch}/{snap.epochs}")
-        if snap.images_per_sec:
-            eta = f" · ETA {duration(snap.eta_s)}" if snap.eta_s and snap.status == RunStatus.RUNNING else ""
-            st.caption(f"{snap.images_per_sec:,.0f} images/s{eta}")
-        if snap.status == RunStatus.FAILED:
-            st.error(snap.message)
+    if panel:
+        from ui import live_panel
+
+        live_panel.show("sidebar" if snap.status != RunStatus.IDLE else "watch", snap)
+    elif snap.status != RunStatus.IDLE:
+        progress, rate = sidebar_lines(snap)
+        st.progress(snap.progress, text=progress)
+        if rate:
+            st.caption(rate)
+    if snap.status == RunStatus.FAILED:
+        st.error(snap.message)
