@@ -48,6 +48,7 @@ class Snapshot:
     grid_source: str = ""       # which copy of G drew the grids: the EMA copy (with its decay now) or G itself
     compute: str = ""           # the device and the precision the steps run in (GanStep.compute)
     warnings: tuple[str, ...] = ()
+    saved_step: int = -1        # the step of the run's newest checkpoint, -1 while it has none
     config: TrainConfig | None = None
 
     @property

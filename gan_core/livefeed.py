@@ -107,12 +107,13 @@ def sidebar_lines(snap: Snapshot) -> tuple[str, str]:
 
 def status_doc(snap: Snapshot, t: float, grid_file: str | None, curves_rev: int) -> dict[str, Any]:
     """Everything status.json holds. `t` is the wall time taken before the snapshot: a page drawn at time r reruns
-    for a status (or a count of warnings) that differs from its own only when t > r, so a feed that has not caught
-    up with a click yet cannot bounce the page back."""
+    for a status, run, count of warnings or first checkpoint that differs from its own only when t > r, so a feed
+    that has not caught up with a click yet cannot bounce the page back."""
     progress, rate = sidebar_lines(snap)
     return {
         "t": t, "status": snap.status, "run": snap.run_name, "run_dir": snap.run_dir,
-        "warnings": len(snap.warnings), "progress": snap.progress, "progress_text": progress_text(snap),
+        "warnings": len(snap.warnings), "saved_step": snap.saved_step,
+        "progress": snap.progress, "progress_text": progress_text(snap),
         "sidebar_progress": progress, "sidebar_rate": rate, "tiles": metric_tiles(snap),
         "grid": {"file": grid_file, "caption": grid_caption(snap, len(snap.grids) - 1)} if grid_file else None,
         "curves_rev": curves_rev,

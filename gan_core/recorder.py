@@ -43,6 +43,8 @@ class RunRecorder:
         self.run.write_status(status=RunStatus.RUNNING, step=step, total_steps=total_steps,
                               world_size=self.world_size)
         self.saved_step = step
+        latest = self.run.latest_checkpoint()
+        self.live.publish(saved_step=step_of(latest) if latest is not None else -1)
         grids = [(s, self.run.load_grid(p)) for s, p in self.run.grids()[-MAX_GRIDS:]]
         self.live.restore(list(self.run.metrics_summary().rows), grids)
         if self.config.tensorboard:  # continues the run's event files from this step (gan_core.tboard.resume_writer)
@@ -76,6 +78,7 @@ class RunRecorder:
         ck.save_checkpoint(path, gan.state(), config_json=self.config.to_json(), step=gan.step,
                            wall_time_s=wall_time, world_size=self.world_size)
         self.saved_step = gan.step
+        self.live.publish(saved_step=gan.step)
         self.run.prune_checkpoints(self.config.keep_checkpoints)  # only now: a crash never leaves none
         self.run.write_gif()
         self.run.write_status(step=gan.step, wall_time_s=round(wall_time, 2), last_checkpoint=path.name)

@@ -39,8 +39,8 @@ from ui.state import manager
 FLASH_KEY = "train_flash"
 TAB_KEY, RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 SHOW_LIVE_KEY = "train_show_live"
-# The Live tab's expanders, drawn only while open.
-LAYERS_KEY, LARGE_KEY, CHARTS_KEY = "train_layers_open", "train_large_open", "train_charts_open"
+LAYERS_KEY, LARGE_KEY = "train_layers_open", "train_large_open"  # the Live tab's expanders, drawn only while open
+CHARTS_KEY = "train_interactive_charts"
 TABS = ("Live", "New run", "Checkpoints")
 # Where the live panel (ui/live_panel.py) cannot be served, the Live tab refreshes fragments. Every refresh costs the
 # run throughput on a small machine: the browser's work to redraw the page takes CPU time from it (the server's own
@@ -84,6 +84,18 @@ def _generator_file(checkpoint: Path) -> Callable[[], bytes]:
         loaded = load_generator(checkpoint)
         name = f"{RunDir.of_checkpoint(checkpoint).name}-step{loaded.step}"
         return generator_bytes(loaded.generator, export_card(loaded, name))
+
+    return build
+
+
+def _newest_generator_file(run: RunDir) -> Callable[[], bytes]:
+    """Deferred like `_generator_file`, from the checkpoint that is the run's newest when clicked: a live page is not
+    redrawn at each checkpoint."""
+    def build() -> bytes:
+        latest = run.latest_checkpoint()
+        if latest is None:
+            raise FileNotFoundError(f"run {run.name} has no checkpoint any more (its folder was changed meanwhile)")
+        return _generator_file(latest)()
 
     return build
 
@@ -192,12 +204,14 @@ def _controls(snap: Snapshot) -> list:
 
 
 def _panel_curves(snap: Snapshot) -> None:
-    """The live charts in the panel; Plotly's (zoom, smoothing, each layer group) in an expander, drawn while open."""
-    live_panel.show("curves", snap, rerun=False)
-    if (box := lazy_expander("Interactive charts: zoom, smoothing and each layer group's gradient norms",
-                             CHARTS_KEY)) is not None:
-        with box:
-            live(_curves, interval=CURVES_INTERVAL)
+    """The live charts in the panel, or on request Plotly's (zoom, smoothing, each layer group), which refresh as a
+    fragment and so cost the run some speed while shown."""
+    if st.toggle("Interactive charts", key=CHARTS_KEY,
+                 help="Plotly's charts, with zoom, smoothing and each layer group's gradient norms, redrawn every 30 s "
+                      "while this is on; on a small machine the redraws cost the run some speed"):
+        live(_curves, interval=CURVES_INTERVAL)
+    else:
+        live_panel.show("curves", snap, rerun=False)
 
 
 def _curves(snap: Snapshot) -> None:
@@ -317,7 +331,7 @@ def _downloads(snap: Snapshot, grid_file: bytes | Callable[[], bytes] | None, sl
     slots[1].download_button("Grid PNG", grid_file or b"", file_name=f"{run.name}-grid.png", mime="image/png",
                              key="train_dl_grid", on_click="ignore", disabled=grid_file is None, width="stretch",
                              icon=":material/grid_on:")
-    slots[2].download_button("Generator", _generator_file(latest) if latest else b"",
+    slots[2].download_button("Generator", _newest_generator_file(run) if latest else b"",
                              file_name=f"{run.name}-generator.safetensors", mime="application/octet-stream",
                              key="train_dl_gen", on_click="ignore", disabled=latest is None, width="stretch",
                              icon=":material/download:")

@@ -123,6 +123,7 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     at.button(key="train_stop").click().run()
     assert mgr.join(30) and mgr.snapshot().status == "stopped"
     stopped_at = mgr.snapshot().step
+    assert mgr.snapshot().saved_step == stopped_at, "the snapshot names the newest checkpoint (the live panel's cue)"
 
     # The checkpoint list offers the stopped run; resuming from its latest checkpoint continues the same run.
     _tab(at, "Checkpoints")
@@ -134,6 +135,7 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     assert f"Resumed apptest from step {stopped_at:,}" in texts(at, "success")
     assert at.session_state["train_tab"] == "Live"
     wait_for(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume", run_state)
+    assert mgr.snapshot().saved_step >= stopped_at, "a resumed run names the checkpoint it continued from"
     assert mgr.snapshot().run_name == "apptest" and mgr.snapshot().config.lr_g == 5e-5
     mgr.stop(wait=30)
 
@@ -219,13 +221,14 @@ def _norm_rows(steps: range, norms: bool) -> list[dict[str, float]]:
     return rows
 
 
-def _live_with(monkeypatch, history: list[dict[str, float]]) -> AppTest:
-    """The Train page's Live tab showing a finished run with this history (the manager's snapshot replaced)."""
+def _live_with(monkeypatch, history: list[dict[str, float]], status: str = "finished") -> AppTest:
+    """The Train page's Live tab showing a run with this history and status (the manager's snapshot replaced)."""
     from gan_core.config import TrainConfig
     from gan_core.training import Snapshot
 
-    snap = Snapshot(status="finished", run_name="gn", step=int(history[-1]["step"]), total_steps=500, epochs=1,
-                    message="Finished", history=tuple(history), config=TrainConfig(eval_every=0))
+    snap = Snapshot(status=status, run_name="gn", run_dir=f"/runs/gn-{status}", step=int(history[-1]["step"]),
+                    total_steps=500, epochs=1, message="Finished", history=tuple(history),
+                    config=TrainConfig(eval_every=0))
     monkeypatch.setattr(shared_manager(), "snapshot", lambda: snap)
     at = rendered("train", 90)
     assert at.session_state["train_tab"] == "Live"
@@ -255,6 +258,22 @@ def test_live_tab_draws_gradient_norms_on_a_log_axis_with_each_layer_group(mgr, 
     d_layers = figures["D: gradient norm of each layer group's own parameters"]
     assert [t["name"] for t in g_layers["data"]] == ["body.0", "body.3"]
     assert [t["name"] for t in d_layers["data"]] == ["features.0", "head"]
+
+
+def test_a_running_run_is_drawn_by_the_live_panel_and_plotly_on_request(mgr, monkeypatch):
+    """While a run is active the numbers, grid and curves are the live panel's (no fragment refreshes them); the
+    interactive charts are Plotly's, drawn only while their toggle is on."""
+    at = _live_with(monkeypatch, _norm_rows(range(5, 505, 5), norms=True), status="running")
+    status, curves = panel(at, "status"), panel(at, "curves")
+    assert status["initial"]["run_dir"] == "/runs/gn-running" and status["status"] == "running" and status["rerun"]
+    assert status["initial"]["tiles"][0][:2] == ["Step", "500"]
+    assert [c["title"] for c in curves["initial_curves"]["charts"]] == [
+        "Losses", "Gradient norms", "D(x) on real and D(G(z)) on generated images"]
+    assert not curves["rerun"] and not at.get("plotly_chart"), "no Plotly chart unless asked for"
+    at.toggle(key="train_interactive_charts").set_value(True).run()
+    assert not at.exception, at.exception
+    assert set(_figures(at)) >= {"Losses", "Gradient norms", "D(x) on real and D(G(z)) on generated images"}
+    assert "curves" not in {json.loads(e.proto.json)["part"] for e in at.get("bidi_component")}
 
 
 def test_live_tab_says_a_run_without_gradient_norms_was_trained_before_them(mgr, monkeypatch):

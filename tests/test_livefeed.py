@@ -56,6 +56,7 @@ def test_status_holds_the_numbers_as_the_live_view_shows_them():
     assert [tuple(t[:2]) for t in doc["tiles"]] == [("Step", "10"), ("Epoch (of 10)", "1"), ("Images/s", "512"),
                                                     ("Training time", "0:42"), ("D loss", "1.235"), ("G loss", "0.500")]
     assert doc["progress"] == pytest.approx(0.01) and doc["t"] == 5.0 and doc["curves_rev"] == 3
+    assert doc["saved_step"] == -1 and status_doc(_snap(saved_step=9), 5.0, None, 0)["saved_step"] == 9
     assert "Drawn by the EMA of G. Each row is named by the class asked of it." in doc["grid"]["caption"]
     paused = status_doc(_snap(status=RunStatus.PAUSED), 5.0, None, 0)
     assert "ETA" not in paused["progress_text"] and "ETA" not in paused["sidebar_rate"], "no ETA while paused"

@@ -112,7 +112,7 @@ def test_a_conditional_runs_fixed_grid_is_named_by_row_or_by_image():
 
     from gan_core.config import TrainConfig
     from gan_core.images import make_grid
-    from ui.images import fixed_grid_names
+    from gan_core.step import fixed_grid_names
 
     grid = make_grid(np.zeros((100, 28, 28), np.uint8), nrow=10)
     rows, cells = fixed_grid_names(TrainConfig(conditional=True, grid_size=100), grid)

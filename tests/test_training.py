@@ -403,8 +403,7 @@ def test_a_run_with_a_code_draws_its_fixed_grid_one_code_per_row(tiny_config):
     when the grid holds whole rows of each (100 images, 10 codes); each fixed z stays a plain z, its first entries
     permuted so that it reads off its row's code. A grid that does not divide keeps each z's own code."""
     from gan_core.latent import carrying, info_code
-    from gan_core.step import grid_codes, grid_row
-    from ui.images import fixed_grid_names
+    from gan_core.step import fixed_grid_names, grid_codes, grid_row
 
     z = torch.randn(50, 100, generator=torch.Generator().manual_seed(0))
     wanted = torch.arange(50) % 10

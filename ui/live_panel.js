@@ -170,15 +170,17 @@ export default function (component) {
   if (data.part === "status" || data.part === "sidebar") parts.push(progress(root, data.part === "sidebar"));
   if (data.part === "status") parts.push(tiles(root));
   if (data.part === "grid") parts.push(grid(root, data.base, null));
-  const sub = { curves: data.part === "curves", update: null };
+  const sub = { part: data.part, curves: data.part === "curves", update: null };
   if (data.part === "curves") parts.push(curves(root));
 
   const feed = feedFor(data.base, data.poll_ms);
   sub.update = (doc, curveData) => {
     parts.forEach((draw) => draw(doc, curveData));
-    // A status, run or count of warnings other than the page was drawn with, in a feed written after the page was:
-    // rerun the page once (its buttons, badge and messages follow the status).
-    const changed = doc.status !== data.status || doc.run_dir !== data.run_dir || doc.warnings !== data.warnings;
+    // A status, run or count of warnings other than the page was drawn with, or a first checkpoint (the downloads
+    // it enables), in a feed written after the page was: rerun the page once (its buttons, badge, messages and
+    // downloads follow the run). A later checkpoint needs none: the downloads fetch the newest when clicked.
+    const changed = doc.status !== data.status || doc.run_dir !== data.run_dir || doc.warnings !== data.warnings ||
+      (doc.saved_step >= 0) !== (data.saved_step >= 0);
     if (data.rerun && changed && doc.t > data.rendered_at && feed.triggered !== doc.t) {
       feed.triggered = doc.t;
       setTriggerValue("changed", doc.status);

@@ -4,8 +4,9 @@ A Streamlit fragment on a timer redraws every element it holds at each refresh, 
 browser's work for that is taken from training (benchmarks/README.md, "What watching costs"). The panel is a
 component (st.components.v2: no iframe) whose script polls the files `gan_core.livefeed` writes, served by
 Streamlit's static file serving (`server.enableStaticServing`, .streamlit/config.toml), and changes only what
-changed; the page reruns only when the run's status, the run or its warnings change. Where the feed cannot be
-served or written, `available()` is False and the pages keep their refreshing fragments.
+changed; the page reruns only when the run's status, the run or its warnings change, or its first checkpoint is
+saved (enabling the downloads). Where the feed cannot be served or written, `available()` is False and the pages
+keep their refreshing fragments.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _publisher() -> FeedPublisher | None:
         return None
     try:
         remove_stale(FEED_ROOT)
-        publisher = FeedPublisher(manager().snapshot, FEED_ROOT / secrets.token_urlsafe(16)).start()
+        publisher = FeedPublisher(lambda: manager().snapshot(), FEED_ROOT / secrets.token_urlsafe(16)).start()
     except OSError:
         return None
     atexit.register(publisher.stop)
@@ -54,7 +55,8 @@ def available() -> bool:
 def show(part: Part, snap: Snapshot, *, rerun: bool = True) -> None:
     """Mount one part of the panel: `status` (progress and the six numbers), `grid` (the latest fixed-noise grid),
     `curves` (the live charts), `sidebar` (progress and rate) or `watch` (nothing drawn). With `rerun`, a change of
-    status, run or warnings in the feed reruns the page, so its buttons and messages follow the run."""
+    status, run or warnings, or a first checkpoint, in the feed reruns the page, so its buttons, messages and
+    downloads follow the run."""
     publisher = _publisher()
     assert publisher is not None, "show() is for pages where available() is True"
     publisher.publish()  # the feed is at least as new as this page
@@ -62,6 +64,7 @@ def show(part: Part, snap: Snapshot, *, rerun: bool = True) -> None:
     data = {
         "part": part, "base": f"app/static/live/{publisher.folder.name}/", "poll_ms": int(POLL_S * 1000),
         "rendered_at": time.time(), "status": snap.status, "run_dir": snap.run_dir, "warnings": len(snap.warnings),
-        "rerun": rerun, "initial": writer.status, "initial_curves": writer.curves if part == "curves" else None,
+        "saved_step": snap.saved_step, "rerun": rerun,
+        "initial": writer.status, "initial_curves": writer.curves if part == "curves" else None,
     }
     _PANEL(data=data, key=f"live_panel.{part}", on_changed_change=lambda: None)
