@@ -98,8 +98,9 @@ def _nav(page, title: str):
 
 
 def _badge(page, status: str):
-    """The live view's status badge (its Material icon is a ligature, so its text is e.g. "pause paused")."""
-    return _main(page).locator(".stMarkdownBadge").filter(has_text=re.compile(rf"\b{status}$"))
+    """The live view's status badge (its Material icon is a ligature, so its text is e.g. "pause paused"); the first,
+    as Streamlit may still show the previous script run's copy while a rerun draws the page."""
+    return _main(page).locator(".stMarkdownBadge").filter(has_text=re.compile(rf"\b{status}$")).first
 
 
 def _step(page) -> tuple[int, int]:
@@ -111,8 +112,9 @@ def _step(page) -> tuple[int, int]:
 
 
 def _live_grid(page):
-    """The live panel's fixed-noise grid (the panel is a component: a shadow root, which CSS locators pierce)."""
-    return _main(page).locator(".livepanel img.grid")
+    """The live panel's fixed-noise grid (the panel is a component: a shadow root, which CSS locators pierce). The
+    first: while a script run is under way Streamlit may still show the previous run's copy of an element."""
+    return _main(page).locator(".livepanel img.grid").first
 
 
 def _live_chart(page):
@@ -166,6 +168,7 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     page.wait_for_timeout(1000)
     sent = len(frames)
     assert sent > 0, "the listener sees the messages that drew the page"
+    assert _main(page).locator(".livepanel img.grid").count() == 1, "one live grid once the page is drawn"
     second = _wait_for_step(page, _wait_for_step(page, first, 30), 30)
     print(f"while the step went {first} -> {second}, the server sent the page {len(frames) - sent} messages")
     assert len(frames) == sent, f"the page was sent {len(frames) - sent} messages while only the step changed"
