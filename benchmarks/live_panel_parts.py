@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import tempfile
 import time
 
-from live_view_cost import CHROMIUM, CHROMIUM_ARGS, REPO, _browser_cpu_s, _free_port, _wait_healthy
+from live_view_cost import CHROMIUM, CHROMIUM_ARGS, _browser_cpu_s, serve_app
 
 SUBS = "Object.values(window.__ganStudioFeeds || {})"
 JS = {
@@ -45,53 +42,38 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "GAN_STUDIO_RUNS": tmp, "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                   "--server.port", str(port), "--server.address", "127.0.0.1"],
-                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_healthy(url, server)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(60_000)
-                page.goto(url)  # the root first: a fresh server's first deep link skips app.py (streamlit#9624)
-                page.get_by_test_id("stSidebar").wait_for()
-                page.goto(f"{url}/train")
-                page.get_by_role("button", name="Start training").click()
+    with serve_app() as (url, _, _server), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(url)  # the root first: a fresh server's first deep link skips app.py (streamlit#9624)
+        page.get_by_test_id("stSidebar").wait_for()
+        page.goto(f"{url}/train")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("Drawn by").first.wait_for()
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.2f}; {args.seconds:.0f} s each", flush=True)
+        time.sleep(30)
+        for variant in args.variants:
+            if variant == "reload":
+                page.reload()
                 page.get_by_text("Drawn by").first.wait_for()
-                print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
-                      f"{os.getloadavg()[0]:.2f}; {args.seconds:.0f} s each", flush=True)
-                time.sleep(30)
-                for variant in args.variants:
-                    if variant == "reload":
-                        page.reload()
-                        page.get_by_text("Drawn by").first.wait_for()
-                        time.sleep(5)
-                        continue
-                    if variant == "blank":
-                        page.goto("about:blank")
-                    elif variant.startswith("drop:"):
-                        page.evaluate(JS["drop"], variant[5:].split(","))
-                    elif variant in JS:
-                        page.evaluate(JS[variant])
-                    elif variant != "as-is":
-                        raise SystemExit(f"unknown variant {variant!r}: see --help")
-                    time.sleep(2)
-                    c0 = _browser_cpu_s()
-                    time.sleep(args.seconds)
-                    print(f"{variant:32s} Chromium {(_browser_cpu_s() - c0) / args.seconds:6.1%} of a core",
-                          flush=True)
-                browser.close()
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+                time.sleep(5)
+                continue
+            if variant == "blank":
+                page.goto("about:blank")
+            elif variant.startswith("drop:"):
+                page.evaluate(JS["drop"], variant[5:].split(","))
+            elif variant in JS:
+                page.evaluate(JS[variant])
+            elif variant != "as-is":
+                raise SystemExit(f"unknown variant {variant!r}: see --help")
+            time.sleep(2)
+            c0 = _browser_cpu_s()
+            time.sleep(args.seconds)
+            print(f"{variant:32s} Chromium {(_browser_cpu_s() - c0) / args.seconds:6.1%} of a core",
+                  flush=True)
+        browser.close()
 
 
 if __name__ == "__main__":

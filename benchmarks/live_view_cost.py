@@ -16,6 +16,7 @@ the server spent on the page itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,6 +54,28 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
             pass
         time.sleep(0.3)
     raise SystemExit("streamlit did not answer /_stcore/health within 60 s")
+
+
+@contextlib.contextmanager
+def serve_app() -> Iterator[tuple[str, Path, subprocess.Popen]]:
+    """`streamlit run app.py` on a free local port with a temporary runs folder: (url, runs folder, process);
+    stopped at the end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        url = f"http://127.0.0.1:{_free_port()}"
+        env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
+        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                   "--server.port", url.rsplit(":", 1)[1], "--server.address", "127.0.0.1"],
+                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_healthy(url, server)
+            yield url, runs, server
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def _last_step(runs: Path) -> tuple[int, int]:
@@ -114,55 +138,39 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                   "--server.port", str(port), "--server.address", "127.0.0.1"],
-                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        rows: list[tuple[str, float]] = []
-        try:
-            _wait_healthy(url, server)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    rows: list[tuple[str, float]] = []
+    with serve_app() as (url, runs, server), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
-                def open_live() -> object:
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    page.set_default_timeout(60_000)
-                    page.goto(url)  # the root first: a fresh server's first deep link skips app.py (streamlit#9624)
-                    page.get_by_test_id("stSidebar").wait_for()
-                    page.goto(f"{url}/train")
-                    return page
+        def open_live() -> object:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(url)  # the root first: a fresh server's first deep link skips app.py (streamlit#9624)
+            page.get_by_test_id("stSidebar").wait_for()
+            page.goto(f"{url}/train")
+            return page
 
-                page = open_live()
-                page.get_by_role("button", name="Start training").click()
-                started = time.monotonic()
-                print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
-                      f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s", flush=True)
-                page.get_by_text("Drawn by").first.wait_for()
-                time.sleep(max(0.0, args.warmup - (time.monotonic() - started)))
-                if args.screenshot:
-                    page.screenshot(path=args.screenshot, full_page=True)
-                    print(f"# {args.screenshot}: the Live tab {args.warmup:.0f} s after Start", flush=True)
-                for _ in range(args.rounds):
-                    for phase in ("Live tab open", "no browser"):
-                        rate, batch, cpu, rest = _phase(runs, args.seconds, server.pid)
-                        rows.append((phase, rate * batch))
-                        print(f"{phase:15s} {rate * batch:8.0f} images/s   browser {cpu:5.1%} of a core   server "
-                              f"beside the run {rest:5.1%} of a core", flush=True)
-                        if phase == "Live tab open":
-                            page.close()
-                    page = open_live()
-                    page.get_by_text("Drawn by").first.wait_for()
-                browser.close()
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        page = open_live()
+        page.get_by_role("button", name="Start training").click()
+        started = time.monotonic()
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s", flush=True)
+        page.get_by_text("Drawn by").first.wait_for()
+        time.sleep(max(0.0, args.warmup - (time.monotonic() - started)))
+        if args.screenshot:
+            page.screenshot(path=args.screenshot, full_page=True)
+            print(f"# {args.screenshot}: the Live tab {args.warmup:.0f} s after Start", flush=True)
+        for _ in range(args.rounds):
+            for phase in ("Live tab open", "no browser"):
+                rate, batch, cpu, rest = _phase(runs, args.seconds, server.pid)
+                rows.append((phase, rate * batch))
+                print(f"{phase:15s} {rate * batch:8.0f} images/s   browser {cpu:5.1%} of a core   server "
+                      f"beside the run {rest:5.1%} of a core", flush=True)
+                if phase == "Live tab open":
+                    page.close()
+            page = open_live()
+            page.get_by_text("Drawn by").first.wait_for()
+        browser.close()
     live = [r for k, r in rows if k == "Live tab open"]
     none = [r for k, r in rows if k == "no browser"]
     if live and none:

@@ -301,7 +301,7 @@ def _grid(snap: Snapshot, panel: bool) -> bytes | Callable[[], bytes] | None:
     if cached is None or cached[0] != cache_key:
         cached = (cache_key, grid_png(snap.config, grid))
         st.session_state["train_grid_png"] = cached
-    st.image(cached[1], caption=grid_caption(snap, index))
+    st.image(cached[1], width="content", caption=grid_caption(snap, index))  # its own size, as the panel draws it
     _large_image(snap, index)
     return cached[1]
 
