@@ -39,6 +39,7 @@ from ui.state import manager
 FLASH_KEY = "train_flash"
 TAB_KEY, RUN_KEY = keys.TRAIN_TAB, keys.TRAIN_RUN
 SHOW_LIVE_KEY = "train_show_live"
+SHOW_LIVE_S = 5.0  # how long after Start the page insists on the Live tab until the browser has taken it
 LAYERS_KEY, LARGE_KEY = "train_layers_open", "train_large_open"  # the Live tab's expanders, drawn only while open
 CHARTS_KEY = "train_interactive_charts"
 TABS = ("Live", "New run", "Checkpoints")
@@ -119,8 +120,25 @@ def _start(config: TrainConfig, resume: Path | None = None, what: str = "Started
         return
     st.session_state[FLASH_KEY] = (f"{what}. The live view refreshes every few seconds; training goes on if you leave "
                                    "this page or close the tab.")
-    st.session_state[SHOW_LIVE_KEY] = True
+    st.session_state[SHOW_LIVE_KEY] = {"until": time.monotonic() + SHOW_LIVE_S, "from": st.session_state.get(TAB_KEY),
+                                       "set": False}
     st.rerun()  # on the Live tab, which now refreshes
+
+
+def _open_live_after_start() -> None:
+    """Open the Live tab after Start (or a resume), until the browser says it has. A rerun asked for before the
+    browser took the tab (the live panel's, when the new run's status changes a moment later) carries the tab the
+    browser still had, the one Start was pressed on, which would otherwise win. A rerun with Live, one with another
+    tab (a person's click), or SHOW_LIVE_S give the tabs back to the person."""
+    show = st.session_state.get(SHOW_LIVE_KEY)
+    if show is None:
+        return
+    tab = st.session_state.get(TAB_KEY)
+    if (show["set"] and tab != show["from"]) or time.monotonic() > show["until"]:
+        del st.session_state[SHOW_LIVE_KEY]
+        return
+    st.session_state[TAB_KEY] = "Live"
+    show["set"] = True
 
 
 # ------------------------------------------------------------------ Live tab (a fragment)
@@ -563,8 +581,7 @@ st.caption("Training runs in the background: switch pages, refresh or open anoth
            "One run trains at a time.")
 if flash := st.session_state.pop(FLASH_KEY, None):
     st.success(flash, icon=":material/play_arrow:")
-if st.session_state.pop(SHOW_LIVE_KEY, False):
-    st.session_state[TAB_KEY] = "Live"
+_open_live_after_start()
 has_run = manager().snapshot().status != RunStatus.IDLE
 live_tab, new_tab, ckpt_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun", default="Live" if has_run else "New run")
 # Only the open tab runs (on_change="rerun"), so a hidden live view costs nothing.

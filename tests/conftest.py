@@ -23,6 +23,15 @@ def _have_real_data() -> bool:
     return True
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """Each phase's report on its test item (`rep_setup`, `rep_call`), so a fixture can tell at teardown whether the
+    test failed (tests/test_browser.py then saves what the page showed)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 HAVE_DATA = _have_real_data()
 needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
 

@@ -103,6 +103,10 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
 
     # Start switched to the live view, which shows the run; the New run tab's Start is disabled, saying why.
     assert at.session_state["train_tab"] == "Live"
+    # A rerun from a browser that has not taken the Live tab yet carries the tab it had (New run): Live still wins,
+    # until a rerun arrives with Live; from then on the tabs are the person's.
+    _tab(at, "New run")
+    assert at.session_state["train_tab"] == "Live" and "Run `apptest`" in texts(at, "subheader")
     at.run()
     assert "Run `apptest`" in texts(at, "subheader")
     wait_for(lambda: mgr.snapshot().grid_source, 30, "the first grid", run_state)
@@ -137,6 +141,7 @@ def test_start_pause_stop_and_resume_from_a_checkpoint(mgr, runs_root):
     wait_for(lambda: mgr.snapshot().step > stopped_at, 60, "steps after the resume", run_state)
     assert mgr.snapshot().saved_step >= stopped_at, "a resumed run names the checkpoint it continued from"
     assert mgr.snapshot().run_name == "apptest" and mgr.snapshot().config.lr_g == 5e-5
+    at.run()  # the browser's next rerun, on the Live tab it took: the tabs are the person's again
     mgr.stop(wait=30)
 
     # "Resume from here" on an older checkpoint says it forks, and does: a new run, the original left intact.

@@ -7,6 +7,7 @@ test-artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -40,12 +41,13 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright i
 def server(tmp_path_factory):
     """The app on a free port with its own runs folder; stopped (and its run with it) at the end."""
     runs = tmp_path_factory.mktemp("runs")
-    with streamlit_server(runs, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _):
-        yield url, runs
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with streamlit_server(runs, log) as (url, _):
+        yield url, runs, log
 
 
 @pytest.fixture
-def page(server):
+def page(server, request):
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -53,8 +55,25 @@ def page(server):
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
             pg.set_default_timeout(30_000)
             yield pg
+            report = getattr(request.node, "rep_call", None)
+            if report is not None and report.failed:
+                _what_the_page_showed(pg, request.node.name, server[2])
         finally:
             browser.close()
+
+
+def _what_the_page_showed(page, test: str, log: Path) -> None:
+    """After a failure: a screenshot, the page's text, the live feeds' status and the server's log, printed with the
+    test's report, so a failure that happens once in many runs can be read off its first occurrence."""
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(ARTIFACTS / f"browser-FAILED-{test}.png"), full_page=True)
+    with contextlib.suppress(Exception):
+        print("--- the page's text at the failure ---\n" + page.locator("body").inner_text(timeout=5_000))
+    for status in sorted((REPO / "static" / "live").glob("*/status.json")):
+        with contextlib.suppress(OSError):
+            print(f"--- {status.relative_to(REPO)} ---\n{status.read_text()}")
+    with contextlib.suppress(OSError):
+        print("--- the server's log (last 4,000 characters) ---\n" + log.read_text(errors="replace")[-4000:])
 
 
 def _shot(page, name: str) -> None:
@@ -131,7 +150,7 @@ def _wait_for_step(page, above: int, timeout_s: float) -> int:
 
 
 def test_train_live_pause_resume_stop_then_sample(server, page):
-    url, runs = server
+    url, runs, _ = server
     t_start = time.monotonic()
     page.goto(url)
     # Enter through app.py's navigation. Wait for its sidebar first: until app.py has run, Streamlit shows its
@@ -250,7 +269,7 @@ def _websocket_status(url: str, host: str) -> str:
 
 def test_only_local_host_names_may_open_the_app(server):
     """DNS rebinding: a page served as evil.example but resolved to 127.0.0.1 must not get the app's WebSocket."""
-    url, _ = server
+    url, *_ = server
     assert " 101 " in _websocket_status(url, "127.0.0.1"), "the app's own address must be accepted"
     assert " 101 " in _websocket_status(url, "localhost")
     assert " 101 " not in _websocket_status(url, "evil.example")
@@ -264,7 +283,7 @@ def _sidebar_step(page) -> int:
 def test_what_a_person_sees_while_a_run_trains(server, page):
     """Issue 'What a person sees': labelled grid, each control once, sidebar and live view agree, Start disabled
     while a run is active, a second session painting the Live tab, the Sample page offering the running run."""
-    url, _ = server
+    url, *_ = server
     page.goto(url)
     page.get_by_text("Training:").wait_for(timeout=60_000)
     _nav(page, "Train").click()
@@ -366,7 +385,7 @@ def _no_exception(page, where: str) -> None:
 def test_a_real_garment_projected_then_used_in_arithmetic_and_directions(server, page, tmp_path):
     """Issue 'Real garments': Dataset → Project this image → an upload projected → operand A of Latent arithmetic →
     the start on Directions, as a person clicks through them."""
-    url, _ = server
+    url, *_ = server
     t_start = time.monotonic()
     page.goto(url)
     page.get_by_text("Training:").wait_for(timeout=60_000)
