@@ -35,7 +35,8 @@ class FormSection:
 FORM_SECTIONS: dict[str, FormSection] = {
     "essentials": FormSection("", 4),
     "model": FormSection("Model details: D width, D output, normalisation, dropout", 5),
-    "optimiser": FormSection("Optimiser and stabilisers: Adam betas, label smoothing, EMA, R1, InfoGAN code", 3),
+    "optimiser": FormSection("Optimiser and stabilisers: Adam betas, learning-rate anneal, label smoothing, EMA, R1, "
+                             "InfoGAN code", 3),
     "schedule": FormSection("Schedule, outputs and runtime: steps, seed, grids, TensorBoard, checkpoints, evaluation, "
                             "threads", 4,
                             note="Threads: 0 uses every core, the fastest choice on an otherwise idle machine; 1 is "
@@ -85,6 +86,14 @@ class TrainConfig(ModelFields):
     beta2: float = _f(0.999, "Adam beta2", "Adam β2", low=0.0, high=0.9999, at=("optimiser", 0, 1), step=0.001)
     d_steps: int = _f(1, "discriminator steps per generator step", "D steps per G step", low=1, high=10,
                       at=("optimiser", 0, 2))
+    lr_anneal_steps: int = _f(0, "steps over which both learning rates fall, along a half cosine, to lr × lr_final; "
+                                 "after them the rates stay there (0: constant rates). Counted from the run's first "
+                                 "step, whatever its epochs, so resuming a run further keeps the rates it ended at",
+                              "Anneal learning rates over (steps, 0: off)", low=0, at=("optimiser", 3, 0), step=500,
+                              resume=True)
+    lr_final: float = _f(0.1, "the share of both learning rates left at the end of the anneal (lr_anneal_steps)",
+                         "Learning rates after the anneal (× lr)", gt=0.0, high=1.0, at=("optimiser", 3, 1), step=0.05,
+                         resume=True)
     r1_gamma: float = _f(0.0, "R1 gradient penalty weight on real images (0: off)", "R1 penalty γ",
                          low=0.0, high=1000.0, at=("optimiser", 1, 2), step=0.1)
     r1_every: int = _f(1, "apply R1 every this many steps, weighted by γ × this (lazy regularisation, as StyleGAN2 "

@@ -43,27 +43,31 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "studio-fast-deep",
             "The default: press Start and see clothes within a minute. A DCGAN with a deeper generator (dcgan-deep: "
-            "a 3x3 conv after each upsampling), class-conditional, at ten times studio's learning rates (2e-3), no "
-            "dropout in D, the R1 penalty on D (gamma 0.1, applied lazily every 16 steps), an EMA of G with a "
-            "warm-up, bf16 autocast where the CPU or GPU has native bf16, on all cores; the grid shows one class per "
-            "row.",
+            "a 3x3 conv after each upsampling), class-conditional, at ten times studio's learning rates (2e-3) "
+            "annealed within the run (along a half cosine to 2e-4 at the end of its 10 epochs, 9,370 steps; a longer "
+            "run keeps 2e-4), no dropout in D, the R1 penalty on D (gamma 0.1, applied lazily every 16 steps), an EMA "
+            "of G with a warm-up, bf16 autocast where the CPU or GPU has native bf16, on all cores; the grid shows one "
+            "class per row.",
             "Fashion GAN Studio",
-            "On a 2-core CPU with AMX-BF16, in one session (2026-12-06, the host slower than on earlier days) beside "
-            "the same recipe in fp32 with R1 on every step: after 2 minutes FID 6.35 (10.66) at 450 (227) images/s; "
-            "after 10, FID 1.77 (3.17), precision 0.75 (0.74), recall 0.58 (0.51), every class at 8.3-11.0 % of "
-            "samples, 92.1 % of the class asked for (benchmarks/README.md). The shipped default generator dcgan-cond "
-            "is this recipe on both cores for 20 minutes, then 40 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): "
+            "On a 2-core CPU with AMX-BF16, in one session (2026-12-07) beside the same recipe at constant rates: "
+            "after 10 minutes FID 1.19 and 1.16 in two runs (1.46 and 1.49), precision 0.77 (0.76), recall 0.65 "
+            "(0.58), every class at 8.8-10.7 % of samples, 92.6-93.0 % of the class asked for; after 2 minutes FID "
+            "3.5-4.6 with or without the anneal, set by the host's speed that minute (benchmarks/README.md). The "
+            "shipped default generator dcgan-cond is this recipe at constant rates on both cores for 20 minutes, then "
+            "40 at lr 2e-4 (resume with --lr-g 2e-4 --lr-d 2e-4): "
             "FID 0.76, precision 0.779, recall 0.692, 94.2 % of samples of the class asked for (annealed from minute "
             "45 instead: 1.05, 0.768, 0.669, 92.8 %; the fp32 recipe: 1.14; benchmarks/shipped_generators.md).",
             # Lazy R1 (StyleGAN2's regularisation every 16 steps at 16 x gamma) and bf16 learn as much per step as R1 on
             # every step in fp32 (benchmarks/quality_per_step.py) and together double the images/s here. FID and
             # class coverage every 1,000 steps on 2,000 samples, so the live view has a quality curve
-            # (benchmarks/README.md, "What in-training evaluation costs").
-            _FAST_DEEP,
+            # (benchmarks/README.md, "What in-training evaluation costs"). The rates anneal over the run's 10 epochs
+            # (937 steps each), to a tenth (benchmarks/README.md, "An anneal in the default").
+            {**_FAST_DEEP, "lr_anneal_steps": 9370, "lr_final": 0.1},
         ),
         Preset(
             "studio-fast-info",
-            "The default without labels: studio-fast-deep unconditional, with an 80-way InfoGAN code anchored to the "
+            "The default without labels: studio-fast-deep unconditional and at constant rates (its anneal is not "
+            "measured without labels), with an 80-way InfoGAN code anchored to the "
             "data (the Q head also learns each real image's cluster, from a balanced k-means of the training pixels "
             "into 80 clusters; no labels are used) and D conditioned on it as a conditional D is on classes (a "
             "projection term: a generated image against its code, a real one against its cluster), so each value of "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -212,6 +213,7 @@ class GanStep:
         """
         cfg = self.config
         probs = self.D.outputs_probabilities
+        self._set_rates()
         # real: (batch / N, 1, 28, 28) in [-1, 1], this share; code_real: (batch / N,) the reals' clusters, the code
         # Q must read (None without info_clusters)
         real, y_real, code_real = self.real_batch(self.step)
@@ -263,15 +265,20 @@ class GanStep:
         # (3) The EMA of G's weights, what grids, checkpoints' generator files and evaluations use.
         self._update_ema()
         self.step += 1
-        stats = {
-            "d_loss": loss_d.item(),
-            "g_loss": loss_g.item(),
-            "d_real": realness(out_real.detach(), from_probs=probs),
-            "d_fake": realness(out_fake.detach(), from_probs=probs),
-        }
+        stats = {"d_loss": loss_d.item(), "g_loss": loss_g.item(),
+                 "d_real": realness(out_real.detach(), from_probs=probs),
+                 "d_fake": realness(out_fake.detach(), from_probs=probs)}
         if measure:  # D's gradients are its last update's (R1 included): G's pass leaves them as they were
             stats.update(grad_norms(self.G, "g") | grad_norms(self.D, "d"))
         return stats
+
+    def _set_rates(self) -> None:
+        """This step's learning rates: the config's, times the anneal's share at this step (`lr_scale`). Set on
+        every step from the step number alone, so a resume, or a rate changed at one, lands on the same curve."""
+        scale = lr_scale(self.config, self.step)
+        for opt, lr in ((self.opt_d, self.config.lr_d), (self.opt_g, self.config.lr_g)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -388,6 +395,15 @@ def fixed_grid_names(cfg: TrainConfig | None, grid: np.ndarray) -> tuple[list[st
 def in_run_layout(grid: np.ndarray, cfg: TrainConfig | None) -> bool:
     """Whether a saved grid has the row length the run draws today (`grid_row`); older grids may not."""
     return cfg is not None and grid_columns(grid) == grid_row(cfg)
+
+
+def lr_scale(cfg: TrainConfig, step: int) -> float:
+    """The share of lr_g and lr_d that step `step` (0-based) trains at: 1 without an anneal, else along a half
+    cosine from 1 at the first step to `lr_final` at step `lr_anneal_steps`, and `lr_final` from there on."""
+    if not cfg.lr_anneal_steps:
+        return 1.0
+    t = min(step / cfg.lr_anneal_steps, 1.0)
+    return cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def ema_decay(target: float, step: int) -> float:

@@ -81,7 +81,8 @@ def test_preset_override_changes_only_that_field():
 SAVED_FIELDS = {
     "name", "preset", "arch", "width", "d_width", "conditional", "info_codes", "latent_dim", "batch_norm",
     "spectral_norm", "dropout", "d_output", "loss", "label_smoothing", "batch_size", "lr_g", "lr_d", "beta1", "beta2",
-    "d_steps", "r1_gamma", "r1_every", "info_weight", "info_clusters", "code_projection", "ema", "epochs", "max_steps", "classes",
+    "d_steps", "lr_anneal_steps", "lr_final", "r1_gamma", "r1_every", "info_weight", "info_clusters", "code_projection",
+    "ema", "epochs", "max_steps", "classes",
     "max_images", "seed", "sample_every",
     "grid_every_s", "grid_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
     "tensorboard", "threads", "device", "precision", "data_dir",
@@ -238,7 +239,8 @@ def test_what_a_resume_may_change_is_read_off_the_fields():
     """The schedule, outputs, runtime and learning rates; never the model, loss, batch, data or seed."""
     from gan_core.config import RESUMABLE, resume_fields
 
-    assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "sample_every", "grid_every_s",
+    assert set(RESUMABLE) == {"epochs", "max_steps", "lr_g", "lr_d", "lr_anneal_steps", "lr_final", "sample_every",
+                              "grid_every_s",
                               "checkpoint_every", "keep_checkpoints", "log_every", "eval_every", "eval_samples",
                               "tensorboard", "threads", "device", "precision", "data_dir"}
     first, rest = resume_fields()

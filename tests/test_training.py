@@ -1,6 +1,7 @@
 """A real (short) training run on a slice of Fashion-MNIST: losses, samples, resume, failures."""
 
 import csv
+import itertools
 import threading
 import time
 
@@ -109,6 +110,37 @@ def test_resume_can_lower_the_learning_rates(tiny_config, runs_root):
     assert [g["lr"] for g in trainer.gan.opt_d.param_groups] == [4e-5]
     saved = RunDir(runs_root / "anneal").read_config()
     assert (saved.lr_g, saved.lr_d, saved.arch) == (5e-5, 4e-5, tiny_config.arch), "the model is not resumable"
+
+
+def test_the_anneal_lowers_both_rates_along_a_half_cosine_then_holds_them():
+    from gan_core.config import TrainConfig
+
+    cfg = TrainConfig(lr_anneal_steps=100, lr_final=0.1)
+    assert step.lr_scale(TrainConfig(), 10**6) == 1.0  # off by default: constant rates
+    assert step.lr_scale(cfg, 0) == 1.0
+    assert step.lr_scale(cfg, 50) == pytest.approx(0.55)
+    assert step.lr_scale(cfg, 100) == step.lr_scale(cfg, 10**6) == pytest.approx(0.1)
+    scales = [step.lr_scale(cfg, s) for s in range(101)]
+    assert all(a > b for a, b in itertools.pairwise(scales))
+
+
+def test_an_annealed_run_steps_at_the_annealed_rates_and_resumes_on_the_same_curve(tiny_config, runs_root):
+    """Each step sets both rates from its own step number, so a resume continues the anneal where the run left it,
+    bit for bit as one uninterrupted run; a rate changed at a resume is annealed alike."""
+    cfg = tiny_config.replace(lr_anneal_steps=12, lr_final=0.25, lr_g=4e-4, lr_d=2e-4)
+    straight = Trainer(cfg.replace(name="annealed"), runs_root=runs_root)
+    snap = straight.run()
+    assert snap.status == "finished" and snap.step == 16
+    # The last step (index 15) ran past the anneal's end: both rates at lr_final of theirs.
+    assert [g["lr"] for g in straight.gan.opt_g.param_groups] == [pytest.approx(1e-4)]
+    assert [g["lr"] for g in straight.gan.opt_d.param_groups] == [pytest.approx(5e-5)]
+    Trainer(cfg.replace(name="annealed-halves", max_steps=8), runs_root=runs_root).run()
+    resumed = Trainer(cfg.replace(max_steps=0), runs_root=runs_root, resume=runs_root / "annealed-halves").run()
+    assert resumed.step == 16
+    assert _losses(snap.run_dir) == _losses(resumed.run_dir)
+    lowered = Trainer(cfg.replace(epochs=3, lr_g=2e-4), runs_root=runs_root, resume=runs_root / "annealed-halves")
+    assert lowered.run().step == 24
+    assert [g["lr"] for g in lowered.gan.opt_g.param_groups] == [pytest.approx(5e-5)]
 
 
 def test_infogan_code_trains_and_its_generator_reloads(tiny_config, runs_root):
