@@ -33,7 +33,7 @@ from gan_core.health import GRAD_NORM_D, GRAD_NORM_G, METRIC_LABELS
 from gan_core.images import labelled_png
 from gan_core.live import Snapshot
 from gan_core.runs import RunStatus
-from gan_core.step import fixed_grid_names
+from gan_core.step import fixed_grid_names, lr_scale
 
 STATUS_FILE, CURVES_FILE = "status.json", "curves.json"
 POLL_S = 2.0          # how often the panel fetches status.json, and the publisher looks for news
@@ -85,7 +85,7 @@ def progress_text(snap: Snapshot) -> str:
 def metric_tiles(snap: Snapshot) -> list[tuple[str, str, str | None]]:
     """The six numbers of the live view: (label, value, help) as shown."""
     return [
-        ("Step", f"{snap.step:,}", None),
+        ("Step", f"{snap.step:,}", rates_text(snap)),
         (f"Epoch (of {snap.epochs:,})", f"{snap.epoch:,}", None),
         ("Images/s", f"{snap.images_per_sec:,.0f}" if snap.images_per_sec else "—",
          f"computed on {snap.compute}" if snap.compute else None),
@@ -94,6 +94,21 @@ def metric_tiles(snap: Snapshot) -> list[tuple[str, str, str | None]]:
         ("D loss", f"{snap.d_loss:.3f}" if snap.d_loss is not None else "—", None),
         ("G loss", f"{snap.g_loss:.3f}" if snap.g_loss is not None else "—", None),
     ]
+
+
+def rates_text(snap: Snapshot) -> str | None:
+    """The learning rates the run's next step takes, and whether and how they anneal (`lr_scale`)."""
+    cfg = snap.config
+    if cfg is None:
+        return None
+    scale = lr_scale(cfg, snap.step)
+    now = f"learning rates now: G {cfg.lr_g * scale:.2e}, D {cfg.lr_d * scale:.2e}"
+    if not cfg.lr_anneal_steps:
+        return f"{now} (constant)"
+    end = f"{cfg.lr_final:g} of them at step {cfg.lr_anneal_steps:,}"
+    if snap.step < cfg.lr_anneal_steps:
+        return f"{now}, annealing along a half cosine to {end}"
+    return f"{now}, annealed ({end}) and held there"
 
 
 def sidebar_lines(snap: Snapshot) -> tuple[str, str]:

@@ -79,6 +79,9 @@ def test_train_without_a_preset_uses_the_default_preset(tmp_path, capsys):
     assert saved["preset"] == DEFAULT_PRESET
     assert (saved["lr_g"], saved["conditional"], saved["grid_size"]) == (expected.lr_g, expected.conditional,
                                                                         expected.grid_size)
+    assert saved["lr_anneal_steps"] == expected.lr_anneal_steps > 0, "the default anneals its rates within the run"
+    assert "learning rates now: G 2.00e-03, D 2.00e-03, annealing along a half cosine to 0.1 of them at step 9,370" \
+        in r.stderr, "the start line names the rates and their anneal"
 
 
 @needs_data

@@ -20,6 +20,7 @@ from gan_core.livefeed import (
     FeedPublisher,
     FeedWriter,
     curves_doc,
+    rates_text,
     remove_stale,
     status_doc,
 )
@@ -35,13 +36,13 @@ def _grid(step: int) -> np.ndarray:
 
 
 def _snap(step: int = 10, *, status: str = RunStatus.RUNNING, grids: int = 1, rows: int = 5, run: str = "r",
-          **fields) -> Snapshot:
+          config: TrainConfig = CFG, **fields) -> Snapshot:
     history = tuple({"step": float(s), "d_loss": 1.0 + s / 100, "g_loss": 0.5, "d_real": 0.6, "d_fake": 0.4,
                      "grad_norm_g": 2.0, "grad_norm_d": 3.0} for s in range(1, rows + 1))
     return Snapshot(status=status, run_name=run, run_dir=f"/runs/{run}", step=step, total_steps=1000, epoch=1,
                     epochs=10, images_per_sec=512.4, eta_s=125.0, elapsed_s=42.0, d_loss=1.23456, g_loss=0.5,
                     history=history, grids=tuple((s, _grid(s)) for s in range(grids)), grid_source="the EMA of G",
-                    config=CFG, **fields)
+                    config=config, **fields)
 
 
 def _read(folder, name):
@@ -56,6 +57,13 @@ def test_status_holds_the_numbers_as_the_live_view_shows_them():
     assert [tuple(t[:2]) for t in doc["tiles"]] == [("Step", "10"), ("Epoch (of 10)", "1"), ("Images/s", "512"),
                                                     ("Training time", "0:42"), ("D loss", "1.235"), ("G loss", "0.500")]
     assert doc["progress"] == pytest.approx(0.01) and doc["t"] == 5.0 and doc["curves_rev"] == 3
+    # The Step tile's help: the rates of the next step, and their anneal.
+    assert doc["tiles"][0][2] == f"learning rates now: G {CFG.lr_g:.2e}, D {CFG.lr_d:.2e} (constant)"
+    annealed = CFG.replace(lr_g=2e-3, lr_d=1e-3, lr_anneal_steps=20, lr_final=0.1)
+    assert rates_text(_snap(config=annealed)) == ("learning rates now: G 1.10e-03, D 5.50e-04, annealing along a half "
+                                                  "cosine to 0.1 of them at step 20")
+    assert rates_text(_snap(step=30, config=annealed)) == ("learning rates now: G 2.00e-04, D 1.00e-04, annealed (0.1 "
+                                                           "of them at step 20) and held there")
     assert doc["saved_step"] == -1 and status_doc(_snap(saved_step=9), 5.0, None, 0)["saved_step"] == 9
     assert "Drawn by the EMA of G. Each row is named by the class asked of it." in doc["grid"]["caption"]
     paused = status_doc(_snap(status=RunStatus.PAUSED), 5.0, None, 0)

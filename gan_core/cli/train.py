@@ -24,6 +24,7 @@ from gan_core.config import (
     resume_fields,
 )
 from gan_core.distributed import World
+from gan_core.livefeed import rates_text
 from gan_core.presets import DEFAULT_PRESET, PRESETS, get_preset
 from gan_core.runs import RunStatus, run_of
 
@@ -133,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     def on_step(snap: Any) -> None:
         nonlocal bar
         if bar is None:
-            print(f"Training on {snap.compute}", file=sys.stderr)
+            print(f"Training on {snap.compute}; {rates_text(snap)}", file=sys.stderr)
             bar = tqdm(total=snap.total_steps, initial=snap.step - 1, unit="step", dynamic_ncols=True,
                        desc=snap.run_name)
         bar.update(snap.step - bar.n)
