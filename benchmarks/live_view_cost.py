@@ -19,63 +19,33 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.served import streamlit_server  # noqa: E402  (the server the browser tests open)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("streamlit did not answer /_stcore/health within 60 s")
-
-
 @contextlib.contextmanager
 def serve_app() -> Iterator[tuple[str, Path, subprocess.Popen]]:
     """`streamlit run app.py` on a free local port with a temporary runs folder: (url, runs folder, process);
-    stopped at the end."""
+    stopped at the end. The server the browser tests open (tests/served.py), its log in the same folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp)
-        url = f"http://127.0.0.1:{_free_port()}"
-        env = {**os.environ, "GAN_STUDIO_RUNS": str(runs), "PYTHONPATH": str(REPO), "FASHION_MNIST_NO_DOWNLOAD": "1"}
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                   "--server.port", url.rsplit(":", 1)[1], "--server.address", "127.0.0.1"],
-                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_healthy(url, server)
+        runs = Path(tmp) / "runs"
+        runs.mkdir()
+        with streamlit_server(runs, Path(tmp) / "streamlit.log") as (url, server):
             yield url, runs, server
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
 
 
 def _last_step(runs: Path) -> tuple[int, int]:
