@@ -5,7 +5,10 @@ all of them alike.
         [--rounds 8] [--slice 3] [--preset studio-fast-deep]
 
 Each variant is `base` (the preset as it is) or comma-separated FIELD=VALUE overrides of the preset (JSON values;
-`threads` is the torch thread count for that variant, 2 by default). Every variant gets its own `GanStep` on the
+`threads` is the torch thread count for that variant, 2 by default). Three more keys change how the step runs, not
+the config, for attempts at a faster step: `adam=fused` (Adam's fused kernels instead of foreach), `inplace=true`
+(every LeakyReLU in place) and `compile=true` (torch.compile of G's and D's forward; it cannot run R1's double
+backward, so compare it with `r1_gamma=0` on both sides). Every variant gets its own `GanStep` on the
 real training images, warmed up by 5 steps; then, round after round, each trains for `--slice` seconds in turn.
 On a shared VM whose host steals up to a third of the CPU time in bursts, a variant's images/s in one slice swing
 2-3x; the slices of one round are seconds apart, so the ratio to the first variant within a round is what the
@@ -43,6 +46,28 @@ def parse_variant(text: str) -> dict[str, Any]:
     return {} if text == "base" else parse_sets(text.split(","))
 
 
+def run_as(gan: GanStep, adam: str = "foreach", inplace: bool = False, compile: bool = False) -> None:
+    """Change how `gan`'s step runs (not what it computes): Adam's kernels, LeakyReLUs in place, compiled forwards."""
+    if adam not in ("foreach", "fused"):
+        raise SystemExit(f"adam must be foreach or fused (got {adam!r})")
+    for opt in (gan.opt_g, gan.opt_d):
+        for group in opt.param_groups:
+            group["fused"], group["foreach"] = adam == "fused", adam == "foreach"
+    if inplace:
+        for m in [*gan.G.modules(), *gan.D.modules()]:
+            if isinstance(m, torch.nn.LeakyReLU):
+                m.inplace = True
+    if compile:
+        if gan.config.r1_gamma > 0:
+            raise SystemExit("compile=true cannot run R1's double backward: add r1_gamma=0 to every variant")
+        t0 = time.perf_counter()
+        gan.G.forward = torch.compile(gan.G.forward)  # type: ignore[method-assign]
+        gan.D.forward = torch.compile(gan.D.forward)  # type: ignore[method-assign]
+        for _ in range(3):
+            gan.train_step()
+        print(f"# compiled G and D, and their first 3 steps: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("variants", nargs="+", help="base, or FIELD=VALUE[,FIELD=VALUE...] overrides of the preset")
@@ -58,9 +83,11 @@ def main() -> None:
     for text in args.variants:
         over = parse_variant(text)
         threads = int(over.pop("threads", 2))
+        how = {key: over.pop(key) for key in ("adam", "inplace", "compile") if key in over}
         torch.set_num_threads(threads)
         gan = GanStep(preset_config(args.preset, **over), images, labels, device=torch.device("cpu"))
         gan.wrap()
+        run_as(gan, **how)
         for _ in range(5):
             gan.train_step()
         steps[text] = (gan, threads)

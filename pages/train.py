@@ -22,6 +22,7 @@ from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import ConfigError, FieldSpec, TrainConfig, resume_fields
 from gan_core.format import duration, size
+from gan_core.images import png_width
 from gan_core.livefeed import CHARTS, grid_caption, grid_png, metric_tiles, progress_text
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
@@ -319,7 +320,8 @@ def _grid(snap: Snapshot, panel: bool) -> bytes | Callable[[], bytes] | None:
     if cached is None or cached[0] != cache_key:
         cached = (cache_key, grid_png(snap.config, grid))
         st.session_state["train_grid_png"] = cached
-    st.image(cached[1], width="content", caption=grid_caption(snap, index))  # its own size, as the panel draws it
+    # Its own size, as the panel draws it: with width="content" the caption, wider than the grid, stretched it.
+    st.image(cached[1], width=png_width(cached[1]), caption=grid_caption(snap, index))
     _large_image(snap, index)
     return cached[1]
 

@@ -246,6 +246,11 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     assert (runs / "browser" / "checkpoints" / f"step_{stopped_at:07d}.safetensors").is_file()
     page.wait_for_timeout(1000)
     _shot(page, "4-stopped")
+    # The stopped run's grid is a picture (st.image), drawn at its own size as the live panel draws it: its caption,
+    # wider than the grid, must not stretch it (it did, to the page's width, with width="content").
+    grid = _main(page).locator('[data-testid="stImage"]').filter(has_text="The same fixed noise").locator("img").first
+    drawn, natural = grid.bounding_box()["width"], grid.evaluate("e => e.naturalWidth")
+    assert abs(drawn - natural) <= 1, f"the stopped run's grid is drawn {drawn:.0f} px wide, its PNG is {natural} px"
     print(f"paused, resumed and stopped after {time.monotonic() - t_start:.1f} s (stopped at step {stopped_at})")
 
     # The Sample page draws from a generator: a shipped one, or the checkpoint this run just saved.

@@ -1,8 +1,11 @@
+import io
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from gan_core.config import TrainConfig
-from gan_core.images import MAX_GIF_FRAMES, make_grid, thin_evenly
+from gan_core.images import MAX_GIF_FRAMES, labelled_png, make_grid, png_width, thin_evenly
 from gan_core.runs import RunDir
 
 
@@ -34,3 +37,13 @@ def test_a_saved_grid_gives_back_its_images():
     grid = make_grid(images, nrow=10)
     assert np.array_equal(grid_cells(grid, 23), images)
     assert grid_cells(grid).shape == (30, 28, 28), "without n: every place of the 3 rows of 10"
+
+
+def test_png_width_reads_the_header_of_our_pngs_and_refuses_other_bytes():
+    grid = make_grid(np.zeros((20, 1, 28, 28), dtype=np.float32), nrow=10)
+    for png in (labelled_png(grid, scale=2), labelled_png(grid, scale=2, row_labels=["a", "b"])):
+        assert png_width(png) == Image.open(io.BytesIO(png)).size[0]
+    assert png_width(labelled_png(grid, scale=2, row_labels=["a", "b"])) > png_width(labelled_png(grid, scale=2))
+    for bad in (b"", b"GIF89a" + bytes(30), labelled_png(grid)[:20]):
+        with pytest.raises(ValueError, match="not PNG bytes"):
+            png_width(bad)

@@ -32,8 +32,12 @@ def test_preset_generator_maps_noise_to_images(name):
 @needs_data
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_trains_five_steps_on_real_data(name, tmp_path):
-    # 64 images, or one per cluster where the preset anchors a code to clusters of the images (studio-fast-info: 80)
-    images = max(64, PRESETS[name].fields.get("info_codes", 0) if PRESETS[name].fields.get("info_clusters") else 0)
+    # 64 images, or enough for the clusters a preset anchors its code to: one per cluster (studio-fast-info: 80), or,
+    # where each class is clustered apart, the first 100 training images, which hold at least 4 of every class
+    # (studio-fast-sub: 4 sub-classes per class).
+    fields = PRESETS[name].fields
+    k = fields.get("info_codes", 0) if fields.get("info_clusters") else 0
+    images = max(64, 100 if k and fields.get("conditional") else k)
     cfg = preset_config(name, max_images=images, batch_size=16, max_steps=5, threads=1, log_every=1,
                         grid_size=16)
     snap = Trainer(cfg.replace(name=f"p-{name}"), runs_root=tmp_path).run()
