@@ -88,8 +88,8 @@ MAX_GIF_FRAMES = 120
 
 
 def png_width(data: bytes) -> int:
-    """The width in pixels of PNG bytes, read from the IHDR chunk's header (no decoding). Views pass it to
-    `st.image(width=...)`: the image's own width, else a caption wider than the image stretches it."""
+    """The width in pixels of PNG bytes, read from the IHDR chunk's header (no decoding): the width
+    `ui.images.show_png` draws them at."""
     if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
         raise ValueError("not PNG bytes (no PNG signature and IHDR chunk)")
     return int.from_bytes(data[16:20], "big")

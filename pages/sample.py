@@ -14,7 +14,6 @@ from gan_core.checkpoints import LoadedGenerator, export_card, generator_bytes
 from gan_core.classifier import ClassifierError
 from gan_core.data import CLASS_NAMES, SHORT_NAMES
 from gan_core.discriminate import DiscriminatorReport, discriminator_test, real_test_set
-from gan_core.images import make_grid, png_bytes
 from gan_core.metrics import truncation_sweep
 from gan_core.models import Generator
 from gan_core.onnx_export import MIME, OnnxExportError, OnnxUnavailable, export_onnx, install_hint, missing_packages
@@ -308,8 +307,8 @@ def interpolation(g: Generator) -> None:
     strip = sample_images(g, SampleRequest("interpolate", steps, int(seed_a), cls_a, seed_b=int(seed_b), cls_b=cls_b)).images
     classes = ("" if cls_a is None else f", class {CLASS_NAMES[cls_a]}" if cls_a == cls_b else
                f", the label blended from {CLASS_NAMES[cls_a]} to {CLASS_NAMES[cls_b]}")
-    st.image(png_bytes(make_grid(strip, nrow=steps), scale=3),
-             caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps{classes}")
+    show_grid(strip, nrow=steps, scale=3,
+              caption=f"z(seed {seed_a}) → z(seed {seed_b}) along a great circle (slerp), {steps} steps{classes}")
 
 
 # ------------------------------------------------------------------ page

@@ -22,7 +22,6 @@ from gan_core.budget import estimate as estimate_budget
 from gan_core.checkpoints import export_card, generator_bytes, load_generator
 from gan_core.config import ConfigError, FieldSpec, TrainConfig, resume_fields
 from gan_core.format import duration, size
-from gan_core.images import png_width
 from gan_core.livefeed import CHARTS, grid_caption, grid_png, metric_tiles, progress_text
 from gan_core.manager import RunActiveError
 from gan_core.models import ModelConfig, ModelSummary, build_discriminator, build_generator, summarize
@@ -32,7 +31,7 @@ from gan_core.training import Snapshot
 from ui import keys, live_panel, step_view
 from ui.charts import NO_GRAD_NORMS, NORMS_HELP, grad_norm_figure, has_grad_norms, layer_figures, metric_figure
 from ui.config_form import config_form, field_widget, padded_columns
-from ui.images import open_grid_image
+from ui.images import open_grid_image, show_png
 from ui.live import lazy_expander, live
 from ui.run_view import layer_groups
 from ui.state import manager
@@ -320,8 +319,7 @@ def _grid(snap: Snapshot, panel: bool) -> bytes | Callable[[], bytes] | None:
     if cached is None or cached[0] != cache_key:
         cached = (cache_key, grid_png(snap.config, grid))
         st.session_state["train_grid_png"] = cached
-    # Its own size, as the panel draws it: with width="content" the caption, wider than the grid, stretched it.
-    st.image(cached[1], width=png_width(cached[1]), caption=grid_caption(snap, index))
+    show_png(cached[1], grid_caption(snap, index))  # its own size, as the panel draws it
     _large_image(snap, index)
     return cached[1]
 

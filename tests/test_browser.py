@@ -247,7 +247,8 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     page.wait_for_timeout(1000)
     _shot(page, "4-stopped")
     # The stopped run's grid is a picture (st.image), drawn at its own size as the live panel draws it: its caption,
-    # wider than the grid, must not stretch it (it did, to the page's width, with width="content").
+    # wider than the grid, must not stretch it (it did, to the page's width, with width="content"). (A narrow column
+    # narrows it: ui.images.show_png.)
     grid = _main(page).locator('[data-testid="stImage"]').filter(has_text="The same fixed noise").locator("img").first
     drawn, natural = grid.bounding_box()["width"], grid.evaluate("e => e.naturalWidth")
     assert abs(drawn - natural) <= 1, f"the stopped run's grid is drawn {drawn:.0f} px wide, its PNG is {natural} px"

@@ -10,7 +10,7 @@ import torch
 
 from gan_core.config import TrainConfig
 from gan_core.data import CLASS_NAMES
-from gan_core.images import grid_cells, grid_columns, labelled_png, make_grid, to_uint8, upscale
+from gan_core.images import grid_cells, grid_columns, labelled_png, make_grid, png_width, to_uint8, upscale
 from gan_core.step import grid_classes, grid_codes, in_run_layout
 
 
@@ -25,8 +25,19 @@ def show_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, sca
               cell_labels: Sequence[str] | None = None) -> bytes:
     """Draw a grid (its rows or images labelled when labels are given) and return its PNG bytes for a download."""
     data = grid_png(images, nrow=nrow, scale=scale, row_labels=row_labels, cell_labels=cell_labels)
-    st.image(data, caption=caption, output_format="PNG")  # JPEG would blur the upscaled pixels
+    show_png(data, caption)
     return data
+
+
+def show_png(data: bytes, caption: str | None = None) -> None:
+    """PNG bytes at their own width, or their container's where that is narrower, the caption wrapped below.
+
+    st.image's own widths do neither: "content" let a caption wider than the image stretch it (blurring its
+    upscaled pixels), and a fixed pixel width overflows a narrow column. A container of the PNG's width, which
+    Streamlit narrows to fit, with the image stretched across it, does both. As PNG: JPEG would blur the pixels.
+    """
+    with st.container(width=png_width(data)):
+        st.image(data, caption=caption, width="stretch", output_format="PNG")
 
 
 def show_image(img: np.ndarray, *, scale: int = 6, caption: str | None = None) -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 from gan_core.catalog import GeneratorEntry, checkpoint_generators
 from gan_core.config import FIELD_LABELS, TrainConfig
 from gan_core.format import count, duration
-from gan_core.images import labelled_png, png_width
+from gan_core.images import labelled_png
 from gan_core.runlog import Summary
 from gan_core.runs import DamagedRunError, RunDir, RunRecord, checkpoint_rows, metrics_safely
 from gan_core.step import fixed_grid_names
@@ -31,7 +31,7 @@ from ui.charts import (
     layer_figures,
     metric_figure,
 )
-from ui.images import open_grid_image
+from ui.images import open_grid_image, show_png
 
 # Widget keys of the pages the links open (ui.pickers' `pick_generator(key)` and the Train page's tabs and run picker).
 SAMPLE_PICKER_KEY, EVALUATE_PICKER_KEY = keys.SAMPLE_GEN, keys.EVALUATE_GEN
@@ -176,9 +176,8 @@ def grids(record: RunRecord, run: RunDir) -> None:
             st.warning(f"Cannot show {path.name}: {exc}")
         else:
             rows, cells = fixed_grid_names(record.config, grid)
-            png = labelled_png(grid, scale=2, row_labels=rows, cell_labels=cells)
-            st.image(png, width=png_width(png), caption=f"{record.name} · step {step:,}"
-                     + (" · rows named by the class asked of them" if rows else ""))
+            show_png(labelled_png(grid, scale=2, row_labels=rows, cell_labels=cells),
+                     f"{record.name} · step {step:,}" + (" · rows named by the class asked of them" if rows else ""))
             with st.expander("Open one image of this grid large"):
                 open_grid_image(grid, record.config, key=f"runs_view_image.{record.name}")
     with right:
