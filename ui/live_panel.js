@@ -170,11 +170,15 @@ export default function (component) {
   if (data.part === "status" || data.part === "sidebar") parts.push(progress(root, data.part === "sidebar"));
   if (data.part === "status") parts.push(tiles(root));
   if (data.part === "grid") parts.push(grid(root, data.base, null));
-  const sub = { part: data.part, curves: data.part === "curves", update: null };
+  const sub = { part: data.part, curves: data.part === "curves", update: null, t: undefined };
   if (data.part === "curves") parts.push(curves(root));
 
   const feed = feedFor(data.base, data.poll_ms);
   sub.update = (doc, curveData) => {
+    // Never a feed older than the one shown: a fetch begun before this render (or before the page's own write)
+    // can answer after it, and would show a step from before a pause until the next poll.
+    if (sub.t !== undefined && doc.t < sub.t) return;
+    sub.t = doc.t;
     parts.forEach((draw) => draw(doc, curveData));
     // A status, run or count of warnings other than the page was drawn with, or a first checkpoint (the downloads
     // it enables), in a feed written after the page was: rerun the page once (its buttons, badge, messages and
