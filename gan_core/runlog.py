@@ -24,7 +24,7 @@ from gan_core.paths import atomic_write_bytes, open_regular
 
 METRIC_FIELDS = (
     "step", "epoch", "time_s", "images_per_sec", "d_loss", "g_loss", "d_real", "d_fake",
-    "fid", "coverage_classes", "coverage_kl",
+    "fid", "coverage_classes", "coverage_kl", "lr_g", "lr_d",
 )
 GRAD_PREFIX = "grad_norm_"  # gradient-norm columns: grad_norm_g, grad_norm_d, grad_norm_g/<layer group>, ...
 MAX_POINTS = 2000    # rows a summary keeps for charts (older ones thinned evenly; the first and the newest kept)

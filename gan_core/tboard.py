@@ -42,6 +42,7 @@ TAGS: dict[str, str] = {
     "d_real": "D/real", "d_fake": "D/fake",  # D(x) and D(G(z)), as probabilities of "real"
     "fid": "eval/fid", "coverage_classes": "eval/coverage_classes", "coverage_kl": "eval/coverage_kl",
     "images_per_sec": "speed/images_per_sec",
+    "lr_g": "lr/g", "lr_d": "lr/d",  # the rates the row's last step took (the anneal's curve, as trained)
 }
 INSTALL = ("TensorBoard output needs the `tensorboard` package, which is not installed here: install it with "
            "`.venv/bin/pip install 'tensorboard>=2.16'` (or rerun `bash scripts/bootstrap.sh`, which installs "

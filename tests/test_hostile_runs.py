@@ -37,7 +37,9 @@ HEADER = ",".join(runlog.METRIC_FIELDS) + "\n"
 
 
 def _row(step: int) -> str:
-    return f"{step},1,{step / 10},300,0.5,0.9,0.6,0.4,,,\n"
+    """A row of HEADER: step to d_fake logged, the evaluation's and the rates' columns empty."""
+    logged = [step, 1, step / 10, 300, 0.5, 0.9, 0.6, 0.4]
+    return ",".join(map(str, logged + [""] * (len(runlog.METRIC_FIELDS) - len(logged)))) + "\n"
 
 
 def _listed(root: Path, timeout: float = 60) -> dict:

@@ -103,9 +103,11 @@ def test_metrics_files_keep_their_own_columns(tmp_path):
     assert header[: len(runlog.METRIC_FIELDS)] == list(runlog.METRIC_FIELDS)
     assert header[len(runlog.METRIC_FIELDS):] == ["grad_norm_g", "grad_norm_g/body.0"], "other columns are not kept"
     assert [(r["step"], r["grad_norm_g"]) for r in runlog.rows(new)] == [(1.0, 2.0), (2.0, 3.0)]
-    old.write_text(",".join(runlog.METRIC_FIELDS) + "\r\n1,1,0.1,100,0.6,0.7,0.5,0.5,,,\r\n", newline="")
+    before = "step,epoch,time_s,images_per_sec,d_loss,g_loss,d_real,d_fake,fid,coverage_classes,coverage_kl"
+    assert before.split(",") != list(runlog.METRIC_FIELDS), "a header from before the learning-rate columns"
+    old.write_text(before + "\r\n1,1,0.1,100,0.6,0.7,0.5,0.5,,,\r\n", newline="")
     runlog.append(old, [{**row, "step": 2}])
     assert [r["step"] for r in runlog.rows(old)] == [1.0, 2.0]
-    assert "grad_norm_g" not in runlog.rows(old)[-1]
+    assert "grad_norm_g" not in runlog.rows(old)[-1] and "lr_g" not in runlog.rows(old)[-1]
     runlog.truncate(new, 1)  # a resume's rewind keeps the file's own header, so the kept rows still parse
     assert [(r["step"], r["grad_norm_g/body.0"]) for r in runlog.rows(new)] == [(1.0, 1.5)]

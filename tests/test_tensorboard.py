@@ -85,8 +85,9 @@ def test_a_run_with_tensorboard_on_writes_its_metrics_and_grids(trained):
     scalars, images = _board(trained)
     # The groups a person looks for, each at the steps the run logged it.
     assert {"loss/d", "loss/g", "D/real", "D/fake", "eval/fid", "eval/coverage_classes", "eval/coverage_kl",
-            "speed/images_per_sec"} <= set(scalars)
+            "speed/images_per_sec", "lr/g", "lr/d"} <= set(scalars)
     assert [s for s, _ in scalars["loss/d"]] == list(range(1, 9))
+    assert [v for _, v in scalars["lr/g"]] == [pytest.approx(CONFIG.lr_g)] * 8, "constant rates: no anneal asked for"
     assert [s for s, _ in scalars["eval/fid"]] == [4, 8]
     assert [s for s, _ in images[tboard.GRID_TAG]] == [0, 4, 8]
     assert not {"metrics/step", "metrics/epoch", "metrics/time_s"} & set(scalars)

@@ -134,6 +134,14 @@ def test_an_annealed_run_steps_at_the_annealed_rates_and_resumes_on_the_same_cur
     # The last step (index 15) ran past the anneal's end: both rates at lr_final of theirs.
     assert [g["lr"] for g in straight.gan.opt_g.param_groups] == [pytest.approx(1e-4)]
     assert [g["lr"] for g in straight.gan.opt_d.param_groups] == [pytest.approx(5e-5)]
+    # metrics.csv logs the rates each row's last step took: the anneal's curve, as trained (and TensorBoard's lr/).
+    with open(f"{snap.run_dir}/metrics.csv") as fh:
+        logged = [(int(r["step"]), float(r["lr_g"]), float(r["lr_d"])) for r in csv.DictReader(fh)]
+    assert [n for n, _, _ in logged] == list(range(1, 17))
+    for n, lr_g, lr_d in logged:
+        assert (lr_g, lr_d) == (pytest.approx(4e-4 * step.lr_scale(cfg, n - 1), rel=1e-5),
+                                pytest.approx(2e-4 * step.lr_scale(cfg, n - 1), rel=1e-5))
+    assert logged[0][1] == pytest.approx(4e-4) and logged[-1][1] == pytest.approx(1e-4)
     Trainer(cfg.replace(name="annealed-halves", max_steps=8), runs_root=runs_root).run()
     resumed = Trainer(cfg.replace(max_steps=0), runs_root=runs_root, resume=runs_root / "annealed-halves").run()
     assert resumed.step == 16
