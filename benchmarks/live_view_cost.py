@@ -1,12 +1,13 @@
 """What watching costs: training throughput with the Train page's Live tab open in a browser, against no browser.
 
-    .venv/bin/python benchmarks/live_view_cost.py [--seconds 60] [--rounds 2] [--warmup 30]
+    .venv/bin/python benchmarks/live_view_cost.py [--seconds 60] [--rounds 2] [--warmup 30] [--tab Checkpoints]
 
 Starts `streamlit run app.py` on a free local port with a temporary runs folder, opens the Train page in headless
 Chromium (Debian's /usr/bin/chromium, driven by playwright), presses Start with the defaults, then alternates
 phases: the Live tab open in the browser, and the browser closed. Each phase counts the steps the run adds to
 metrics.csv over `--seconds` of wall-clock time, so every cost of watching is in it: the page's refreshes, the
-server's work for them and the browser's own CPU. Run it on an otherwise idle machine.
+server's work for them and the browser's own CPU. Run it on an otherwise idle machine. `--tab Checkpoints` watches
+that tab instead (its list refreshes while a run is active) after pressing Start on the Live tab.
 
 Each phase also says where the CPU time went: Chromium's processes, and the server's threads other than the two
 busiest, which are the run's (its Python thread and the second OpenMP thread of a 2-core run): the share of a core
@@ -105,8 +106,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds after Start before measuring")
     ap.add_argument("--screenshot", metavar="PNG", help="save the Live tab as the warm-up ends (what a person sees "
                                                          "that long after pressing Start)")
+    ap.add_argument("--tab", choices=("Live", "Checkpoints"), default="Live", help="the Train page's tab watched")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
+    watched = f"{args.tab} tab open"
 
     rows: list[tuple[str, float]] = []
     with serve_app() as (url, runs, server), sync_playwright() as p:
@@ -120,28 +123,35 @@ def main() -> None:
             page.goto(f"{url}/train")
             return page
 
+        def open_tab(page: object) -> None:
+            """The watched tab, once the Live tab shows the run (the page opens on it while a run is active)."""
+            page.get_by_text("Drawn by").first.wait_for()
+            if args.tab != "Live":
+                page.get_by_role("tab", name=args.tab).click()
+                page.get_by_text("epochs planned").first.wait_for()
+
         page = open_live()
         page.get_by_role("button", name="Start training").click()
         started = time.monotonic()
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
-              f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s", flush=True)
-        page.get_by_text("Drawn by").first.wait_for()
+              f"{os.getloadavg()[0]:.2f} at start; phases of {args.seconds:.0f} s; {watched}", flush=True)
+        open_tab(page)
         time.sleep(max(0.0, args.warmup - (time.monotonic() - started)))
         if args.screenshot:
             page.screenshot(path=args.screenshot, full_page=True)
             print(f"# {args.screenshot}: the Live tab {args.warmup:.0f} s after Start", flush=True)
         for _ in range(args.rounds):
-            for phase in ("Live tab open", "no browser"):
+            for phase in (watched, "no browser"):
                 rate, batch, cpu, rest = _phase(runs, args.seconds, server.pid)
                 rows.append((phase, rate * batch))
-                print(f"{phase:15s} {rate * batch:8.0f} images/s   browser {cpu:5.1%} of a core   server "
+                print(f"{phase:22s} {rate * batch:8.0f} images/s   browser {cpu:5.1%} of a core   server "
                       f"beside the run {rest:5.1%} of a core", flush=True)
-                if phase == "Live tab open":
+                if phase == watched:
                     page.close()
             page = open_live()
-            page.get_by_text("Drawn by").first.wait_for()
+            open_tab(page)
         browser.close()
-    live = [r for k, r in rows if k == "Live tab open"]
+    live = [r for k, r in rows if k == watched]
     none = [r for k, r in rows if k == "no browser"]
     if live and none:
         ratio = sum(live) / len(live) / (sum(none) / len(none))

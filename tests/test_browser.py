@@ -225,6 +225,24 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     _badge(page, "running").wait_for()
     second = _wait_for_step(page, second, 30)
 
+    # The Checkpoints tab follows the run with no user action and no timer: the page reruns when a checkpoint is
+    # saved (this run saves one every 16 steps; the tab at most every 5 s), so the run's line above its list of
+    # checkpoints moves on ("studio-fast-deep · dcgan-deep · running · step 2,048 of 16,000 · ...").
+    page.get_by_role("tab", name="Checkpoints").click()
+    line = _main(page).get_by_text(re.compile(r"running · step [\d,]+ of")).first
+    line.wait_for(timeout=30_000)
+
+    def newest() -> int:
+        return int(re.search(r"step ([\d,]+) of", line.inner_text()).group(1).replace(",", ""))
+
+    listed, deadline = newest(), time.monotonic() + 30
+    while newest() <= listed:
+        assert time.monotonic() < deadline, f"the Checkpoints tab stayed at step {listed} for 30 s while the run saved"
+        page.wait_for_timeout(250)
+    page.get_by_role("tab", name="Live").click()
+    _badge(page, "running").wait_for()
+    second = _wait_for_step(page, second, 30)
+
     # UI latency under load is not the trainer's (tests/test_manager.py holds it to 1 s); here: it gets there.
     t0 = time.monotonic()
     page.get_by_role("button", name="Pause").click()

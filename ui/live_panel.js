@@ -163,6 +163,7 @@ function curves(root) {
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
+  const mountedAt = Date.now();
   // Beside the component's own children (its <style>), replacing only the panel of an earlier render.
   if (parentElement.__livePanel) parentElement.__livePanel();
   const root = el("div", `livepanel ${data.part}`, parentElement);
@@ -183,8 +184,10 @@ export default function (component) {
     // A status, run or count of warnings other than the page was drawn with, or a first checkpoint (the downloads
     // it enables), in a feed written after the page was: rerun the page once (its buttons, badge, messages and
     // downloads follow the run). A later checkpoint needs none: the downloads fetch the newest when clicked.
+    // With follow_saves_s, any new checkpoint too, at most once in that many seconds (the Checkpoints tab's list).
     const changed = doc.status !== data.status || doc.run_dir !== data.run_dir || doc.warnings !== data.warnings ||
-      (doc.saved_step >= 0) !== (data.saved_step >= 0);
+      (doc.saved_step >= 0) !== (data.saved_step >= 0) ||
+      (data.follow_saves_s > 0 && doc.saved_step !== data.saved_step && Date.now() - mountedAt >= 1000 * data.follow_saves_s);
     if (data.rerun && changed && doc.t > data.rendered_at && feed.triggered !== doc.t) {
       feed.triggered = doc.t;
       setTriggerValue("changed", doc.status);

@@ -52,11 +52,12 @@ def available() -> bool:
     return publisher is not None and publisher.error is None
 
 
-def show(part: Part, snap: Snapshot, *, rerun: bool = True) -> None:
+def show(part: Part, snap: Snapshot, *, rerun: bool = True, follow_saves_s: float = 0.0) -> None:
     """Mount one part of the panel: `status` (progress and the six numbers), `grid` (the latest fixed-noise grid),
     `curves` (the live charts), `sidebar` (progress and rate) or `watch` (nothing drawn). With `rerun`, a change of
     status, run or warnings, or a first checkpoint, in the feed reruns the page, so its buttons, messages and
-    downloads follow the run."""
+    downloads follow the run; with `follow_saves_s` too every later checkpoint, at most once in that many seconds
+    (a list of checkpoints that follows the run without a timer)."""
     publisher = _publisher()
     assert publisher is not None, "show() is for pages where available() is True"
     publisher.publish()  # the feed is at least as new as this page
@@ -64,7 +65,7 @@ def show(part: Part, snap: Snapshot, *, rerun: bool = True) -> None:
     data = {
         "part": part, "base": f"app/static/live/{publisher.folder.name}/", "poll_ms": int(POLL_S * 1000),
         "rendered_at": time.time(), "status": snap.status, "run_dir": snap.run_dir, "warnings": len(snap.warnings),
-        "saved_step": snap.saved_step, "rerun": rerun,
+        "saved_step": snap.saved_step, "rerun": rerun, "follow_saves_s": follow_saves_s,
         "initial": writer.status, "initial_curves": writer.curves if part == "curves" else None,
     }
-    _PANEL(data=data, key=f"live_panel.{part}", on_changed_change=lambda: None)
+    _PANEL(data=data, key=f"live_panel.{part}" + (".saves" if follow_saves_s else ""), on_changed_change=lambda: None)
