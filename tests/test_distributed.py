@@ -179,12 +179,24 @@ def test_two_machines_one_run_folder_written_by_rank_0_alone(tmp_path):
     procs = []
     for node in ("a", "b"):
         env = {**os.environ, "PYTHONPATH": str(REPO), "GAN_STUDIO_RUNS": str(tmp_path / node / "runs")}
+        # On two machines only the endpoint's own host serves the rendezvous store. On one machine both agents
+        # would guess they are that host, and torch then lets them race to serve it, the likely cause of the one
+        # time in a full suite (2026-12-07) the two agents never met (300 s, nothing printed). So the first
+        # "machine" is told it hosts and the other that it does not, as on two machines.
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
                "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "two-nodes",
+               "--rdzv-conf", f"is_host={int(node == 'a')}",
                "-m", "gan_core", "train", "--name", "nodes", *TINY, "--epochs", "1"]
         procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True))
-    outputs = [p.communicate(timeout=300) for p in procs]
+    try:
+        outputs = [p.communicate(timeout=120) for p in procs]
+    except subprocess.TimeoutExpired:  # say what each agent printed, and leave no process behind
+        for p in procs:
+            p.kill()
+        pytest.fail("the two agents did not finish in 120 s (a tiny run takes about 8):\n"
+                    + "\n".join(f"--- {node} ---\n{err[-3000:]}" for node, (_, err) in
+                                zip("ab", (p.communicate() for p in procs), strict=True)))
     written = [node for node in ("a", "b") if (tmp_path / node / "runs").exists()]
     assert len(written) == 1, outputs
     run = RunDir(tmp_path / written[0] / "runs" / "nodes")
