@@ -33,7 +33,7 @@ from gan_core.health import GRAD_NORM_D, GRAD_NORM_G, METRIC_LABELS
 from gan_core.images import labelled_png
 from gan_core.live import Snapshot
 from gan_core.runs import RunStatus
-from gan_core.step import fixed_grid_names, lr_scale
+from gan_core.step import fixed_grid_names, learning_rates
 
 STATUS_FILE, CURVES_FILE = "status.json", "curves.json"
 POLL_S = 2.0          # how often the panel fetches status.json, and the publisher looks for news
@@ -97,12 +97,12 @@ def metric_tiles(snap: Snapshot) -> list[tuple[str, str, str | None]]:
 
 
 def rates_text(snap: Snapshot) -> str | None:
-    """The learning rates the run's next step takes, and whether and how they anneal (`lr_scale`)."""
+    """The learning rates the run's next step takes, and whether and how they anneal (`learning_rates`)."""
     cfg = snap.config
     if cfg is None:
         return None
-    scale = lr_scale(cfg, snap.step)
-    now = f"learning rates now: G {cfg.lr_g * scale:.2e}, D {cfg.lr_d * scale:.2e}"
+    lr_g, lr_d = learning_rates(cfg, snap.step)
+    now = f"learning rates now: G {lr_g:.2e}, D {lr_d:.2e}"
     if not cfg.lr_anneal_steps:
         return f"{now} (constant)"
     end = f"{cfg.lr_final:g} of them at step {cfg.lr_anneal_steps:,}"

@@ -36,6 +36,9 @@ _ANKLE = dict(classes=("Ankle boot",), max_images=100, latent_dim=100, loss="bce
 
 _FAST_DEEP = {**_STUDIO, "arch": "dcgan-deep", "conditional": True, "dropout": 0.0, "lr_g": 2e-3, "lr_d": 2e-3,
               "r1_gamma": 0.1, "r1_every": 16, "grid_size": 100, "eval_every": 1000, "eval_samples": 2000}
+# The default's anneal: both rates to a tenth over its 10 epochs of 937 steps (benchmarks/README.md, "An anneal in
+# the default"); studio-fast-sub keeps it.
+_ANNEALED = {**_FAST_DEEP, "lr_anneal_steps": 9370, "lr_final": 0.1}
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -62,9 +65,8 @@ PRESETS: dict[str, Preset] = {
             # Lazy R1 (StyleGAN2's regularisation every 16 steps at 16 x gamma) and bf16 learn as much per step as R1 on
             # every step in fp32 (benchmarks/quality_per_step.py) and together double the images/s here. FID and
             # class coverage every 1,000 steps on 2,000 samples, so the live view has a quality curve
-            # (benchmarks/README.md, "What in-training evaluation costs"). The rates anneal over the run's 10 epochs
-            # (937 steps each), to a tenth (benchmarks/README.md, "An anneal in the default").
-            {**_FAST_DEEP, "lr_anneal_steps": 9370, "lr_final": 0.1},
+            # (benchmarks/README.md, "What in-training evaluation costs"); the anneal is _ANNEALED's.
+            _ANNEALED,
         ),
         Preset(
             "studio-fast-sub",
@@ -82,8 +84,7 @@ PRESETS: dict[str, Preset] = {
             "minutes (2026-12-07, 67,000 steps) FID 0.64, precision 0.821, recall 0.694, 96.3 % of the class asked for, "
             "where the default read 0.51, 0.779, 0.737 and 94.1 %: the sub-classes lead until about step 38,000 "
             "(benchmarks/shipped_generators.md, session 17).",
-            {**_FAST_DEEP, "lr_anneal_steps": 9370, "lr_final": 0.1, "info_codes": 4, "info_weight": 0.2,
-             "info_clusters": True, "code_projection": True},
+            {**_ANNEALED, "info_codes": 4, "info_weight": 0.2, "info_clusters": True, "code_projection": True},
         ),
         Preset(
             "studio-fast-info",

@@ -273,12 +273,12 @@ class GanStep:
         return stats
 
     def _set_rates(self) -> None:
-        """This step's learning rates: the config's, times the anneal's share at this step (`lr_scale`). Set on
-        every step from the step number alone, so a resume, or a rate changed at one, lands on the same curve."""
-        scale = lr_scale(self.config, self.step)
-        for opt, lr in ((self.opt_d, self.config.lr_d), (self.opt_g, self.config.lr_g)):
+        """This step's learning rates (`learning_rates`). Set on every step from the step number alone, so a resume,
+        or a rate changed at one, lands on the same curve."""
+        lr_g, lr_d = learning_rates(self.config, self.step)
+        for opt, lr in ((self.opt_d, lr_d), (self.opt_g, lr_g)):
             for group in opt.param_groups:
-                group["lr"] = lr * scale
+                group["lr"] = lr
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -404,6 +404,12 @@ def lr_scale(cfg: TrainConfig, step: int) -> float:
         return 1.0
     t = min(step / cfg.lr_anneal_steps, 1.0)
     return cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def learning_rates(cfg: TrainConfig, step: int) -> tuple[float, float]:
+    """(lr_g, lr_d) that step `step` (0-based) trains at: the config's, times the anneal's share (`lr_scale`)."""
+    scale = lr_scale(cfg, step)
+    return cfg.lr_g * scale, cfg.lr_d * scale
 
 
 def ema_decay(target: float, step: int) -> float:

@@ -36,7 +36,7 @@ from gan_core.live import Controls, EtaClock, LiveState, Snapshot
 from gan_core.models import Discriminator, Generator, copy_without_streams
 from gan_core.recorder import RunRecorder
 from gan_core.runs import HEARTBEAT_S, RunStatus
-from gan_core.step import GanStep, lr_scale
+from gan_core.step import GanStep, learning_rates
 
 __all__ = ["Snapshot", "Trainer", "evaluate"]
 
@@ -107,8 +107,7 @@ class MetricsRows:
         keys = dict.fromkeys(k for p in self.pending for k in p)
         row = {k: float(np.mean([p[k] for p in self.pending if k in p])) for k in keys}
         row.update(step=tick.step, epoch=self.gan.schedule.epoch_of(tick.step), **self.clock(), **tick.row)
-        cfg, scale = self.gan.config, lr_scale(self.gan.config, tick.step - 1)  # the rates the row's last step took
-        row.update(lr_g=cfg.lr_g * scale, lr_d=cfg.lr_d * scale)
+        row["lr_g"], row["lr_d"] = learning_rates(self.gan.config, tick.step - 1)  # what the row's last step took
         self.pending.clear()
         self.rec.metrics(row, classes_trained=len(self.gan.label_pool))
 
