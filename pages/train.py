@@ -495,10 +495,13 @@ def _resume_form(run: RunDir, saved: TrainConfig, steps: list[int]) -> tuple[int
     first, rest = resume_fields()
     rows = -(-(1 + len(first)) // 3)  # the checkpoint picker, then the main fields, three to a row
     cells = [cell for _ in range(rows) for cell in st.columns(3)]
-    # LATEST stands for whichever checkpoint is newest, so the default follows a run that is still saving them.
+    # LATEST stands for whichever checkpoint is newest, so the default follows a run that is still saving them. Its
+    # step is in the caption below, not in the option: the picker kept showing the option's text from when it was
+    # first drawn (seen: "352 (latest)" beside a list whose newest was 656), while a caption is redrawn each rerun.
     choice = cells[0].selectbox("Resume from the checkpoint at step", [LATEST, *reversed(steps[:-1])],
                                 key=f"train_ckpt_step.{run.name}",
-                                format_func=lambda s: f"{steps[-1]:,} (latest)" if s == LATEST else f"{s:,}")
+                                format_func=lambda s: "latest" if s == LATEST else f"{s:,}")
+    cells[0].caption(f"The latest checkpoint is step {steps[-1]:,}.")
     values = {spec.name: _resume_widget(cell, spec, saved, run) for cell, spec in zip(cells[1:], first, strict=False)}
     with st.expander("More that a resume may change: sample grids, checkpoints, logging, evaluation, runtime"):
         for i in range(0, len(rest), 4):

@@ -235,10 +235,18 @@ def test_train_live_pause_resume_stop_then_sample(server, page):
     def newest() -> int:
         return int(re.search(r"step ([\d,]+) of", line.inner_text()).group(1).replace(",", ""))
 
-    listed, deadline = newest(), time.monotonic() + 30
+    latest = _main(page).get_by_text(re.compile(r"The latest checkpoint is step [\d,]+\.")).first
+
+    def latest_step() -> int:
+        return int(re.search(r"step ([\d,]+)", latest.inner_text()).group(1).replace(",", ""))
+
+    listed, first_latest, deadline = newest(), latest_step(), time.monotonic() + 30
     while newest() <= listed:
         assert time.monotonic() < deadline, f"the Checkpoints tab stayed at step {listed} for 30 s while the run saved"
         page.wait_for_timeout(250)
+    _idle(page)
+    assert latest_step() > first_latest, "the picker's latest checkpoint follows the run's saves"
+    _shot(page, "2b-checkpoints")
     page.get_by_role("tab", name="Live").click()
     _badge(page, "running").wait_for()
     second = _wait_for_step(page, second, 30)
